@@ -1,0 +1,353 @@
+// Package dcsapi is a small client for the parts of the Huawei Cloud DCS and
+// IAM APIs the exporter needs: instance status counts, the instance list and
+// project lookup. It signs requests exactly as the official SDK does, decodes
+// every documented response shape, and returns typed errors.
+package dcsapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The API names used in errors and in request counts.
+const (
+	APIInstanceStatus = "instance_status"
+	APIListInstances  = "list_instances"
+	APIIAMProjects    = "iam_projects"
+	APIMetadata       = "metadata"
+)
+
+// DefaultMaxBodyBytes bounds every response body; a longer one is an error
+// and is never read further.
+const DefaultMaxBodyBytes = 8 << 20
+
+// RetryPolicy says how often and how patiently a call is repeated after
+// throttling, a server error or a transport error. Every wait stays within
+// the caller's deadline.
+type RetryPolicy struct {
+	MaxAttempts int           // 1 means no retry
+	BaseDelay   time.Duration // first wait; doubles each time, with jitter
+	MaxDelay    time.Duration // longest wait between attempts
+}
+
+// DefaultRetryPolicy retries twice, after about 0.2 s and 0.4 s.
+var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 3, BaseDelay: 200 * time.Millisecond, MaxDelay: 5 * time.Second}
+
+// Options configure a Client. Endpoint and Credentials are required, and
+// either ProjectID or both IAMEndpoint and Region.
+type Options struct {
+	Endpoint    string // e.g. https://dcs.cn-north-4.myhuaweicloud.com
+	IAMEndpoint string // e.g. https://iam.cn-north-4.myhuaweicloud.com
+	Region      string // the project name looked up in IAM when ProjectID is empty
+	ProjectID   string
+	APIVersion  APIVersion // V2 when empty
+	Credentials CredentialProvider
+	HTTPClient  *http.Client // http.DefaultClient when nil
+	UserAgent   string
+	Retry       *RetryPolicy // DefaultRetryPolicy when nil
+	// OnRequest, when set, is told of every HTTP attempt, with the API name
+	// and the HTTP status code, or "error" when there was no answer.
+	OnRequest    func(api, code string)
+	MaxBodyBytes int64            // DefaultMaxBodyBytes when 0
+	Now          func() time.Time // time.Now when nil; for tests
+}
+
+// Client calls the DCS API of one project. It is safe for concurrent use.
+type Client struct {
+	opts     Options
+	endpoint *url.URL
+	iam      *url.URL
+
+	projectMu sync.Mutex
+	projectID string
+}
+
+// New checks the options and returns a client.
+func New(opts Options) (*Client, error) {
+	if opts.Credentials == nil {
+		return nil, errors.New("dcsapi: no credentials")
+	}
+	endpoint, err := parseEndpoint(opts.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("dcsapi: endpoint: %w", err)
+	}
+	c := &Client{opts: opts, endpoint: endpoint, projectID: opts.ProjectID}
+	if opts.ProjectID == "" {
+		if opts.Region == "" {
+			return nil, errors.New("dcsapi: a region is needed to look up the project id")
+		}
+		if c.iam, err = parseEndpoint(opts.IAMEndpoint); err != nil {
+			return nil, fmt.Errorf("dcsapi: iam endpoint: %w", err)
+		}
+	}
+	switch opts.APIVersion {
+	case "":
+		c.opts.APIVersion = V2
+	case V1, V2:
+	default:
+		return nil, fmt.Errorf("dcsapi: unknown API version %q", opts.APIVersion)
+	}
+	if c.opts.HTTPClient == nil {
+		c.opts.HTTPClient = http.DefaultClient
+	}
+	if c.opts.Retry == nil {
+		c.opts.Retry = &DefaultRetryPolicy
+	}
+	if c.opts.MaxBodyBytes <= 0 {
+		c.opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.opts.Now == nil {
+		c.opts.Now = time.Now
+	}
+	return c, nil
+}
+
+func parseEndpoint(s string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSuffix(s, "/"))
+	if err != nil {
+		return nil, err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an absolute http(s) URL", s)
+	}
+	return u, nil
+}
+
+// InstanceStatus returns the number of instances in each state, per engine
+// and over all engines.
+func (c *Client) InstanceStatus(ctx context.Context, includeFailure bool) (*StatusReport, error) {
+	pid, err := c.ProjectID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	prefix := "/v2/"
+	if c.opts.APIVersion == V1 {
+		prefix = "/v1.0/"
+	}
+	query := "include_failure=" + strconv.FormatBool(includeFailure)
+	var report *StatusReport
+	err = c.call(ctx, APIInstanceStatus, c.endpoint, prefix+pid+"/instances/status", query, pid, func(body []byte) error {
+		var derr error
+		report, derr = DecodeStatus(body)
+		return derr
+	})
+	return report, err
+}
+
+// ProjectID returns the configured project id, or looks it up in IAM by
+// region name on first use and remembers it.
+func (c *Client) ProjectID(ctx context.Context) (string, error) {
+	c.projectMu.Lock()
+	defer c.projectMu.Unlock()
+	if c.projectID != "" {
+		return c.projectID, nil
+	}
+	var ids []string
+	query := "name=" + string(appendEscaped(nil, c.opts.Region))
+	err := c.call(ctx, APIIAMProjects, c.iam, "/v3/projects", query, "", func(body []byte) error {
+		var derr error
+		ids, derr = decodeProjects(body, c.opts.Region)
+		return derr
+	})
+	if err != nil {
+		return "", err
+	}
+	switch len(ids) {
+	case 1:
+		c.projectID = ids[0]
+		return c.projectID, nil
+	case 0:
+		return "", fmt.Errorf("%s: no project named %q: check the region, or set project_id", APIIAMProjects, c.opts.Region)
+	default:
+		return "", fmt.Errorf("%s: %d projects named %q (%s): set project_id", APIIAMProjects, len(ids), c.opts.Region, strings.Join(ids, ", "))
+	}
+}
+
+// call sends one signed GET, with retries, and hands a 2xx body to decode.
+func (c *Client) call(ctx context.Context, api string, base *url.URL, path, rawQuery, projectID string, decode func([]byte) error) error {
+	policy := c.opts.Retry
+	var err error
+	for attempt := 1; ; attempt++ {
+		var retryAfter time.Duration
+		retryAfter, err = c.attempt(ctx, api, base, path, rawQuery, projectID, decode)
+		if err == nil || attempt >= policy.MaxAttempts || !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		wait := backoff(policy, attempt)
+		if retryAfter > wait {
+			wait = retryAfter
+		}
+		if deadline, ok := ctx.Deadline(); ok && c.opts.Now().Add(wait).After(deadline) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// backoff is exponential with "equal jitter": between half and all of the
+// doubled delay, so that many targets throttled together spread out.
+func backoff(p *RetryPolicy, attempt int) time.Duration {
+	d := p.BaseDelay << (attempt - 1)
+	if d > p.MaxDelay || d <= 0 {
+		d = p.MaxDelay
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func (c *Client) attempt(ctx context.Context, api string, base *url.URL, path, rawQuery, projectID string, decode func([]byte) error) (time.Duration, error) {
+	creds, err := c.opts.Credentials.Credentials(ctx)
+	if err != nil {
+		return 0, err
+	}
+	u := *base
+	u.Path = base.Path + path
+	u.RawQuery = rawQuery
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header["Host"] = []string{u.Host}
+	if projectID != "" {
+		req.Header[headerProjectID] = []string{projectID}
+	}
+	if err := Sign(req, nil, creds, c.opts.Now()); err != nil {
+		return 0, err
+	}
+	// Set after signing so that proxies which rewrite them cannot break the
+	// signature.
+	req.Header["Accept"] = []string{"application/json"}
+	if c.opts.UserAgent != "" {
+		req.Header["User-Agent"] = []string{c.opts.UserAgent}
+	}
+
+	resp, err := c.opts.HTTPClient.Do(req)
+	if err != nil {
+		c.count(api, "error")
+		return 0, fmt.Errorf("%s: %w", api, scrubURLError(err))
+	}
+	defer resp.Body.Close()
+	c.count(api, statusCode(resp.StatusCode))
+
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bodyBuffers.Put(buf)
+	limit := c.opts.MaxBodyBytes
+	if resp.StatusCode >= 400 {
+		limit = min(limit, 64<<10) // an error page needs no more than this
+	}
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return 0, fmt.Errorf("%s: reading response: %w", api, scrubURLError(err))
+	}
+	body := buf.Bytes()
+	if resp.StatusCode >= 400 {
+		apiErr := newAPIError(api, resp, body[:min(n, limit)], c.opts.Now())
+		return apiErr.RetryAfter, apiErr
+	}
+	if n > limit {
+		return 0, fmt.Errorf("%s: %w (%d bytes)", api, ErrResponseTooLarge, limit)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return 0, &APIError{API: api, StatusCode: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"), Message: "unexpected status"}
+	}
+	if err := decode(body); err != nil {
+		var de *DecodeError
+		if errors.As(err, &de) {
+			de.API = api
+		}
+		return 0, err
+	}
+	return 0, nil
+}
+
+func (c *Client) count(api, code string) {
+	if c.opts.OnRequest != nil {
+		c.opts.OnRequest(api, code)
+	}
+}
+
+var statusCodes = func() (m [600]string) {
+	for i := range m {
+		m[i] = strconv.Itoa(i)
+	}
+	return m
+}()
+
+func statusCode(code int) string {
+	if code >= 0 && code < len(statusCodes) {
+		return statusCodes[code]
+	}
+	return strconv.Itoa(code)
+}
+
+// scrubURLError drops the URL from transport errors: it repeats what the log
+// line already says, and a proxy URL could carry a password.
+func scrubURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// TransportOptions describe how to reach an endpoint.
+type TransportOptions struct {
+	ProxyURL           *url.URL // HTTPS_PROXY/NO_PROXY from the environment when nil
+	CAFile             string
+	InsecureSkipVerify bool
+}
+
+// NewHTTPClient returns a client whose connections are kept and reused, which
+// matters with TLS to a cloud endpoint on every scrape.
+func NewHTTPClient(o TransportOptions) (*http.Client, error) {
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipVerify} //nolint:gosec // the user asks for it explicitly
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %s holds no PEM certificate", o.CAFile)
+		}
+		tlsConfig.RootCAs = pool
+	}
+	proxy := http.ProxyFromEnvironment
+	if o.ProxyURL != nil {
+		proxy = http.ProxyURL(o.ProxyURL)
+	}
+	transport := &http.Transport{
+		Proxy:                 proxy,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tlsConfig,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{Transport: transport}, nil
+}

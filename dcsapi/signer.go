@@ -1,0 +1,414 @@
+package dcsapi
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The constants of Huawei Cloud's SDK-HMAC-SHA256 signing scheme.
+const (
+	signingAlgorithm = "SDK-HMAC-SHA256"
+	sdkDateLayout    = "20060102T150405Z"
+
+	headerSdkDate         = "X-Sdk-Date"
+	headerAuthorization   = "Authorization"
+	headerSecurityToken   = "X-Security-Token"
+	headerProjectID       = "X-Project-Id"
+	headerContentSHA256   = "X-Sdk-Content-Sha256"
+	unsignedPayload       = "UNSIGNED-PAYLOAD"
+	emptyBodySHA256       = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	maxSignatureClockSkew = 15 * time.Minute
+)
+
+// Sign adds the X-Sdk-Date and Authorization headers to req, exactly as the
+// official Huawei Cloud Go SDK's signer would for the same request.
+//
+// Every header already set on req takes part in the signature, except
+// Content-Type and names containing '_' (the SDK skips those too). Headers set
+// after Sign, such as User-Agent, are sent unsigned, which keeps proxies that
+// rewrite them from breaking the signature. The host is signed only when the
+// caller puts a "Host" entry in req.Header: net/http never sends that entry,
+// it sends req.Host or URL.Host, so the two must agree.
+//
+// The path is req.URL.Path (unescaped) and the query is req.URL.RawQuery; body
+// is the request body, nil for GET.
+func Sign(req *http.Request, body []byte, cred Credentials, now time.Time) error {
+	if cred.AccessKey == "" || cred.SecretKey == "" {
+		return errors.New("signing: access key and secret key must both be set")
+	}
+	if cred.SecurityToken != "" {
+		req.Header.Set(headerSecurityToken, cred.SecurityToken)
+	}
+	date := now.UTC().Format(sdkDateLayout)
+	req.Header.Set(headerSdkDate, date)
+	markUnsignedPayload(req.Header)
+
+	st := getSigningState()
+	defer putSigningState(st)
+	signed, err := st.canonicalRequest(req, body)
+	if err != nil {
+		return err
+	}
+	sig := st.signature(date, cred.SecretKey)
+
+	auth := make([]byte, 0, len(signingAlgorithm)+len(cred.AccessKey)+len(signed)+110)
+	auth = append(auth, signingAlgorithm+" Access="...)
+	auth = append(auth, cred.AccessKey...)
+	auth = append(auth, ", SignedHeaders="...)
+	auth = append(auth, signed...)
+	auth = append(auth, ", Signature="...)
+	auth = append(auth, sig...)
+	req.Header[headerAuthorization] = []string{string(auth)}
+	return nil
+}
+
+// SignatureError says why a request's signature was refused. Its text never
+// contains the secret key or the expected signature.
+type SignatureError struct {
+	Reason string
+}
+
+func (e *SignatureError) Error() string { return "signature rejected: " + e.Reason }
+
+// Verify checks a signed request the way the API gateway does: the
+// Authorization header must be well formed, name a known access key, cover
+// X-Sdk-Date, carry a date within 15 minutes of now, and hold the right
+// signature over the headers it lists. secretFor maps an access key to its
+// secret key. The fake DCS API uses it; the exporter itself never verifies.
+func Verify(req *http.Request, body []byte, secretFor func(accessKey string) (string, bool), now time.Time) error {
+	auth := req.Header.Get(headerAuthorization)
+	rest, ok := strings.CutPrefix(auth, signingAlgorithm+" ")
+	if !ok {
+		return &SignatureError{Reason: "missing or unsupported Authorization header"}
+	}
+	fields := map[string]string{}
+	for _, part := range strings.Split(rest, ", ") {
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			return &SignatureError{Reason: "malformed Authorization header"}
+		}
+		fields[k] = v
+	}
+	ak, signedList, got := fields["Access"], fields["SignedHeaders"], fields["Signature"]
+	if ak == "" || signedList == "" || got == "" {
+		return &SignatureError{Reason: "malformed Authorization header"}
+	}
+	sk, ok := secretFor(ak)
+	if !ok {
+		return &SignatureError{Reason: "unknown access key"}
+	}
+	date := req.Header.Get(headerSdkDate)
+	t, err := time.Parse(sdkDateLayout, date)
+	if err != nil {
+		return &SignatureError{Reason: "missing or malformed X-Sdk-Date"}
+	}
+	if d := now.Sub(t); d > maxSignatureClockSkew || d < -maxSignatureClockSkew {
+		return &SignatureError{Reason: fmt.Sprintf("signature expired, signature time %s, server time %s", date, now.UTC().Format(sdkDateLayout))}
+	}
+	names := strings.Split(signedList, ";")
+	if !sort.StringsAreSorted(names) || !containsString(names, "x-sdk-date") {
+		return &SignatureError{Reason: "SignedHeaders must be sorted and include x-sdk-date"}
+	}
+	// Rebuild the request with only the listed headers, so that headers added
+	// after signing (User-Agent, Accept-Encoding) do not count.
+	only := req.Clone(req.Context())
+	only.Header = http.Header{}
+	for _, name := range names {
+		switch {
+		case name == "host":
+			host := req.Host
+			if host == "" {
+				host = req.URL.Host
+			}
+			only.Header["Host"] = []string{host}
+		default:
+			values := req.Header.Values(name)
+			if len(values) == 0 {
+				return &SignatureError{Reason: "signed header " + name + " is missing"}
+			}
+			only.Header[http.CanonicalHeaderKey(name)] = values
+		}
+	}
+	st := getSigningState()
+	defer putSigningState(st)
+	signed, err := st.canonicalRequest(only, body)
+	if err != nil {
+		return &SignatureError{Reason: err.Error()}
+	}
+	if signed != signedList {
+		return &SignatureError{Reason: "SignedHeaders does not match the request's headers"}
+	}
+	want := st.signature(date, sk)
+	if !hmac.Equal([]byte(want), []byte(got)) {
+		return &SignatureError{Reason: "verify aksk signature fail"}
+	}
+	return nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// markUnsignedPayload mirrors the SDK: a body whose Content-Type is neither
+// JSON nor BSON is not hashed, and the header saying so is itself signed.
+func markUnsignedPayload(h http.Header) {
+	ct, ok := h["Content-Type"]
+	if !ok || len(ct) == 0 {
+		return
+	}
+	if strings.Contains(ct[0], "application/json") || strings.Contains(ct[0], "application/bson") {
+		return
+	}
+	if h.Get(headerContentSHA256) == "" {
+		h.Set(headerContentSHA256, unsignedPayload)
+	}
+}
+
+// signingState holds the buffers of one signature; pooled because a busy
+// exporter signs on every API call.
+type signingState struct {
+	buf     []byte
+	names   []string
+	sum     [sha256.Size]byte
+	hasher  hash.Hash
+	crHex   [2 * sha256.Size]byte
+	sigHex  [2 * sha256.Size]byte
+	pairs   []queryPair
+	signed  strings.Builder
+	scratch []byte
+}
+
+type queryPair struct{ key, value string }
+
+var signingPool = sync.Pool{New: func() any { return &signingState{hasher: sha256.New()} }}
+
+func getSigningState() *signingState { return signingPool.Get().(*signingState) }
+
+func putSigningState(st *signingState) {
+	st.buf = st.buf[:0]
+	st.names = st.names[:0]
+	st.pairs = st.pairs[:0]
+	st.signed.Reset()
+	signingPool.Put(st)
+}
+
+// canonicalRequest writes the canonical request into st.buf, hashes it into
+// st.crHex and returns the SignedHeaders list.
+func (st *signingState) canonicalRequest(req *http.Request, body []byte) (string, error) {
+	b := st.buf[:0]
+	b = append(b, req.Method...)
+	b = append(b, '\n')
+	b = appendCanonicalURI(b, req.URL.Path)
+	b = append(b, '\n')
+	var err error
+	b, err = st.appendCanonicalQuery(b, req.URL.RawQuery)
+	if err != nil {
+		return "", err
+	}
+	b = append(b, '\n')
+
+	st.names = st.names[:0]
+	for name := range req.Header {
+		lower := strings.ToLower(name)
+		if strings.HasPrefix(lower, "content-type") || strings.Contains(name, "_") {
+			continue
+		}
+		st.names = append(st.names, name)
+	}
+	sort.Slice(st.names, func(i, j int) bool { return lowerLess(st.names[i], st.names[j]) })
+	st.signed.Reset()
+	for i, name := range st.names {
+		values := req.Header[name]
+		if len(values) > 1 {
+			values = append([]string(nil), values...)
+			sort.Strings(values)
+		}
+		for _, v := range values {
+			b = appendLower(b, name)
+			b = append(b, ':')
+			b = append(b, strings.TrimSpace(v)...)
+			b = append(b, '\n')
+		}
+		if i > 0 {
+			st.signed.WriteByte(';')
+		}
+		for k := 0; k < len(name); k++ {
+			st.signed.WriteByte(lowerByte(name[k]))
+		}
+	}
+	b = append(b, '\n')
+	signed := st.signed.String()
+	b = append(b, signed...)
+	b = append(b, '\n')
+	if v := req.Header.Get(headerContentSHA256); v != "" {
+		b = append(b, v...)
+	} else if len(body) == 0 {
+		b = append(b, emptyBodySHA256...)
+	} else {
+		sum := sha256.Sum256(body)
+		b = hex.AppendEncode(b, sum[:])
+	}
+	st.buf = b
+
+	st.hasher.Reset()
+	st.hasher.Write(b)
+	st.hasher.Sum(st.sum[:0])
+	hex.Encode(st.crHex[:], st.sum[:])
+	return signed, nil
+}
+
+// signature returns the hex HMAC of the string to sign, keyed with the raw
+// secret key (there is no key derivation, unlike AWS SigV4).
+func (st *signingState) signature(date, secretKey string) string {
+	sts := st.scratch[:0]
+	sts = append(sts, signingAlgorithm+"\n"...)
+	sts = append(sts, date...)
+	sts = append(sts, '\n')
+	sts = append(sts, st.crHex[:]...)
+	st.scratch = sts
+	mac := hmac.New(sha256.New, []byte(secretKey))
+	mac.Write(sts)
+	mac.Sum(st.sum[:0])
+	hex.Encode(st.sigHex[:], st.sum[:])
+	return string(st.sigHex[:])
+}
+
+// appendCanonicalURI escapes each path segment and ends the path with '/',
+// which exists only in the canonical form, never on the wire.
+func appendCanonicalURI(b []byte, path string) []byte {
+	for i, seg := range strings.Split(path, "/") {
+		if i > 0 {
+			b = append(b, '/')
+		}
+		b = appendEscaped(b, seg)
+	}
+	if len(b) == 0 || b[len(b)-1] != '/' {
+		b = append(b, '/')
+	}
+	return b
+}
+
+// appendCanonicalQuery sorts keys, then each key's values, byte-wise on their
+// raw (unescaped) form, as the SDK does.
+func (st *signingState) appendCanonicalQuery(b []byte, rawQuery string) ([]byte, error) {
+	if rawQuery == "" {
+		return b, nil
+	}
+	st.pairs = st.pairs[:0]
+	for part := range strings.SplitSeq(rawQuery, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, fmt.Errorf("signing: bad query key %q: %w", k, err)
+		}
+		value, err := url.QueryUnescape(v)
+		if err != nil {
+			return nil, fmt.Errorf("signing: bad query value for %q: %w", key, err)
+		}
+		st.pairs = append(st.pairs, queryPair{key, value})
+	}
+	sort.Slice(st.pairs, func(i, j int) bool {
+		if st.pairs[i].key != st.pairs[j].key {
+			return st.pairs[i].key < st.pairs[j].key
+		}
+		return st.pairs[i].value < st.pairs[j].value
+	})
+	for i, p := range st.pairs {
+		if i > 0 {
+			b = append(b, '&')
+		}
+		b = appendEscaped(b, p.key)
+		b = append(b, '=')
+		b = appendEscaped(b, p.value)
+	}
+	return b, nil
+}
+
+// CanonicalQuery encodes query the way the signer canonicalises it. Sending
+// exactly this string on the wire means the server and the signer cannot
+// disagree about the query.
+func CanonicalQuery(query url.Values) string {
+	st := getSigningState()
+	defer putSigningState(st)
+	for k, vs := range query {
+		for _, v := range vs {
+			st.pairs = append(st.pairs, queryPair{k, v})
+		}
+	}
+	sort.Slice(st.pairs, func(i, j int) bool {
+		if st.pairs[i].key != st.pairs[j].key {
+			return st.pairs[i].key < st.pairs[j].key
+		}
+		return st.pairs[i].value < st.pairs[j].value
+	})
+	var b []byte
+	for i, p := range st.pairs {
+		if i > 0 {
+			b = append(b, '&')
+		}
+		b = appendEscaped(b, p.key)
+		b = append(b, '=')
+		b = appendEscaped(b, p.value)
+	}
+	return string(b)
+}
+
+const upperHex = "0123456789ABCDEF"
+
+// appendEscaped percent-encodes every byte outside RFC 3986's unreserved set,
+// with upper-case hex; space becomes %20, never '+'.
+func appendEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '~' || c == '.' {
+			b = append(b, c)
+			continue
+		}
+		b = append(b, '%', upperHex[c>>4], upperHex[c&15])
+	}
+	return b
+}
+
+func lowerByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func appendLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		b = append(b, lowerByte(s[i]))
+	}
+	return b
+}
+
+// lowerLess compares two header names as their lower-case forms.
+func lowerLess(a, b string) bool {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		ca, cb := lowerByte(a[i]), lowerByte(b[i])
+		if ca != cb {
+			return ca < cb
+		}
+	}
+	return len(a) < len(b)
+}

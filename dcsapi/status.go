@@ -1,0 +1,186 @@
+package dcsapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// StatusReport holds the instance counts of one project, as the status API
+// returns them: an aggregate over all engines, and the same per engine.
+// States are named without the "_count" suffix (running_count -> running).
+type StatusReport struct {
+	Total   map[string]int64
+	Engines map[string]map[string]int64
+}
+
+// APIVersion selects the status API: v2 on Huawei Cloud, v1 (v1.0 paths) on
+// Open Telekom Cloud and other clouds that lag behind.
+type APIVersion string
+
+// The supported status API versions.
+const (
+	V1 APIVersion = "v1"
+	V2 APIVersion = "v2"
+)
+
+// The states and engines each API version documents. The exporter reports
+// them as 0 when the API leaves them out; anything else the API sends is
+// reported as it comes.
+var (
+	statesV2 = []string{
+		"createfailed", "creating", "error", "extending", "flushing", "freezing", "frozen",
+		"migrating", "paying", "restarting", "restoring", "running", "upgrading",
+	}
+	statesV1 = []string{
+		"closed", "closing", "createfailed", "creating", "deleting", "error", "extending",
+		"flushing", "migrating", "paying", "restarting", "restoring", "running", "starting", "upgrading",
+	}
+	enginesV2 = []string{"memcached", "redis"}
+	enginesV1 = []string{"redis"}
+)
+
+// DocumentedStates returns the states the given API version documents,
+// sorted. The caller must not modify the slice.
+func DocumentedStates(v APIVersion) []string {
+	if v == V1 {
+		return statesV1
+	}
+	return statesV2
+}
+
+// DocumentedEngines returns the engine objects the given API version
+// documents, sorted. The caller must not modify the slice.
+func DocumentedEngines(v APIVersion) []string {
+	if v == V1 {
+		return enginesV1
+	}
+	return enginesV2
+}
+
+const countSuffix = "_count"
+
+// DecodeStatus parses a status API answer. It is generic on purpose: every
+// top-level "*_count" number is an aggregate state, every top-level object is
+// an engine whose "*_count" numbers are its states, so a state or an engine
+// the API adds later comes through without a code change. Other fields are
+// ignored. Counts must be non-negative integers that fit in int64; a count
+// that is not is an error naming the field. A null count is treated as
+// absent, as the SDK's optional fields do.
+func DecodeStatus(body []byte) (*StatusReport, error) {
+	var top map[string]json.RawMessage
+	if err := decodeObject(body, &top); err != nil {
+		return nil, &DecodeError{API: APIInstanceStatus, Err: err}
+	}
+	r := &StatusReport{Total: map[string]int64{}, Engines: map[string]map[string]int64{}}
+	for _, key := range sortedKeys(top) {
+		raw := top[key]
+		if state, ok := strings.CutSuffix(key, countSuffix); ok && state != "" {
+			n, present, err := parseCount(raw)
+			if err != nil {
+				return nil, &DecodeError{API: APIInstanceStatus, Field: key, Err: err}
+			}
+			if present {
+				r.Total[state] = n
+			}
+			continue
+		}
+		if firstByte(raw) != '{' {
+			continue
+		}
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &fields); err != nil {
+			return nil, &DecodeError{API: APIInstanceStatus, Field: key, Err: err}
+		}
+		counts := map[string]int64{}
+		for name, v := range fields {
+			state, ok := strings.CutSuffix(name, countSuffix)
+			if !ok || state == "" {
+				continue
+			}
+			n, present, err := parseCount(v)
+			if err != nil {
+				return nil, &DecodeError{API: APIInstanceStatus, Field: key + "." + name, Err: err}
+			}
+			if present {
+				counts[state] = n
+			}
+		}
+		r.Engines[key] = counts
+	}
+	return r, nil
+}
+
+// decodeObject requires body to be exactly one JSON object.
+func decodeObject(body []byte, v *map[string]json.RawMessage) error {
+	if firstByte(body) != '{' {
+		if len(bytes.TrimSpace(body)) == 0 {
+			return errors.New("empty body")
+		}
+		return errors.New("body is not a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("invalid JSON: %w", err)
+	}
+	if dec.More() {
+		return errors.New("invalid JSON: data after the top-level object")
+	}
+	return nil
+}
+
+func firstByte(b []byte) byte {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if len(b) == 0 {
+		return 0
+	}
+	return b[0]
+}
+
+// parseCount checks that raw is a plain non-negative integer within int64 and
+// explains exactly what is wrong otherwise.
+func parseCount(raw json.RawMessage) (n int64, present bool, err error) {
+	s := string(bytes.TrimSpace(raw))
+	switch {
+	case s == "null":
+		return 0, false, nil
+	case s == "":
+		return 0, false, errors.New("empty value")
+	case s[0] == '"':
+		return 0, false, errors.New("want an integer, got a string")
+	case s == "true" || s == "false":
+		return 0, false, errors.New("want an integer, got a boolean")
+	case s[0] == '{':
+		return 0, false, errors.New("want an integer, got an object")
+	case s[0] == '[':
+		return 0, false, errors.New("want an integer, got an array")
+	}
+	if strings.ContainsAny(s, ".eE") {
+		return 0, false, fmt.Errorf("want an integer, got %s", truncateUTF8(s, 40))
+	}
+	n, err = strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		var ne *strconv.NumError
+		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
+			return 0, false, fmt.Errorf("%s is out of range for a 64-bit integer", truncateUTF8(s, 40))
+		}
+		return 0, false, fmt.Errorf("want an integer, got %s", truncateUTF8(s, 40))
+	}
+	if n < 0 {
+		return 0, false, fmt.Errorf("negative count %d", n)
+	}
+	return n, true, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
