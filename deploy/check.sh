@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Checks the deployment artefacts of dcs_exporter: Prometheus rules and their
+# unit tests, the Grafana dashboard and the Helm chart.
+#
+# Usage: deploy/check.sh            (from anywhere in the repository)
+#
+# Environment:
+#   HELM      helm command, may have several words   (default: helm)
+#             e.g. HELM="go run helm.sh/helm/v3/cmd/helm@v3.22.0"
+#   PROMTOOL  promtool command                        (default: promtool)
+#   PYTHON    python 3 interpreter                    (default: python3)
+#   GO        go command                              (default: go)
+#
+# Every check runs even if an earlier one failed; the script prints each
+# check's name and result, a summary line, and exits 1 if any check failed.
+set -uo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root" || exit 1
+
+read -r -a HELM_CMD <<<"${HELM:-helm}"
+read -r -a PROMTOOL_CMD <<<"${PROMTOOL:-promtool}"
+read -r -a PYTHON_CMD <<<"${PYTHON:-python3}"
+read -r -a GO_CMD <<<"${GO:-go}"
+
+rules=deploy/prometheus/dcs-alerts.yml
+rules_test=deploy/prometheus/dcs-alerts_test.yml
+chart=deploy/helm/dcs-exporter
+chart_rules="$chart/files/dcs-alerts.yml"
+dashboard=dashboards/dcs-overview.json
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+passed=0
+failed=0
+failed_names=()
+
+# check NAME COMMAND...: runs COMMAND, shows its output only when it fails.
+check() {
+	local name="$1"
+	shift
+	printf '%-62s ' "$name"
+	if "$@" >"$work/out" 2>&1; then
+		echo PASS
+		passed=$((passed + 1))
+	else
+		echo FAIL
+		sed 's/^/    | /' "$work/out"
+		failed=$((failed + 1))
+		failed_names+=("$name")
+	fi
+}
+
+# Not named helm/promtool: a function of that name would call itself.
+run_helm() { "${HELM_CMD[@]}" "$@"; }
+run_promtool() { "${PROMTOOL_CMD[@]}" "$@"; }
+
+# The k8scheck program is built once and reused for every rendering.
+build_k8scheck() {
+	(cd tools/k8scheck && "${GO_CMD[@]}" build -o "$work/k8scheck" .)
+}
+test_k8scheck() {
+	(cd tools/k8scheck && "${GO_CMD[@]}" vet ./... && "${GO_CMD[@]}" test ./...)
+}
+
+# template_check VALUES_FILE [K8SCHECK_ARGS...]: helm template | k8scheck
+template_check() {
+	local values="$1"
+	shift
+	local args=()
+	[[ -n "$values" ]] && args=(-f "$values")
+	[[ -x "$work/k8scheck" ]] || { echo "k8scheck was not built"; return 1; }
+	run_helm template dcs-exporter "$chart" "${args[@]}" | "$work/k8scheck" "$@"
+}
+
+# The PrometheusRule rendered by the chart must be valid Prometheus rules.
+chart_rules_check() {
+	template_check "$chart/ci/all-on-values.yaml" -rules-out "$work/chart-rules.yml" >/dev/null &&
+		run_promtool check rules "$work/chart-rules.yml"
+}
+
+# The chart must refuse credentials written inline into the config.
+inline_secret_rejected() {
+	if run_helm template dcs-exporter "$chart" --set config.defaults.credentials.access_key=AK \
+		--set config.defaults.credentials.secret_key=SK >/dev/null 2>"$work/inline.err"; then
+		echo "helm template accepted inline credentials"
+		return 1
+	fi
+	grep -q 'must not be set inline' "$work/inline.err" || { cat "$work/inline.err"; return 1; }
+}
+
+dashboard_check() {
+	"${PYTHON_CMD[@]}" -m json.tool "$dashboard" >/dev/null &&
+		"${PYTHON_CMD[@]}" deploy/dashboard-check.py "$dashboard" "$rules" "$work/dashboard-queries.yml" &&
+		run_promtool check rules "$work/dashboard-queries.yml"
+}
+
+check "promtool check rules ($rules)" run_promtool check rules "$rules"
+check "promtool test rules ($rules_test)" run_promtool test rules "$rules_test"
+check "rule copies are identical ($chart_rules)" cmp "$rules" "$chart_rules"
+check "dashboard JSON, metadata and PromQL ($dashboard)" dashboard_check
+check "helm lint --strict (default values)" run_helm lint --strict "$chart"
+for values in "$chart"/ci/*-values.yaml; do
+	check "helm lint --strict ($(basename "$values"))" run_helm lint --strict "$chart" -f "$values"
+done
+check "k8scheck unit tests" test_k8scheck
+check "k8scheck build" build_k8scheck
+check "helm template (default values) | k8scheck" template_check ""
+for values in "$chart"/ci/*-values.yaml; do
+	check "helm template ($(basename "$values")) | k8scheck" template_check "$values"
+done
+check "chart PrometheusRule is valid (promtool check rules)" chart_rules_check
+check "chart rejects inline credentials in config" inline_secret_rejected
+
+echo
+if ((failed > 0)); then
+	printf 'failed: %s\n' "${failed_names[@]}"
+fi
+echo "check: $passed passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// goodStream is a minimal chart rendering that passes every check.
+const goodStream = `---
+# Source: chart/templates/serviceaccount.yaml
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: dcs
+automountServiceAccountToken: false
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: dcs
+type: Opaque
+data:
+  access_key: QUs=
+  secret_key: U0s=
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: dcs
+data:
+  dcs_exporter.yml: |
+    defaults:
+      region: cn-north-4
+      credentials:
+        access_key_file: /etc/dcs-exporter/credentials/access_key
+        secret_key_file: /etc/dcs-exporter/credentials/secret_key
+    targets:
+      - name: a
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: dcs
+  labels:
+    app: dcs
+spec:
+  ports:
+    - name: http
+      port: 19867
+      targetPort: http
+  selector:
+    app: dcs
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: dcs
+spec:
+  selector:
+    matchLabels:
+      app: dcs
+  template:
+    metadata:
+      labels:
+        app: dcs
+    spec:
+      automountServiceAccountToken: false
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 65532
+        seccompProfile:
+          type: RuntimeDefault
+      containers:
+        - name: dcs-exporter
+          image: example/dcs:1
+          env:
+            - name: TZ
+              value: UTC
+          ports:
+            - name: http
+              containerPort: 19867
+          livenessProbe:
+            httpGet:
+              path: /-/healthy
+              port: http
+          readinessProbe:
+            httpGet:
+              path: /-/ready
+              port: http
+          resources:
+            limits:
+              memory: 64Mi
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities:
+              drop: ["ALL"]
+          volumeMounts:
+            - name: config
+              mountPath: /etc/dcs-exporter/config
+              readOnly: true
+            - name: credentials
+              mountPath: /etc/dcs-exporter/credentials
+              readOnly: true
+      volumes:
+        - name: config
+          configMap:
+            name: dcs
+        - name: credentials
+          secret:
+            secretName: dcs
+---
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata:
+  name: dcs
+spec:
+  selector:
+    matchLabels:
+      app: dcs
+  endpoints:
+    - port: http
+      interval: 60s
+---
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  name: dcs
+spec:
+  groups:
+    - name: dcs
+      rules:
+        - record: dcs:up:sum
+          expr: sum(dcs_up)
+        - alert: DCSTargetDown
+          expr: dcs_up == 0
+          for: 5m
+          labels:
+            severity: warning
+          annotations:
+            summary: down
+            description: "{{ $labels.target }} is down"
+`
+
+func TestGoodStreamPasses(t *testing.T) {
+	res, err := Check(strings.NewReader(goodStream), Options{Required: []string{"Deployment", "Service", "ConfigMap"}})
+	if err != nil {
+		t.Fatalf("Check: %v\n%s", err, strings.Join(res.Lines, "\n"))
+	}
+	if got := len(res.Objects); got != 7 {
+		t.Errorf("decoded %d objects, want 7", got)
+	}
+}
+
+// TestProblemsAreFound mutates the good stream and expects a FAIL line
+// containing want.
+func TestProblemsAreFound(t *testing.T) {
+	cases := []struct {
+		name, old, new, want string
+	}{
+		{"unknown field", "readOnlyRootFilesystem: true", "readOnlyRootFileSystem: true", `unknown field "spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem"`},
+		{"unknown top-level field", "automountServiceAccountToken: false\n---", "automountServiceAccountToken: false\nextra: 1\n---", "unknown field"},
+		{"unknown ServiceMonitor field", "      interval: 60s", "      intervall: 60s", "unknown field"},
+		{"unknown PrometheusRule field", "          for: 5m", "          for: 5m\n          severity: page", "unknown field"},
+		{"duplicate key", "      interval: 60s", "      interval: 60s\n      interval: 30s", `key "interval" already set`},
+		{"unsupported kind", "kind: ServiceAccount", "kind: Pod", "unsupported object v1 Pod"},
+		{"credential env var", "name: TZ", "name: HUAWEICLOUD_SDK_AK_SECRET", "looks like a credential"},
+		{"token env var", "name: TZ", "name: security_token", "looks like a credential"},
+		{"env from secret", "          env:\n", "          envFrom:\n            - secretRef:\n                name: dcs\n          env:\n", "envFrom Secret"},
+		{"root user", "runAsUser: 65532", "runAsUser: 0", "runAsUser must be 65532"},
+		{"root allowed", "runAsNonRoot: true", "runAsNonRoot: false", "runAsNonRoot must be true"},
+		{"writable root", "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false", "readOnlyRootFilesystem must be true"},
+		{"privilege escalation", "allowPrivilegeEscalation: false", "allowPrivilegeEscalation: true", "allowPrivilegeEscalation must be false"},
+		{"capabilities kept", `drop: ["ALL"]`, `drop: ["NET_RAW"]`, "capabilities.drop must contain ALL"},
+		{"no seccomp", "type: RuntimeDefault", "type: Unconfined", "seccompProfile.type must be RuntimeDefault"},
+		{"inline credential", "      credentials:\n        access_key_file", "      credentials:\n        access_key: AK\n        access_key_file", "holds a credential inline"},
+		{"credential file not mounted", "mountPath: /etc/dcs-exporter/credentials", "mountPath: /secrets", "is not on a volume mounted"},
+		{"missing probe", "path: /-/ready", "path: /metrics", `readinessProbe path is "/metrics"`},
+		{"selector mismatch", "      labels:\n        app: dcs\n    spec:", "      labels:\n        app: other\n    spec:", "does not match the pod template labels"},
+		{"service port", "targetPort: http", "targetPort: metrics", "selects no Deployment's pods"},
+		{"service monitor port", "    - port: http", "    - port: web", `port named "web"`},
+		{"alert without severity", "severity: warning", "team: sre", "no severity label"},
+		{"bad label value", "    app: dcs\nspec:\n  ports", "    app: dcs\n    bad: \"not ok!\"\nspec:\n  ports", "label bad value"},
+		{"service account token", "      automountServiceAccountToken: false\n      securityContext", "      securityContext", "automountServiceAccountToken must be false"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(goodStream, tc.old) {
+				t.Fatalf("test bug: %q not in the good stream", tc.old)
+			}
+			in := strings.Replace(goodStream, tc.old, tc.new, 1)
+			res, err := Check(strings.NewReader(in), Options{})
+			if err == nil {
+				t.Fatalf("Check passed, want a problem containing %q", tc.want)
+			}
+			out := strings.Join(res.Lines, "\n")
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("report does not mention %q:\n%s", tc.want, out)
+			}
+		})
+	}
+}
+
+func TestRequiredKinds(t *testing.T) {
+	_, err := Check(strings.NewReader("# nothing\n---\n"), Options{Required: []string{"Deployment"}})
+	if err == nil {
+		t.Fatal("empty input passed")
+	}
+}
+
+func TestWriteRules(t *testing.T) {
+	res, err := Check(strings.NewReader(goodStream), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "rules.yml")
+	if err := writeRules(file, res.Objects); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"groups:", "record: dcs:up:sum", "alert: DCSTargetDown", "for: 5m"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("rule file lacks %q:\n%s", want, b)
+		}
+	}
+}
