@@ -177,6 +177,14 @@ func (c *Client) ProjectID(ctx context.Context) (string, error) {
 	}
 }
 
+// CachedProjectID returns the configured or already discovered project id,
+// without making a call.
+func (c *Client) CachedProjectID() (string, bool) {
+	c.projectMu.Lock()
+	defer c.projectMu.Unlock()
+	return c.projectID, c.projectID != ""
+}
+
 // call sends one signed GET, with retries, and hands a 2xx body to decode.
 func (c *Client) call(ctx context.Context, api string, base *url.URL, path, rawQuery, projectID string, decode func([]byte) error) error {
 	policy := c.opts.Retry

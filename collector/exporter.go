@@ -1,0 +1,311 @@
+// Package collector turns the DCS API's answers into Prometheus series: it
+// keeps one Target per configured project, queries them on scrape or in the
+// background, caches and coalesces the queries, and serves the series.
+package collector
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"reflect"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dcs-exporter/dcs_exporter/config"
+	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+)
+
+// Options configure an Exporter.
+type Options struct {
+	// RefreshInterval > 0 refreshes every target in the background at that
+	// interval and serves scrapes from the cache; 0 queries on scrape.
+	RefreshInterval time.Duration
+	// MaxConcurrency bounds the API calls in flight across all targets.
+	MaxConcurrency int
+	// MaxStaleness is how long a failed target's last counts are still
+	// served; 0 never serves old counts.
+	MaxStaleness time.Duration
+	// InstancesRefreshInterval is how often the per-instance listing of the
+	// targets that enable it is refreshed.
+	InstancesRefreshInterval time.Duration
+	// Backoff after refused credentials doubles from AuthBackoff up to
+	// MaxAuthBackoff; after throttling, from ThrottleBackoff up to
+	// MaxThrottleBackoff, or longer when the API's Retry-After says so.
+	AuthBackoff, MaxAuthBackoff         time.Duration
+	ThrottleBackoff, MaxThrottleBackoff time.Duration
+	// Retry is the API client's retry policy; dcsapi's default when nil.
+	Retry     *dcsapi.RetryPolicy
+	UserAgent string
+	Logger    *slog.Logger
+	// Now is the clock; time.Now when nil. Tests set it for stable output.
+	Now func() time.Time
+}
+
+// DefaultOptions are the command line defaults.
+func DefaultOptions() Options {
+	return Options{
+		MaxConcurrency:           8,
+		MaxStaleness:             5 * time.Minute,
+		InstancesRefreshInterval: 5 * time.Minute,
+		AuthBackoff:              30 * time.Second,
+		MaxAuthBackoff:           10 * time.Minute,
+		ThrottleBackoff:          10 * time.Second,
+		MaxThrottleBackoff:       5 * time.Minute,
+	}
+}
+
+// Exporter holds the configured targets and serves their series.
+type Exporter struct {
+	opts Options
+	sem  chan struct{}
+
+	mu      sync.RWMutex
+	targets []*Target // sorted by name
+	byName  map[string]*Target
+
+	ready    atomic.Bool
+	kick     chan struct{} // asks the refresh loop to look at new targets
+	listKick chan struct{} // the same for the listing loop
+}
+
+// New returns an exporter with no targets; call ApplyConfig.
+func New(opts Options) *Exporter {
+	d := DefaultOptions()
+	if opts.MaxConcurrency <= 0 {
+		opts.MaxConcurrency = d.MaxConcurrency
+	}
+	if opts.InstancesRefreshInterval <= 0 {
+		opts.InstancesRefreshInterval = d.InstancesRefreshInterval
+	}
+	if opts.AuthBackoff <= 0 {
+		opts.AuthBackoff = d.AuthBackoff
+	}
+	if opts.MaxAuthBackoff <= 0 {
+		opts.MaxAuthBackoff = d.MaxAuthBackoff
+	}
+	if opts.ThrottleBackoff <= 0 {
+		opts.ThrottleBackoff = d.ThrottleBackoff
+	}
+	if opts.MaxThrottleBackoff <= 0 {
+		opts.MaxThrottleBackoff = d.MaxThrottleBackoff
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Exporter{
+		opts:     opts,
+		sem:      make(chan struct{}, opts.MaxConcurrency),
+		byName:   map[string]*Target{},
+		kick:     make(chan struct{}, 1),
+		listKick: make(chan struct{}, 1),
+	}
+}
+
+func (e *Exporter) now() time.Time {
+	if e.opts.Now != nil {
+		return e.opts.Now()
+	}
+	return time.Now()
+}
+
+func (e *Exporter) acquire(ctx context.Context) bool {
+	select {
+	case e.sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (e *Exporter) release() { <-e.sem }
+
+// ApplyConfig replaces the targets. A target whose configuration did not
+// change is kept with its cache, counters and backoff. On error nothing
+// changes.
+func (e *Exporter) ApplyConfig(cfg *config.Config) error {
+	e.mu.RLock()
+	old := e.byName
+	e.mu.RUnlock()
+
+	clients := map[string]*http.Client{}
+	var next []*Target
+	for _, tc := range cfg.Targets {
+		if t, ok := old[tc.Name]; ok && reflect.DeepEqual(t.cfg, tc) {
+			next = append(next, t)
+			continue
+		}
+		t, err := e.newTarget(tc, clients)
+		if err != nil {
+			for _, n := range next {
+				if old[n.cfg.Name] != n {
+					n.cancel()
+				}
+			}
+			return fmt.Errorf("target %q: %w", tc.Name, err)
+		}
+		next = append(next, t)
+	}
+	sort.Slice(next, func(i, j int) bool { return next[i].cfg.Name < next[j].cfg.Name })
+	byName := make(map[string]*Target, len(next))
+	for _, t := range next {
+		byName[t.cfg.Name] = t
+	}
+
+	e.mu.Lock()
+	e.targets, e.byName = next, byName
+	e.mu.Unlock()
+	for name, t := range old {
+		if byName[name] != t {
+			t.cancel()
+		}
+	}
+	for _, kick := range []chan struct{}{e.kick, e.listKick} {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func (e *Exporter) newTarget(tc config.Target, clients map[string]*http.Client) (*Target, error) {
+	httpClient, err := sharedHTTPClient(clients, tc)
+	if err != nil {
+		return nil, err
+	}
+	t := &Target{cfg: tc, ex: e, logger: e.opts.Logger.With(describeTarget(tc)...)}
+	t.requests.onAdd = t.invalidate
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.client, err = dcsapi.New(dcsapi.Options{
+		Endpoint:    tc.Endpoint,
+		IAMEndpoint: tc.IAMEndpoint,
+		Region:      tc.Region,
+		ProjectID:   tc.ProjectID,
+		APIVersion:  dcsapi.APIVersion(tc.APIVersion),
+		Credentials: newCredentialProvider(tc.Credentials, t.requests.add),
+		HTTPClient:  httpClient,
+		UserAgent:   e.opts.UserAgent,
+		Retry:       e.opts.Retry,
+		OnRequest:   t.requests.add,
+		Now:         e.opts.Now,
+	})
+	if err != nil {
+		t.cancel()
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Target) invalidate() {
+	t.mu.Lock()
+	t.outValid = false
+	t.mu.Unlock()
+}
+
+// sharedHTTPClient gives targets with the same proxy and TLS settings one
+// client, so that they share connections and memory.
+func sharedHTTPClient(clients map[string]*http.Client, tc config.Target) (*http.Client, error) {
+	key := fmt.Sprintf("%v|%s|%t", tc.ProxyURL, tc.TLS.CAFile, tc.TLS.InsecureSkipVerify)
+	if c, ok := clients[key]; ok {
+		return c, nil
+	}
+	var proxy *url.URL
+	if tc.ProxyURL != nil {
+		proxy = tc.ProxyURL
+	}
+	c, err := dcsapi.NewHTTPClient(dcsapi.TransportOptions{ProxyURL: proxy, CAFile: tc.TLS.CAFile, InsecureSkipVerify: tc.TLS.InsecureSkipVerify})
+	if err != nil {
+		return nil, err
+	}
+	clients[key] = c
+	return c, nil
+}
+
+// Targets returns the current targets, sorted by name.
+func (e *Exporter) Targets() []*Target {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.targets
+}
+
+// Target returns the named target, or nil.
+func (e *Exporter) Target(name string) *Target {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.byName[name]
+}
+
+// Ready reports whether the exporter can serve meaningful data: it has a
+// configuration and, in cached mode, has finished its first refresh.
+func (e *Exporter) Ready() bool { return e.ready.Load() }
+
+// Run drives the background work until ctx ends: the cached-mode refresh of
+// all targets, and the per-instance listings. In on-scrape mode with no
+// listings it only marks the exporter ready.
+func (e *Exporter) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	if e.opts.RefreshInterval > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); e.refreshLoop(ctx) }()
+	} else {
+		e.ready.Store(true)
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); e.listingLoop(ctx) }()
+	wg.Wait()
+	for _, t := range e.Targets() {
+		t.cancel()
+	}
+}
+
+// refreshLoop queries every target once per interval. After a reload only
+// the new targets are queried at once, so that each interval still costs
+// one call per target.
+func (e *Exporter) refreshLoop(ctx context.Context) {
+	ticker := time.NewTicker(e.opts.RefreshInterval)
+	defer ticker.Stop()
+	e.refresh(ctx, e.Targets())
+	e.ready.Store(true)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			e.refresh(ctx, e.Targets())
+		case <-e.kick:
+			var fresh []*Target
+			for _, t := range e.Targets() {
+				if !t.attempted() {
+					fresh = append(fresh, t)
+				}
+			}
+			e.refresh(ctx, fresh)
+		}
+	}
+}
+
+func (t *Target) attempted() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.status.attempted || t.inflight != nil
+}
+
+// refresh queries targets and waits until all are done.
+func (e *Exporter) refresh(ctx context.Context, targets []*Target) {
+	waitLimit := e.now().Add(max(e.opts.RefreshInterval, time.Minute))
+	done := make([]<-chan struct{}, len(targets))
+	for i, t := range targets {
+		done[i] = t.update(waitLimit)
+	}
+	for _, d := range done {
+		select {
+		case <-d:
+		case <-ctx.Done():
+			return
+		}
+	}
+}

@@ -1,0 +1,488 @@
+package dcsapitest
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Instance is a DCS instance of the fake fleet. The list API serves it with
+// the documented field names; the status API counts it by Engine and Status.
+type Instance struct {
+	ID            string
+	Name          string
+	Engine        string // "Redis", "Memcached", or anything else
+	EngineVersion string
+	Status        string // RUNNING, ERROR, CREATEFAILED, ... or anything else
+	SpecCode      string
+	CapacityGB    float64 // 0.125 is served as capacity 0, capacity_minor ".125"
+	MaxMemoryMB   int64
+	UsedMemoryMB  int64
+	ChargingMode  int // 0 pay-per-use, 1 yearly/monthly
+	AZCodes       []string
+}
+
+func (in Instance) clone() Instance {
+	in.AZCodes = append([]string(nil), in.AZCodes...)
+	return in
+}
+
+// createdBase is when the first instance of every fake was created; the
+// list shows creation times a minute apart, in creation order.
+var createdBase = time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC)
+
+func (s *Server) newRecordLocked(in Instance) record {
+	if in.ID == "" {
+		in.ID = randomUUID()
+	}
+	rec := record{Instance: in.clone(), created: createdBase.Add(time.Duration(s.created) * time.Minute)}
+	s.created++
+	return rec
+}
+
+// SetInstances replaces the fleet of a project, creating the project if
+// needed. The list API serves the instances in this order. Instances without
+// an ID get a random one.
+func (s *Server) SetInstances(projectID string, list []Instance) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.projectLocked(projectID)
+	p.instances = make([]record, 0, len(list))
+	for _, in := range list {
+		p.instances = append(p.instances, s.newRecordLocked(in))
+	}
+}
+
+// UpsertInstance replaces the instance with the same ID in place, or adds
+// it at the end of the fleet.
+func (s *Server) UpsertInstance(projectID string, in Instance) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.projectLocked(projectID)
+	for i := range p.instances {
+		if in.ID != "" && p.instances[i].ID == in.ID {
+			p.instances[i].Instance = in.clone()
+			return
+		}
+	}
+	p.instances = append(p.instances, s.newRecordLocked(in))
+}
+
+// SetInstanceStatus changes the status of one instance and reports whether
+// it exists.
+func (s *Server) SetInstanceStatus(projectID, instanceID, status string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.projects[projectID]; p != nil {
+		for i := range p.instances {
+			if p.instances[i].ID == instanceID {
+				p.instances[i].Status = status
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// RemoveInstance deletes one instance and reports whether it existed.
+func (s *Server) RemoveInstance(projectID, instanceID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.projects[projectID]; p != nil {
+		for i := range p.instances {
+			if p.instances[i].ID == instanceID {
+				p.instances = append(p.instances[:i:i], p.instances[i+1:]...)
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Instances returns a copy of the fleet of a project, in creation order.
+func (s *Server) Instances(projectID string) []Instance {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.projects[projectID]
+	if p == nil {
+		return nil
+	}
+	out := make([]Instance, len(p.instances))
+	for i, rec := range p.instances {
+		out[i] = rec.Instance.clone()
+	}
+	return out
+}
+
+// snapshot copies the records of a project under the lock; their AZCodes are
+// never changed in place, so sharing them is safe.
+func (s *Server) snapshot(projectID string) (recs []record, override []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.projects[projectID]
+	if p == nil {
+		return nil, nil
+	}
+	return append([]record(nil), p.instances...), p.statusOverride
+}
+
+// shape says how to spoil the numbers of an answer, for the type faults.
+type shape int
+
+const (
+	shapeNormal   shape = iota
+	shapeStrings        // counts as JSON strings
+	shapeNegative       // one count -1
+	shapeHuge           // one count beyond int64
+)
+
+const hugeNumber = "99999999999999999999999"
+
+// The counters each status API version documents, in the order of the
+// documentation, which the fake keeps in its answers.
+var (
+	statesV2 = []string{
+		"paying", "freezing", "migrating", "flushing", "upgrading", "restoring", "extending",
+		"creating", "running", "error", "frozen", "createfailed", "restarting",
+	}
+	statesV1 = []string{
+		"creating", "deleting", "running", "error", "restarting", "createfailed", "extending",
+		"upgrading", "paying", "migrating", "flushing", "closed", "starting", "closing", "restoring",
+	}
+	statesV1Engine = []string{
+		"paying", "migrating", "flushing", "upgrading", "restoring", "extending", "creating",
+		"running", "error", "createfailed", "restarting",
+	}
+)
+
+// tally counts states, keeping the documented ones first, at zero too, and
+// any other in the order first seen.
+type tally struct {
+	names []string
+	n     map[string]int64
+}
+
+func newTally(documented []string) *tally {
+	t := &tally{names: append([]string(nil), documented...), n: map[string]int64{}}
+	for _, name := range documented {
+		t.n[name] = 0
+	}
+	return t
+}
+
+func (t *tally) add(state string) {
+	if _, ok := t.n[state]; !ok {
+		t.names = append(t.names, state)
+	}
+	t.n[state]++
+}
+
+// appendCounts writes the counters as JSON members, spoiling the top-level
+// running_count for the negative and huge shapes.
+func (t *tally) appendCounts(b []byte, sh shape, top bool) []byte {
+	for i, name := range t.names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, name+"_count")
+		b = append(b, ':')
+		n := strconv.FormatInt(t.n[name], 10)
+		switch {
+		case sh == shapeStrings:
+			n = strconv.Quote(n)
+		case sh == shapeNegative && top && name == "running":
+			n = "-1"
+		case sh == shapeHuge && top && name == "running":
+			n = hugeNumber
+		}
+		b = append(b, n...)
+	}
+	return b
+}
+
+// statusBody derives a status answer from the fleet. v2 has "redis" and
+// "memcached" always and an object for each other engine; v1 has "redis"
+// only, and its own counter set. Every status is counted as
+// lower(status)+"_count"; include_failure=false leaves CREATEFAILED out.
+func statusBody(recs []record, includeFailure, v1 bool, sh shape) []byte {
+	topStates, engineStates, engines := statesV2, statesV2, []string{"redis", "memcached"}
+	if v1 {
+		topStates, engineStates, engines = statesV1, statesV1Engine, []string{"redis"}
+	}
+	top := newTally(topStates)
+	perEngine := map[string]*tally{}
+	for _, e := range engines {
+		perEngine[e] = newTally(engineStates)
+	}
+	for _, rec := range recs {
+		if rec.Status == "" || (!includeFailure && rec.Status == "CREATEFAILED") {
+			continue
+		}
+		state := strings.ToLower(rec.Status)
+		top.add(state)
+		engine := strings.ToLower(rec.Engine)
+		t := perEngine[engine]
+		if t == nil && !v1 && engine != "" {
+			t = newTally(engineStates)
+			perEngine[engine] = t
+			engines = append(engines, engine)
+		}
+		if t != nil {
+			t.add(state)
+		}
+	}
+	b := append(make([]byte, 0, 2048), '{')
+	b = top.appendCounts(b, sh, true)
+	for _, e := range engines {
+		b = append(b, ',')
+		b = strconv.AppendQuote(b, e)
+		b = append(b, ":{"...)
+		b = perEngine[e].appendCounts(b, sh, false)
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+func (s *Server) statusAnswer(r *http.Request, rt route, sh shape) *answer {
+	recs, override := s.snapshot(rt.project)
+	if override != nil && sh == shapeNormal {
+		return jsonAnswer(http.StatusOK, override)
+	}
+	includeFailure := r.URL.Query().Get("include_failure") == "true"
+	return jsonAnswer(http.StatusOK, statusBody(recs, includeFailure, rt.v1, sh))
+}
+
+// The bounds of the list API's paging parameters.
+const (
+	defaultListLimit = 10
+	maxListLimit     = 1000
+)
+
+// listAnswer serves one page of GET /v2/{project_id}/instances. It knows the
+// offset, limit, include_failure and status parameters.
+func (s *Server) listAnswer(r *http.Request, rt route, sh shape) *answer {
+	q := r.URL.Query()
+	offset, ok := intParam(q, "offset", 0)
+	if !ok || offset < 0 {
+		return serviceError(http.StatusBadRequest, "DCS.4800", "Invalid offset in the request.")
+	}
+	limit, ok := intParam(q, "limit", defaultListLimit)
+	if !ok || limit < 1 || limit > maxListLimit {
+		// The real code for a bad limit is not documented; this one is ours.
+		return serviceError(http.StatusBadRequest, "DCS.4801", "Invalid limit in the request.")
+	}
+	includeFailure := q.Get("include_failure") == "true"
+	status := q.Get("status")
+
+	recs, _ := s.snapshot(rt.project)
+	matching := recs[:0]
+	for _, rec := range recs {
+		if (!includeFailure && rec.Status == "CREATEFAILED") || (status != "" && rec.Status != status) {
+			continue
+		}
+		matching = append(matching, rec)
+	}
+	page := matching[min(offset, len(matching)):min(offset+limit, len(matching))]
+	doc := struct {
+		InstanceNum any            `json:"instance_num"`
+		Instances   []wireInstance `json:"instances"`
+	}{InstanceNum: len(matching), Instances: make([]wireInstance, 0, len(page))}
+	switch sh {
+	case shapeStrings:
+		doc.InstanceNum = strconv.Itoa(len(matching))
+	case shapeNegative:
+		doc.InstanceNum = -1
+	case shapeHuge:
+		doc.InstanceNum = json.Number(hugeNumber)
+	}
+	for _, rec := range page {
+		doc.Instances = append(doc.Instances, toWire(rec, sh))
+	}
+	return jsonAnswer(http.StatusOK, mustJSON(doc))
+}
+
+// intParam reads an integer query parameter; absent gives def.
+func intParam(q url.Values, name string, def int) (int, bool) {
+	v, ok := q[name]
+	if !ok || len(v) == 0 {
+		return def, true
+	}
+	n, err := strconv.Atoi(v[0])
+	return n, err == nil
+}
+
+// wireInstance is InstanceListInfo as the service sends it, including the
+// documented oddities a tolerant client must skip: a boolean
+// no_password_access, an object publicip_id, a tag with a numeric key.
+type wireInstance struct {
+	InstanceID          string          `json:"instance_id"`
+	Name                string          `json:"name"`
+	Engine              string          `json:"engine"`
+	EngineVersion       string          `json:"engine_version"`
+	Status              string          `json:"status"`
+	SubStatus           string          `json:"sub_status"`
+	Capacity            any             `json:"capacity"`
+	CapacityMinor       string          `json:"capacity_minor"`
+	MaxMemory           any             `json:"max_memory"`
+	UsedMemory          any             `json:"used_memory"`
+	SpecCode            string          `json:"spec_code"`
+	AZCodes             []string        `json:"az_codes"`
+	ChargingMode        int             `json:"charging_mode"`
+	CPUType             string          `json:"cpu_type"`
+	IP                  string          `json:"ip"`
+	Port                int             `json:"port"`
+	DomainName          string          `json:"domain_name"`
+	ReadonlyDomainName  string          `json:"readonly_domain_name"`
+	VPCID               string          `json:"vpc_id"`
+	VPCName             string          `json:"vpc_name"`
+	SubnetID            string          `json:"subnet_id"`
+	SecurityGroupID     string          `json:"security_group_id"`
+	PublicIPID          struct{}        `json:"publicip_id"`
+	PublicIPAddress     string          `json:"publicip_address"`
+	EnablePublicIP      bool            `json:"enable_publicip"`
+	EnableSSL           bool            `json:"enable_ssl"`
+	NoPasswordAccess    bool            `json:"no_password_access"`
+	AccessUser          string          `json:"access_user"`
+	UserID              string          `json:"user_id"`
+	UserName            string          `json:"user_name"`
+	EnterpriseProjectID string          `json:"enterprise_project_id"`
+	Description         *string         `json:"description"`
+	MaintainBegin       string          `json:"maintain_begin"`
+	MaintainEnd         string          `json:"maintain_end"`
+	CreatedAt           string          `json:"created_at"`
+	UpdatedAt           string          `json:"updated_at"`
+	OrderID             string          `json:"order_id"`
+	Tags                []any           `json:"tags"`
+	Features            map[string]bool `json:"features"`
+}
+
+type wireTag struct {
+	Key   any    `json:"key"`
+	Value string `json:"value"`
+}
+
+func toWire(rec record, sh shape) wireInstance {
+	whole, minor := splitCapacity(rec.CapacityGB)
+	port := 6379
+	if strings.EqualFold(rec.Engine, "Memcached") {
+		port = 11211
+	}
+	seq := rec.created.Sub(createdBase) / time.Minute
+	w := wireInstance{
+		InstanceID:          rec.ID,
+		Name:                rec.Name,
+		Engine:              rec.Engine,
+		EngineVersion:       rec.EngineVersion,
+		Status:              rec.Status,
+		SubStatus:           "normal",
+		Capacity:            whole,
+		CapacityMinor:       minor,
+		MaxMemory:           rec.MaxMemoryMB,
+		UsedMemory:          rec.UsedMemoryMB,
+		SpecCode:            rec.SpecCode,
+		AZCodes:             append([]string{}, rec.AZCodes...),
+		ChargingMode:        rec.ChargingMode,
+		CPUType:             "x86_64",
+		IP:                  fmt.Sprintf("192.168.%d.%d", 1+seq/250%250, 2+seq%250),
+		Port:                port,
+		DomainName:          rec.ID + ".dcs.huaweicloud.com",
+		VPCID:               "5e37b3be-950a-48e1-b498-65b63d336481",
+		VPCName:             "vpc-demo",
+		SubnetID:            "a4112635-3ec0-471c-95c3-5cf49b9533af",
+		SecurityGroupID:     "d57fad27-e3e9-43f7-9c97-9c0f9d1b1a2f",
+		NoPasswordAccess:    true,
+		AccessUser:          "",
+		UserID:              "6d0977e4c9b74ae2a1ad9a4f3b5c9d20",
+		UserName:            "dcs-demo",
+		EnterpriseProjectID: "0",
+		MaintainBegin:       "02:00:00",
+		MaintainEnd:         "06:00:00",
+		CreatedAt:           rec.created.Format("2006-01-02T15:04:05.000Z"),
+		UpdatedAt:           rec.created.Add(time.Hour).Format("2006-01-02T15:04:05.000Z"),
+		OrderID:             "",
+		Tags:                []any{wireTag{"env", "demo"}, wireTag{1, "numeric key"}},
+		Features:            map[string]bool{"support_acl": true, "support_ssl": false},
+	}
+	if sh == shapeStrings {
+		w.Capacity = strconv.Itoa(whole)
+		w.MaxMemory = strconv.FormatInt(rec.MaxMemoryMB, 10)
+		w.UsedMemory = strconv.FormatInt(rec.UsedMemoryMB, 10)
+	}
+	return w
+}
+
+// splitCapacity gives whole gigabytes and the documented string for the
+// rest, e.g. 0.125 -> 0, ".125"; 2 -> 2, "".
+func splitCapacity(gb float64) (int, string) {
+	whole := math.Floor(gb)
+	frac := math.Round((gb-whole)*1000) / 1000
+	if frac <= 0 {
+		return int(whole), ""
+	}
+	return int(whole), strings.TrimPrefix(strconv.FormatFloat(frac, 'f', -1, 64), "0")
+}
+
+func randomUUID() string {
+	return uuidFrom(rand.Uint64(), rand.Uint64())
+}
+
+// uuidFrom formats 128 bits as a version 4 UUID.
+func uuidFrom(hi, lo uint64) string {
+	hi = hi&^0xf000 | 0x4000
+	lo = lo&^(0xc<<60) | 0x8<<60
+	return fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", hi>>32, hi>>16&0xffff, hi&0xffff, lo>>48, lo&0xffffffffffff)
+}
+
+// SampleFleet returns n made-up instances with some variety: mostly running
+// Redis of several versions and sizes, some Memcached, a few instances in
+// other states. The same n always gives the same fleet.
+func SampleFleet(n int) []Instance {
+	sizes := []float64{0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64}
+	versions := []string{"5.0", "6.0", "4.0", "7.0"}
+	out := make([]Instance, n)
+	for i := range out {
+		r := rand.New(rand.NewPCG(uint64(i), 0x6463735f64656d6f)) // per instance, so n does not change earlier ones
+		gb := sizes[r.IntN(len(sizes))]
+		maxMB := int64(gb * 1024 * 0.8)
+		in := Instance{
+			ID:            uuidFrom(r.Uint64(), r.Uint64()),
+			Name:          fmt.Sprintf("dcs-demo-%04d", i+1),
+			Engine:        "Redis",
+			EngineVersion: versions[r.IntN(len(versions))],
+			Status:        "RUNNING",
+			SpecCode:      fmt.Sprintf("redis.ha.xu1.large.r2.%d", max(1, int(gb))),
+			CapacityGB:    gb,
+			MaxMemoryMB:   maxMB,
+			UsedMemoryMB:  int64(float64(maxMB) * r.Float64() * 0.9),
+			ChargingMode:  r.IntN(2),
+			AZCodes:       []string{"cn-north-4a", "cn-north-4c"},
+		}
+		if i%5 == 4 {
+			in.Engine, in.EngineVersion = "Memcached", "1.5"
+			in.SpecCode = fmt.Sprintf("dcs.memcached.master_standby.%d", max(1, int(gb)))
+			in.AZCodes = []string{"cn-north-4b"}
+		}
+		switch x := r.IntN(100); {
+		case x < 3:
+			in.Status = "ERROR"
+		case x < 5:
+			in.Status = "CREATING"
+		case x < 6:
+			in.Status = "EXTENDING"
+		case x < 7:
+			in.Status = "FROZEN"
+		case x < 8:
+			in.Status = "CREATEFAILED"
+		case x < 9:
+			in.Status = "RESTARTING"
+		}
+		out[i] = in
+	}
+	return out
+}

@@ -1,0 +1,316 @@
+// Command dcs_exporter exports the instance state counts of Huawei Cloud
+// DCS (managed Redis and Memcached) to Prometheus.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/dcs-exporter/dcs_exporter/collector"
+	"github.com/dcs-exporter/dcs_exporter/config"
+	"github.com/dcs-exporter/dcs_exporter/demo"
+)
+
+const exporterName = "dcs_exporter"
+
+// defaultListenAddress uses a port outside the Prometheus wiki's list of
+// default port allocations (whose 9100-9999 range is fully taken).
+const defaultListenAddress = ":19867"
+
+func main() {
+	os.Exit(run(os.Args[1:], nil))
+}
+
+// flags are the command line settings.
+type flags struct {
+	configFile       string
+	telemetryPath    string
+	refreshInterval  time.Duration
+	maxConcurrency   int
+	maxStaleness     time.Duration
+	instancesRefresh time.Duration
+	maxRequests      int
+	demo             bool
+	web              *web.FlagConfig
+	log              *promslog.Config
+}
+
+func parseFlags(args []string) (*flags, error) {
+	app := kingpin.New(exporterName, "Prometheus exporter for Huawei Cloud DCS instance states.")
+	f := &flags{log: &promslog.Config{}}
+	app.Flag("config.file", "Path to the configuration file.").Default("dcs_exporter.yml").StringVar(&f.configFile)
+	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.telemetryPath)
+	app.Flag("web.max-requests", "Maximum number of scrapes served at once; more get 503. 0 means no limit.").Default("40").IntVar(&f.maxRequests)
+	app.Flag("dcs.refresh-interval", "Refresh every target in the background at this interval and serve scrapes from the cache; 0s queries the API on each scrape.").Default("0s").DurationVar(&f.refreshInterval)
+	app.Flag("dcs.max-concurrency", "Maximum number of DCS API calls in flight across all targets.").Default("8").IntVar(&f.maxConcurrency)
+	app.Flag("dcs.max-staleness", "After a failed query, keep serving a target's last counts until they are this old; 0s never serves old counts.").Default("5m").DurationVar(&f.maxStaleness)
+	app.Flag("dcs.instances-refresh-interval", "How often the per-instance listing of targets with instances: true is refreshed.").Default("5m").DurationVar(&f.instancesRefresh)
+	app.Flag("demo", "Run against a built-in fake DCS API with a demo fleet; needs no cloud account and ignores --config.file.").BoolVar(&f.demo)
+	f.web = kingpinflag.AddFlags(app, defaultListenAddress)
+	promslogflag.AddFlags(app, f.log)
+	app.Version(version.Print(exporterName))
+	app.HelpFlag.Short('h')
+	if _, err := app.Parse(args); err != nil {
+		return nil, err
+	}
+	if f.maxConcurrency < 1 {
+		return nil, errors.New("--dcs.max-concurrency must be at least 1")
+	}
+	if f.refreshInterval < 0 || f.maxStaleness < 0 || f.instancesRefresh <= 0 {
+		return nil, errors.New("--dcs.refresh-interval and --dcs.max-staleness must not be negative, --dcs.instances-refresh-interval must be positive")
+	}
+	return f, nil
+}
+
+// run is main without the exit, so that tests can drive the whole program.
+// When stop is not nil, closing it shuts the server down.
+func run(args []string, stop <-chan struct{}) int {
+	f, err := parseFlags(args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	logger := promslog.New(f.log)
+	logger.Info("starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	configFile := f.configFile
+	var landingExtra string
+	if f.demo {
+		d, err := demo.Start(ctx, logger)
+		if err != nil {
+			logger.Error("starting the demo", "err", err)
+			return 1
+		}
+		defer d.Close()
+		configFile = d.ConfigFile
+		landingExtra = "DEMO MODE: the targets below are served by a built-in fake DCS API, not by Huawei Cloud."
+		logger.Warn("demo mode: serving a built-in fake DCS API; no cloud account is used", "fake_api", d.URL)
+	}
+
+	reg := prometheus.NewRegistry()
+	reloads := newReloadMetrics()
+	reg.MustRegister(versioncollector.NewCollector(exporterName), collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), reloads.success, reloads.timestamp)
+
+	exp := collector.New(collector.Options{
+		RefreshInterval:          f.refreshInterval,
+		MaxConcurrency:           f.maxConcurrency,
+		MaxStaleness:             f.maxStaleness,
+		InstancesRefreshInterval: f.instancesRefresh,
+		UserAgent:                exporterName + "/" + version.Version,
+		Logger:                   logger,
+	})
+	cfg, err := config.Load(configFile)
+	if err != nil {
+		logger.Error("loading the configuration", "err", err)
+		return 1
+	}
+	if err := exp.ApplyConfig(cfg); err != nil {
+		logger.Error("applying the configuration", "file", configFile, "err", err)
+		return 1
+	}
+	reloads.record(true)
+	logger.Info("configuration loaded", "file", configFile, "targets", len(cfg.Targets))
+
+	reloader := &reloader{file: configFile, exporter: exp, metrics: reloads, logger: logger}
+	go exp.Run(ctx)
+
+	mux := newMux(f, exp, reg, reloader, logger, landingExtra)
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(hup)
+	defer signal.Stop(term)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				_ = reloader.reload()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- web.ListenAndServe(srv, f.web, logger) }()
+	select {
+	case err := <-serveErr:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("serving HTTP", "err", err)
+			return 1
+		}
+		return 0
+	case <-term:
+		logger.Info("shutting down")
+	case <-stop:
+	}
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelShutdown()
+	_ = srv.Shutdown(shutdownCtx)
+	return 0
+}
+
+func newMux(f *flags, exp *collector.Exporter, reg *prometheus.Registry, rl *reloader, logger *slog.Logger, landingExtra string) *http.ServeMux {
+	mux := http.NewServeMux()
+	limit := limitRequests(f.maxRequests)
+	mux.Handle(f.telemetryPath, limit(exp.MetricsHandler(reg)))
+	mux.Handle("/probe", limit(exp.ProbeHandler()))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = fmt.Fprintln(w, "Healthy")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !exp.Ready() {
+			http.Error(w, "Not ready: the first refresh has not finished", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = fmt.Fprintln(w, "Ready")
+	})
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost && r.Method != http.MethodPut {
+			w.Header().Set("Allow", "POST, PUT")
+			http.Error(w, "use POST or PUT to reload the configuration", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := rl.reload(); err != nil {
+			http.Error(w, "failed to reload the configuration: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = fmt.Fprintln(w, "Configuration reloaded")
+	})
+	if f.telemetryPath != "/" {
+		description := "Prometheus exporter for Huawei Cloud DCS (managed Redis and Memcached) instance states."
+		if landingExtra != "" {
+			description += " " + landingExtra
+		}
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "DCS Exporter",
+			Description: description,
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: f.telemetryPath, Text: "Metrics"},
+				{Address: "/probe?target=" + firstTargetName(exp), Text: "Probe one target"},
+				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/-/ready", Text: "Readiness"},
+			},
+		})
+		if err != nil {
+			logger.Error("building the landing page", "err", err)
+		} else {
+			mux.Handle("/", landing)
+		}
+	}
+	return mux
+}
+
+func firstTargetName(exp *collector.Exporter) string {
+	if ts := exp.Targets(); len(ts) > 0 {
+		return ts[0].Name()
+	}
+	return ""
+}
+
+// limitRequests answers 503 when more than n scrapes are already being
+// served, so that a storm of scrapes cannot exhaust the process.
+func limitRequests(n int) func(http.Handler) http.Handler {
+	if n <= 0 {
+		return func(h http.Handler) http.Handler { return h }
+	}
+	slots := make(chan struct{}, n)
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case slots <- struct{}{}:
+				defer func() { <-slots }()
+				h.ServeHTTP(w, r)
+			default:
+				http.Error(w, fmt.Sprintf("too many scrapes at once (limit %d)", n), http.StatusServiceUnavailable)
+			}
+		})
+	}
+}
+
+// reloader applies a new configuration file; a bad one leaves the old one
+// serving.
+type reloader struct {
+	mu       sync.Mutex
+	file     string
+	exporter *collector.Exporter
+	metrics  *reloadMetrics
+	logger   *slog.Logger
+}
+
+func (r *reloader) reload() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cfg, err := config.Load(r.file)
+	if err == nil {
+		err = r.exporter.ApplyConfig(cfg)
+	}
+	r.metrics.record(err == nil)
+	if err != nil {
+		r.logger.Error("reloading the configuration failed; the old one stays in force", "file", r.file, "err", err)
+		return err
+	}
+	r.logger.Info("configuration reloaded", "file", r.file, "targets", len(cfg.Targets))
+	return nil
+}
+
+type reloadMetrics struct {
+	success   prometheus.Gauge
+	timestamp prometheus.Gauge
+}
+
+func newReloadMetrics() *reloadMetrics {
+	return &reloadMetrics{
+		success: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dcs_exporter_config_last_reload_successful",
+			Help: "Whether the last configuration load or reload succeeded (1) or failed (0).",
+		}),
+		timestamp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dcs_exporter_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last successful configuration load or reload.",
+		}),
+	}
+}
+
+func (m *reloadMetrics) record(ok bool) {
+	if ok {
+		m.success.Set(1)
+		m.timestamp.SetToCurrentTime()
+		return
+	}
+	m.success.Set(0)
+}
