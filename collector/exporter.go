@@ -296,7 +296,7 @@ func (t *Target) attempted() bool {
 
 // refresh queries targets and waits until all are done.
 func (e *Exporter) refresh(ctx context.Context, targets []*Target) {
-	waitLimit := e.now().Add(max(e.opts.RefreshInterval, time.Minute))
+	waitLimit := time.Now().Add(max(e.opts.RefreshInterval, time.Minute)) // a real deadline, not the injectable clock
 	done := make([]<-chan struct{}, len(targets))
 	for i, t := range targets {
 		done[i] = t.update(waitLimit)

@@ -199,7 +199,7 @@ func (c *Client) call(ctx context.Context, api string, base *url.URL, path, rawQ
 		if retryAfter > wait {
 			wait = retryAfter
 		}
-		if deadline, ok := ctx.Deadline(); ok && c.opts.Now().Add(wait).After(deadline) {
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
 			return err
 		}
 		t := time.NewTimer(wait)
