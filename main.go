@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -16,8 +17,8 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
@@ -80,32 +81,41 @@ func parseFlags(args []string) (*flags, error) {
 	return f, nil
 }
 
-// run is main without the exit, so that tests can drive the whole program.
-// When stop is not nil, closing it shuts the server down.
-func run(args []string, stop <-chan struct{}) int {
+// app is the wired exporter: everything but the listening socket, so that
+// tests can serve its handler directly.
+type app struct {
+	flags    *flags
+	logger   *slog.Logger
+	exporter *collector.Exporter
+	reloader *reloader
+	handler  http.Handler
+	demo     *demo.Demo
+}
+
+// newApp parses the flags, loads the configuration and builds the handler.
+// A failure is one clear message; main turns it into exit status 1.
+func newApp(ctx context.Context, args []string, logOut io.Writer) (*app, error) {
 	f, err := parseFlags(args)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return nil, err
+	}
+	if logOut != nil {
+		f.log.Writer = logOut
 	}
 	logger := promslog.New(f.log)
 	logger.Info("starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	a := &app{flags: f, logger: logger}
 
 	configFile := f.configFile
 	var landingExtra string
 	if f.demo {
-		d, err := demo.Start(ctx, logger)
+		a.demo, err = demo.Start(ctx, logger)
 		if err != nil {
-			logger.Error("starting the demo", "err", err)
-			return 1
+			return nil, fmt.Errorf("starting the demo: %w", err)
 		}
-		defer d.Close()
-		configFile = d.ConfigFile
+		configFile = a.demo.ConfigFile
 		landingExtra = "DEMO MODE: the targets below are served by a built-in fake DCS API, not by Huawei Cloud."
-		logger.Warn("demo mode: serving a built-in fake DCS API; no cloud account is used", "fake_api", d.URL)
+		logger.Warn("demo mode: serving a built-in fake DCS API; no cloud account is used", "fake_api", a.demo.URL)
 	}
 
 	reg := prometheus.NewRegistry()
@@ -113,7 +123,7 @@ func run(args []string, stop <-chan struct{}) int {
 	reg.MustRegister(versioncollector.NewCollector(exporterName), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), reloads.success, reloads.timestamp)
 
-	exp := collector.New(collector.Options{
+	a.exporter = collector.New(collector.Options{
 		RefreshInterval:          f.refreshInterval,
 		MaxConcurrency:           f.maxConcurrency,
 		MaxStaleness:             f.maxStaleness,
@@ -123,22 +133,43 @@ func run(args []string, stop <-chan struct{}) int {
 	})
 	cfg, err := config.Load(configFile)
 	if err != nil {
-		logger.Error("loading the configuration", "err", err)
-		return 1
+		a.close()
+		return nil, fmt.Errorf("loading the configuration: %w", err)
 	}
-	if err := exp.ApplyConfig(cfg); err != nil {
-		logger.Error("applying the configuration", "file", configFile, "err", err)
-		return 1
+	if err := a.exporter.ApplyConfig(cfg); err != nil {
+		a.close()
+		return nil, fmt.Errorf("applying the configuration %s: %w", configFile, err)
 	}
 	reloads.record(true)
 	logger.Info("configuration loaded", "file", configFile, "targets", len(cfg.Targets))
 
-	reloader := &reloader{file: configFile, exporter: exp, metrics: reloads, logger: logger}
-	go exp.Run(ctx)
+	a.reloader = &reloader{file: configFile, exporter: a.exporter, metrics: reloads, logger: logger}
+	a.handler = newMux(f, a.exporter, reg, a.reloader, logger, landingExtra)
+	return a, nil
+}
 
-	mux := newMux(f, exp, reg, reloader, logger, landingExtra)
+func (a *app) close() {
+	if a.demo != nil {
+		a.demo.Close()
+	}
+}
+
+// run is main without the exit, so that tests can drive the whole program.
+// When stop is not nil, closing it shuts the server down.
+func run(args []string, stop <-chan struct{}) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := newApp(ctx, args, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dcs_exporter:", err)
+		return 1
+	}
+	defer a.close()
+	logger := a.logger
+	go a.exporter.Run(ctx)
+
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           a.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      2 * time.Minute,
@@ -157,7 +188,7 @@ func run(args []string, stop <-chan struct{}) int {
 		for {
 			select {
 			case <-hup:
-				_ = reloader.reload()
+				_ = a.reloader.reload()
 			case <-ctx.Done():
 				return
 			}
@@ -165,7 +196,7 @@ func run(args []string, stop <-chan struct{}) int {
 	}()
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- web.ListenAndServe(srv, f.web, logger) }()
+	go func() { serveErr <- web.ListenAndServe(srv, a.flags.web, logger) }()
 	select {
 	case err := <-serveErr:
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {

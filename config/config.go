@@ -2,6 +2,8 @@
 //
 // The file has an optional "defaults" section and a list of "targets"; each
 // target is one Huawei Cloud (or compatible) DCS account/region to scrape.
+// A key in defaults applies to every target that does not set it; labels
+// are merged name by name, while tls and credentials are taken as a whole.
 // Parsing walks the YAML node tree by hand instead of decoding into structs,
 // so that every error can name the file, the line and the field path, e.g.
 //
@@ -85,7 +87,8 @@ type Credentials struct {
 	// HUAWEICLOUD_SDK_SECURITY_TOKEN.
 	Env bool `yaml:"env,omitempty"`
 	// Metadata fetches temporary agency credentials from the ECS/CCE
-	// metadata service at MetadataEndpoint.
+	// metadata service at MetadataEndpoint (DefaultMetadataEndpoint unless
+	// set; Load always fills it).
 	Metadata         bool   `yaml:"metadata,omitempty"`
 	MetadataEndpoint string `yaml:"metadata_endpoint,omitempty"`
 }
@@ -126,8 +129,9 @@ type Config struct {
 }
 
 // Error is a configuration problem. Its text has the form
-// "file:line: field: message"; Line is 0 and Field empty when they do not
-// apply (for example an empty file).
+// "file:line: field: message"; the line is left out when unknown (Line 0)
+// and the field when the problem is not about one (for example a YAML
+// syntax error).
 type Error struct {
 	File  string
 	Line  int

@@ -12,9 +12,9 @@ import (
 // answer is one HTTP answer, built in full before it is sent so that the
 // transport faults can deliver it badly.
 type answer struct {
-	status int
-	header http.Header
-	body   []byte
+	status  int
+	header  http.Header
+	body    []byte
 	size    int64 // > 0: send this many filler bytes instead of body
 	chunked bool  // send no Content-Length
 }

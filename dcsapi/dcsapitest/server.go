@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +51,11 @@ const (
 
 // Server is a running fake. Configure it with its methods at any time, also
 // while requests are being served.
+//
+// It answers as the gateway does: an unknown path or method gets 404
+// APIGW.0101, a bad signature 401 APIGW.0301. A project that was never set
+// up (AddProject, SetInstances, UpsertInstance, SetV2StatusAvailable,
+// SetStatusOverride) gets 403 APIGW.0310 "The project is unavailable".
 type Server struct {
 	URL string // base URL of every API, e.g. http://127.0.0.1:41234
 
@@ -274,16 +280,26 @@ func (s *Server) ProjectRequests(projectID, api string) int {
 	return n
 }
 
-// RequestLog returns the requests received for api ("" for all), oldest
-// first. Only the last 1000 requests are kept.
+// RequestLog returns copies of the requests received for api ("" for all),
+// oldest first. Only the last 1000 requests are kept.
 func (s *Server) RequestLog(api string) []RequestInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []RequestInfo
 	for _, ri := range s.log {
 		if api == "" || ri.API == api {
+			ri.Header = ri.Header.Clone()
+			ri.Query = cloneValues(ri.Query)
 			out = append(out, ri)
 		}
+	}
+	return out
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = slices.Clone(vs)
 	}
 	return out
 }
