@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -72,8 +73,8 @@ type Client struct {
 	endpoint *url.URL
 	iam      *url.URL
 
-	projectMu sync.Mutex
-	projectID string
+	projectMu sync.Mutex // held during a lookup, so that only one runs
+	projectID atomic.Pointer[string]
 }
 
 // New checks the options and returns a client.
@@ -85,7 +86,10 @@ func New(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dcsapi: endpoint: %w", err)
 	}
-	c := &Client{opts: opts, endpoint: endpoint, projectID: opts.ProjectID}
+	c := &Client{opts: opts, endpoint: endpoint}
+	if opts.ProjectID != "" {
+		c.projectID.Store(&opts.ProjectID)
+	}
 	if opts.ProjectID == "" {
 		if opts.Region == "" {
 			return nil, errors.New("dcsapi: a region is needed to look up the project id")
@@ -145,16 +149,23 @@ func (c *Client) InstanceStatus(ctx context.Context, includeFailure bool) (*Stat
 		report, derr = DecodeStatus(body)
 		return derr
 	})
+	var apiErr *APIError
+	if c.opts.APIVersion == V2 && errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound && gatewayCodeIs(apiErr.Code, "0101") {
+		apiErr.Hint = "this cloud may offer only the v1 status API: set api_version: v1 for this target"
+	}
 	return report, err
 }
 
 // ProjectID returns the configured project id, or looks it up in IAM by
 // region name on first use and remembers it.
 func (c *Client) ProjectID(ctx context.Context) (string, error) {
+	if pid, ok := c.CachedProjectID(); ok {
+		return pid, nil
+	}
 	c.projectMu.Lock()
 	defer c.projectMu.Unlock()
-	if c.projectID != "" {
-		return c.projectID, nil
+	if pid, ok := c.CachedProjectID(); ok {
+		return pid, nil
 	}
 	var ids []string
 	query := "name=" + string(appendEscaped(nil, c.opts.Region))
@@ -168,8 +179,8 @@ func (c *Client) ProjectID(ctx context.Context) (string, error) {
 	}
 	switch len(ids) {
 	case 1:
-		c.projectID = ids[0]
-		return c.projectID, nil
+		c.projectID.Store(&ids[0])
+		return ids[0], nil
 	case 0:
 		return "", fmt.Errorf("%s: no project named %q: check the region, or set project_id", APIIAMProjects, c.opts.Region)
 	default:
@@ -180,9 +191,10 @@ func (c *Client) ProjectID(ctx context.Context) (string, error) {
 // CachedProjectID returns the configured or already discovered project id,
 // without making a call.
 func (c *Client) CachedProjectID() (string, bool) {
-	c.projectMu.Lock()
-	defer c.projectMu.Unlock()
-	return c.projectID, c.projectID != ""
+	if p := c.projectID.Load(); p != nil {
+		return *p, true
+	}
+	return "", false
 }
 
 // call sends one signed GET, with retries, and hands a 2xx body to decode.
@@ -199,7 +211,8 @@ func (c *Client) call(ctx context.Context, api string, base *url.URL, path, rawQ
 		if retryAfter > wait {
 			wait = retryAfter
 		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+		deadline, hasDeadline := ctx.Deadline()
+		if hasDeadline && time.Until(deadline) < wait || !hasDeadline && wait > policy.MaxDelay {
 			return err
 		}
 		t := time.NewTimer(wait)
@@ -258,13 +271,19 @@ func (c *Client) attempt(ctx context.Context, api string, base *url.URL, path, r
 	defer resp.Body.Close()
 	c.count(api, statusCode(resp.StatusCode))
 
-	buf := bodyBuffers.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bodyBuffers.Put(buf)
 	limit := c.opts.MaxBodyBytes
 	if resp.StatusCode >= 400 {
 		limit = min(limit, 64<<10) // an error page needs no more than this
+	} else if resp.ContentLength > limit {
+		return 0, fmt.Errorf("%s: %w (%d bytes announced, limit %d)", api, ErrResponseTooLarge, resp.ContentLength, limit)
 	}
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 1<<20 { // keep only buffers of ordinary answers
+			bodyBuffers.Put(buf)
+		}
+	}()
 	n, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return 0, fmt.Errorf("%s: reading response: %w", api, scrubURLError(err))

@@ -176,6 +176,9 @@ func (m *MetadataCredentials) Credentials(ctx context.Context) (Credentials, err
 	if err != nil {
 		// Credentials that have not expired yet are still good to use.
 		if m.cached.AccessKey != "" && now.Before(m.expiresAt) {
+			// Try again later rather than on every request: the fetch holds
+			// the lock, and a hanging metadata service would slow them all.
+			m.refreshAt = now.Add(min(time.Minute, m.expiresAt.Sub(now)/2))
 			return m.cached, nil
 		}
 		return Credentials{}, &CredentialsError{Source: "metadata", Err: err}

@@ -22,6 +22,7 @@ type APIError struct {
 	Message    string // error_msg, or a summary of at most 200 bytes of a non-JSON body
 	RequestID  string // X-Request-Id header, or request_id from the body
 	RetryAfter time.Duration
+	Hint       string // what the user can do about it, when we know
 }
 
 func (e *APIError) Error() string {
@@ -36,8 +37,8 @@ func (e *APIError) Error() string {
 	if e.RequestID != "" {
 		b.WriteString(" (request id " + e.RequestID + ")")
 	}
-	if e.StatusCode == http.StatusNotFound && gatewayCodeIs(e.Code, "0101") && e.API == APIInstanceStatus {
-		b.WriteString("; this cloud may offer only the v1 status API: set api_version: v1 for this target")
+	if e.Hint != "" {
+		b.WriteString("; " + e.Hint)
 	}
 	return b.String()
 }
@@ -155,8 +156,10 @@ func newAPIError(api string, resp *http.Response, body []byte, now time.Time) *A
 	} else {
 		e.Message = summarizeBody(body)
 	}
-	e.Code = truncateUTF8(e.Code, 32)
-	e.RequestID = truncateUTF8(e.RequestID, 128)
+	// The server's words end up in logs: keep them to one printable line.
+	e.Message = printable(e.Message)
+	e.Code = truncateUTF8(printable(e.Code), 32)
+	e.RequestID = truncateUTF8(printable(e.RequestID), 128)
 	return e
 }
 
@@ -171,18 +174,21 @@ func codeString(v any) string {
 	}
 }
 
+// maxRetryAfter caps what a server can ask for.
+const maxRetryAfter = 24 * time.Hour
+
 // parseRetryAfter reads both forms of Retry-After: seconds, or an HTTP date.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second
+	var d time.Duration
+	if secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && secs >= 0 {
+		d = time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		d = t.Sub(now)
 	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+	return min(d, maxRetryAfter)
 }
 
 var (
@@ -204,13 +210,18 @@ func summarizeBody(body []byte) string {
 		text = htmlTag.ReplaceAll(body, []byte(" "))
 	}
 	s := strings.TrimSpace(spaces.ReplaceAllString(strings.ToValidUTF8(string(text), ""), " "))
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+	return truncateUTF8(printable(s), 200)
+}
+
+// printable drops control characters, so that text from a server cannot
+// forge log lines or terminal escapes.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
 			return -1
 		}
 		return r
-	}, s)
-	return truncateUTF8(s, 200)
+	}, strings.ToValidUTF8(s, ""))
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a character.
