@@ -125,7 +125,7 @@ func (e *env) apply(targetsYAML string) {
 // the body.
 func (e *env) scrape(target string) string {
 	e.t.Helper()
-	var h http.Handler = e.exp.MetricsHandler(nil)
+	h := e.exp.MetricsHandler(nil)
 	url := "/metrics"
 	if target != "" {
 		h, url = e.exp.ProbeHandler(), "/probe?target="+target

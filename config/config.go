@@ -230,14 +230,14 @@ func (p *parser) document(data []byte) (root *yaml.Node, err error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
 		return nil, p.yamlError(err)
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 	case err != nil:
 		return nil, p.yamlError(err)
 	default:

@@ -499,7 +499,7 @@ func TestSecretMasking(t *testing.T) {
 		"%+v":       fmt.Sprintf("%+v", cfg),
 		"%#v":       fmt.Sprintf("%#v", cfg),
 		"%v target": fmt.Sprintf("%v", cfg.Targets[0]),
-		"%s secret": fmt.Sprintf("%s", c.SecretKey),
+		"%s secret": c.SecretKey.String(),
 		"%q secret": fmt.Sprintf("%q", c.SecretKey),
 		"yaml":      string(yamlOut),
 		"json":      string(jsonOut),

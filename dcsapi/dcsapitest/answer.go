@@ -155,7 +155,7 @@ func (s *Server) resetMidBody(w http.ResponseWriter, a *answer) {
 	defer s.untrack(conn)
 	body := a.bodyBytes()
 	declared := max(len(body), 1) // an empty body must still come up short
-	fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\n", a.status, http.StatusText(a.status))
+	_, _ = fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\n", a.status, http.StatusText(a.status))
 	h := a.header.Clone()
 	h.Set("Content-Length", strconv.Itoa(declared))
 	_ = h.Write(buf)

@@ -115,7 +115,7 @@ func (s *Server) Instances(projectID string) []Instance {
 	}
 	out := make([]Instance, len(p.instances))
 	for i, rec := range p.instances {
-		out[i] = rec.Instance.clone()
+		out[i] = rec.clone()
 	}
 	return out
 }

@@ -430,18 +430,18 @@ func TestTransportFaults(t *testing.T) {
 	}
 
 	f.srv.InjectFault("", "", dcsapitest.Fault{Kind: dcsapitest.FaultReset, Times: 1})
-	if resp, _, err := get(); err == nil || resp == nil || !errors.Is(err, io.ErrUnexpectedEOF) {
+	if resp, _, err := get(); err == nil || resp == nil || !errors.Is(err, io.ErrUnexpectedEOF) { //nolint:bodyclose // get closes it
 		t.Errorf("reset: got %v, want the headers and then an unexpected EOF", err)
 	}
 
 	f.srv.InjectFault("", "", dcsapitest.Fault{Kind: dcsapitest.FaultTrickle, Size: 200, Delay: 5 * time.Millisecond, Times: 1})
-	resp, body, err := get()
+	resp, body, err := get() //nolint:bodyclose // get closes it
 	if err != nil || resp.StatusCode != 200 || !json.Valid(body) {
 		t.Errorf("trickle: %v %s", err, body)
 	}
 
 	f.srv.InjectFault("", "", dcsapitest.Fault{Kind: dcsapitest.FaultOversized, Size: 5 << 20, Times: 1})
-	if _, body, err := get(); err != nil || len(body) != 5<<20 {
+	if _, body, err := get(); err != nil || len(body) != 5<<20 { //nolint:bodyclose // get closes it
 		t.Errorf("oversized: %v, %d bytes", err, len(body))
 	}
 }
