@@ -104,15 +104,15 @@ targets:
 `, url, dcsapitest.TestAccessKey, dcsapitest.TestSecretKey, ProjectSingapore, ProjectOTC)
 }
 
-// Populate gives the fake API the demo fleet: 1,200 instances in Beijing
-// (two pages of the list API), a few dozen in Singapore and a handful on the
+// Populate gives the fake API the demo fleet: 2,500 instances in Beijing
+// (three pages of the list API), a few dozen in Singapore and a handful on the
 // v1-only Open Telekom Cloud project.
 func Populate(srv *dcsapitest.Server, rng *rand.Rand) {
 	srv.AddProject("cn-north-4", ProjectBeijing)
 	srv.AddProject("ap-southeast-1", ProjectSingapore)
 	srv.AddProject("eu-de", ProjectOTC)
 	srv.SetV2StatusAvailable(ProjectOTC, false)
-	srv.SetInstances(ProjectBeijing, fleet("bj", 1200, rng))
+	srv.SetInstances(ProjectBeijing, fleet("bj", 2500, rng))
 	srv.SetInstances(ProjectSingapore, fleet("sg", 40, rng))
 	srv.SetInstances(ProjectOTC, fleet("otc", 6, rng))
 }
