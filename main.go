@@ -168,15 +168,7 @@ func run(args []string, stop <-chan struct{}) int {
 	logger := a.logger
 	go a.exporter.Run(ctx)
 
-	srv := &http.Server{
-		Handler:           a.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := newServer(a.handler, logger)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -212,6 +204,24 @@ func run(args []string, stop <-chan struct{}) int {
 	defer cancelShutdown()
 	_ = srv.Shutdown(shutdownCtx)
 	return 0
+}
+
+// newServer sets every timeout, so that clients that are slow on purpose
+// or by accident cannot hold connections, and with them goroutines and
+// --web.max-requests slots, for long: the request line and headers must come
+// within 10 s and the whole request within 30 s; the answer must be written
+// within 2 minutes (a scrape waits at most its own timeout); an idle
+// keep-alive connection is closed after 2 minutes.
+func newServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }
 
 func newMux(f *flags, exp *collector.Exporter, reg *prometheus.Registry, rl *reloader, logger *slog.Logger, landingExtra string) *http.ServeMux {

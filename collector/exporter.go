@@ -60,8 +60,9 @@ func DefaultOptions() Options {
 
 // Exporter holds the configured targets and serves their series.
 type Exporter struct {
-	opts Options
-	sem  chan struct{}
+	opts    Options
+	sem     chan struct{}
+	listSem chan struct{} // listing calls; one fewer than sem, see gate
 
 	mu      sync.RWMutex
 	targets []*Target // sorted by name
@@ -70,6 +71,9 @@ type Exporter struct {
 	ready    atomic.Bool
 	kick     chan struct{} // asks the refresh loop to look at new targets
 	listKick chan struct{} // the same for the listing loop
+
+	outGen atomic.Uint64 // bumped by outputChanged and reloads; see bodycache.go
+	body   bodyCache     // cached mode's assembled answer
 }
 
 // New returns an exporter with no targets; call ApplyConfig.
@@ -99,6 +103,7 @@ func New(opts Options) *Exporter {
 	return &Exporter{
 		opts:     opts,
 		sem:      make(chan struct{}, opts.MaxConcurrency),
+		listSem:  make(chan struct{}, max(1, opts.MaxConcurrency-1)),
 		byName:   map[string]*Target{},
 		kick:     make(chan struct{}, 1),
 		listKick: make(chan struct{}, 1),
@@ -158,6 +163,7 @@ func (e *Exporter) ApplyConfig(cfg *config.Config) error {
 	e.mu.Lock()
 	e.targets, e.byName = next, byName
 	e.mu.Unlock()
+	e.outGen.Add(1)
 	for name, t := range old {
 		if byName[name] != t {
 			t.cancel()
@@ -202,7 +208,7 @@ func (e *Exporter) newTarget(tc config.Target, clients map[string]*http.Client) 
 
 func (t *Target) invalidate() {
 	t.mu.Lock()
-	t.outValid = false
+	t.outputChanged()
 	t.mu.Unlock()
 }
 

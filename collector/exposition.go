@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // family is one metric family of the per-target output. The exporter writes
@@ -136,4 +137,47 @@ func targetLabels(name, region, projectID string, extra map[string]string, extra
 		b = appendLabel(b, n, extra[n])
 	}
 	return string(b)
+}
+
+// renderScratch holds buffers to render into. Rendering appends line by
+// line, so its buffers grow by doubling; kept for good, such buffers would
+// carry up to half again as much slack as text, and every render would
+// leave its smaller predecessors behind as garbage. A target keeps
+// compactRendered's exact copy instead.
+var renderScratch = sync.Pool{New: func() any { return new([numFamilies][]byte) }}
+
+// maxScratch is the largest buffer set kept for reuse: a target listing
+// tens of thousands of instances should not pin megabytes in the pool.
+const maxScratch = 1 << 20
+
+func getRenderScratch() *[numFamilies][]byte { return renderScratch.Get().(*[numFamilies][]byte) }
+
+func putRenderScratch(s *[numFamilies][]byte) {
+	total := 0
+	for _, b := range s {
+		total += cap(b)
+	}
+	if total <= maxScratch {
+		renderScratch.Put(s)
+	}
+}
+
+// compactRendered copies rendered families into one block of exactly their
+// size.
+func compactRendered(s *[numFamilies][]byte) *[numFamilies][]byte {
+	total := 0
+	for _, b := range s {
+		total += len(b)
+	}
+	block := make([]byte, 0, total)
+	out := new([numFamilies][]byte)
+	for i, b := range s {
+		if len(b) == 0 {
+			continue
+		}
+		start := len(block)
+		block = append(block, b...)
+		out[i] = block[start:len(block):len(block)] // full slice: an append can never reach the next family
+	}
+	return out
 }

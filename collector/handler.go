@@ -1,8 +1,10 @@
 package collector
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,9 +19,14 @@ import (
 const contentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // MetricsHandler serves every target's series, preceded by the series of
-// gatherer (the exporter's own, Go and process metrics).
+// gatherer (the exporter's own, Go and process metrics). In cached mode the
+// targets' part is assembled once per change (bodycache.go).
 func (e *Exporter) MetricsHandler(gatherer prometheus.Gatherer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e.opts.RefreshInterval > 0 {
+			e.serveCached(w, r, gatherer)
+			return
+		}
 		e.serve(w, r, e.Targets(), gatherer)
 	})
 }
@@ -60,14 +67,17 @@ func scrapeDeadline(r *http.Request, now time.Time) time.Time {
 
 var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// serve answers a scrape that renders as it goes: on-scrape mode, and
+// /probe. The targets' series are streamed rather than buffered, so that a
+// scrape of thousands of targets holds no copy of them.
 func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, targets []*Target, gatherer prometheus.Gatherer) {
 	timedOut := e.collect(r, targets)
 
-	buf := bufferPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bufferPool.Put(buf)
+	own := bufferPool.Get().(*bytes.Buffer)
+	own.Reset()
+	defer bufferPool.Put(own)
 	if gatherer != nil {
-		e.writeGathered(buf, gatherer)
+		e.writeGathered(own, gatherer)
 	}
 	now := e.now()
 	outs := make([]*[numFamilies][]byte, len(targets))
@@ -78,24 +88,33 @@ func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, targets []*Targ
 			outs[i] = t.rendered(now)
 		}
 	}
-	writeFamilies(buf, targets, outs)
 
-	w.Header().Set("Content-Type", contentType)
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Vary", "Accept-Encoding")
 	if acceptsGzip(r) {
-		w.Header().Set("Content-Encoding", "gzip")
-		w.Header().Set("Vary", "Accept-Encoding")
+		h.Set("Content-Encoding", "gzip")
 		gz := gzipPool.Get().(*gzip.Writer)
 		gz.Reset(w)
-		_, _ = gz.Write(buf.Bytes())
+		_, _ = gz.Write(own.Bytes())
+		writeFamilies(gz, outs)
 		_ = gz.Close()
 		gzipPool.Put(gz)
 		return
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	_, _ = w.Write(buf.Bytes())
+	bw := bufioPool.Get().(*bufio.Writer)
+	bw.Reset(w)
+	_, _ = bw.Write(own.Bytes())
+	writeFamilies(bw, outs)
+	_ = bw.Flush()
+	bw.Reset(nil)
+	bufioPool.Put(bw)
 }
 
-var gzipPool = sync.Pool{New: func() any { gz, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return gz }}
+var (
+	gzipPool  = sync.Pool{New: func() any { gz, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return gz }}
+	bufioPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+)
 
 // collect brings the targets up to date for one scrape. In cached mode it
 // does nothing: scrapes never call the API. Otherwise it starts (or joins)
@@ -140,24 +159,44 @@ func (e *Exporter) collect(r *http.Request, targets []*Target) []bool {
 	return timedOut
 }
 
-// writeFamilies writes each family once, with every target's samples of it.
-func writeFamilies(buf *bytes.Buffer, targets []*Target, outs []*[numFamilies][]byte) {
+// writeFamilies writes each family once, with every target's samples of
+// it. Errors are the client's, who left; nothing is left to do about them.
+func writeFamilies(w io.Writer, outs []*[numFamilies][]byte) {
 	var header []byte
 	for f := range numFamilies {
 		wrote := false
-		for i := range targets {
-			lines := outs[i][f]
+		for _, out := range outs {
+			lines := out[f]
 			if len(lines) == 0 {
 				continue
 			}
 			if !wrote {
 				header = appendHeader(header[:0], families[f])
-				buf.Write(header)
+				_, _ = w.Write(header)
 				wrote = true
 			}
-			buf.Write(lines)
+			_, _ = w.Write(lines)
 		}
 	}
+}
+
+// appendFamilies is writeFamilies into a byte slice.
+func appendFamilies(b []byte, outs []*[numFamilies][]byte) []byte {
+	for f := range numFamilies {
+		wrote := false
+		for _, out := range outs {
+			lines := out[f]
+			if len(lines) == 0 {
+				continue
+			}
+			if !wrote {
+				b = appendHeader(b, families[f])
+				wrote = true
+			}
+			b = append(b, lines...)
+		}
+	}
+	return b
 }
 
 func (e *Exporter) writeGathered(buf *bytes.Buffer, gatherer prometheus.Gatherer) {

@@ -33,7 +33,7 @@ type Target struct {
 	status     statusResult
 	backoff    backoffState
 	listing    listingResult
-	out        [numFamilies][]byte
+	out        *[numFamilies][]byte // never changed once rendered; see rendered
 	outValid   bool
 	staleUntil time.Time // the rendered output changes then, as stale counts expire
 }
@@ -112,7 +112,7 @@ func (t *Target) query(waitLimit time.Time) {
 	defer t.mu.Unlock()
 	s := &t.status
 	s.attempted, s.duration, s.projectID = true, end.Sub(start), pid
-	t.outValid = false
+	t.outputChanged()
 	if err == nil {
 		if !s.up && s.err != nil {
 			t.logger.Info("target recovered", "after", s.errKey)
@@ -168,8 +168,12 @@ func (t *Target) applyBackoff(err error, now time.Time) {
 func (t *Target) logFailure(err error) {
 	attrs := []any{"err", err}
 	var apiErr *dcsapi.APIError
-	if errors.As(err, &apiErr) {
+	var decodeErr *dcsapi.DecodeError
+	switch {
+	case errors.As(err, &apiErr):
 		attrs = append(attrs, "status", apiErr.StatusCode, "error_code", apiErr.Code, "request_id", apiErr.RequestID)
+	case errors.As(err, &decodeErr) && decodeErr.RequestID != "":
+		attrs = append(attrs, "request_id", decodeErr.RequestID)
 	}
 	if !t.backoff.until.IsZero() {
 		attrs = append(attrs, "next_attempt", t.backoff.until.UTC().Format(time.RFC3339))
@@ -193,11 +197,17 @@ func (t *Target) rendered(now time.Time) *[numFamilies][]byte {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.outValid && (t.staleUntil.IsZero() || now.Before(t.staleUntil)) {
-		return &t.out
+		return t.out
 	}
-	t.renderLocked(now, &t.out, false)
-	t.outValid = true
-	return &t.out
+	// Always into a new array: scrapes still writing out the previous one
+	// read it after the lock is gone, so it must never change under them.
+	// Rendered into reused buffers, then copied to one exact-size block.
+	scratch := getRenderScratch()
+	t.renderLocked(now, scratch, false)
+	out := compactRendered(scratch)
+	putRenderScratch(scratch)
+	t.out, t.outValid = out, true
+	return out
 }
 
 // renderTimedOut renders the target as down for one scrape whose deadline

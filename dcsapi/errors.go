@@ -96,6 +96,10 @@ type DecodeError struct {
 	API   string
 	Field string // JSON path of the field, e.g. redis.running_count; empty for the whole body
 	Err   error
+	// RequestID is the answer's X-Request-Id, which support needs to trace a
+	// bad answer. Error leaves it out, so that the same fault on every call
+	// reads the same.
+	RequestID string
 }
 
 func (e *DecodeError) Error() string {

@@ -9,6 +9,7 @@ import (
 	"hash"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -49,26 +50,33 @@ func Sign(req *http.Request, body []byte, cred Credentials, now time.Time) error
 	if cred.SecurityToken != "" {
 		req.Header.Set(headerSecurityToken, cred.SecurityToken)
 	}
-	date := now.UTC().Format(sdkDateLayout)
-	req.Header.Set(headerSdkDate, date)
-	markUnsignedPayload(req.Header)
-
 	st := getSigningState()
 	defer putSigningState(st)
-	signed, err := st.canonicalRequest(req, body)
-	if err != nil {
+
+	// The date and the Authorization value are built in one buffer and
+	// become one string, and their two header slices share one array: the
+	// exporter signs on every API call, so allocations add up.
+	out := now.UTC().AppendFormat(st.out[:0], sdkDateLayout)
+	dateLen := len(out)
+	values := make([]string, 2)
+	values[0] = string(out) // signed below, so it must be in the header now
+	req.Header[headerSdkDate] = values[0:1:1]
+	markUnsignedPayload(req.Header)
+
+	if err := st.canonicalRequest(req, body); err != nil {
 		return err
 	}
-	sig := st.signature(date, cred.SecretKey)
+	st.signature(out, cred.SecretKey)
 
-	auth := make([]byte, 0, len(signingAlgorithm)+len(cred.AccessKey)+len(signed)+110)
-	auth = append(auth, signingAlgorithm+" Access="...)
-	auth = append(auth, cred.AccessKey...)
-	auth = append(auth, ", SignedHeaders="...)
-	auth = append(auth, signed...)
-	auth = append(auth, ", Signature="...)
-	auth = append(auth, sig...)
-	req.Header[headerAuthorization] = []string{string(auth)}
+	out = append(out, signingAlgorithm+" Access="...)
+	out = append(out, cred.AccessKey...)
+	out = append(out, ", SignedHeaders="...)
+	out = append(out, st.signed...)
+	out = append(out, ", Signature="...)
+	out = append(out, st.sigHex[:]...)
+	st.out = out
+	values[1] = string(out[dateLen:])
+	req.Header[headerAuthorization] = values[1:2:2]
 	return nil
 }
 
@@ -141,15 +149,14 @@ func Verify(req *http.Request, body []byte, secretFor func(accessKey string) (st
 	}
 	st := getSigningState()
 	defer putSigningState(st)
-	signed, err := st.canonicalRequest(only, body)
-	if err != nil {
+	if err := st.canonicalRequest(only, body); err != nil {
 		return &SignatureError{Reason: err.Error()}
 	}
-	if signed != signedList {
+	if string(st.signed) != signedList {
 		return &SignatureError{Reason: "SignedHeaders does not match the request's headers"}
 	}
-	want := st.signature(date, sk)
-	if !hmac.Equal([]byte(want), []byte(got)) {
+	st.signature([]byte(date), sk)
+	if !hmac.Equal(st.sigHex[:], []byte(got)) {
 		return &SignatureError{Reason: "verify aksk signature fail"}
 	}
 	return nil
@@ -182,15 +189,15 @@ func markUnsignedPayload(h http.Header) {
 // signingState holds the buffers of one signature; pooled because a busy
 // exporter signs on every API call.
 type signingState struct {
-	buf     []byte
-	names   []string
-	sum     [sha256.Size]byte
-	hasher  hash.Hash
-	crHex   [2 * sha256.Size]byte
-	sigHex  [2 * sha256.Size]byte
-	pairs   []queryPair
-	signed  strings.Builder
-	scratch []byte
+	buf    []byte // the canonical request
+	out    []byte // the date and the Authorization value
+	signed []byte // the SignedHeaders list
+	names  []string
+	pairs  []queryPair
+	hasher hash.Hash
+	sum    [sha256.Size]byte
+	crHex  [2 * sha256.Size]byte
+	sigHex [2 * sha256.Size]byte
 }
 
 type queryPair struct{ key, value string }
@@ -201,15 +208,18 @@ func getSigningState() *signingState { return signingPool.Get().(*signingState) 
 
 func putSigningState(st *signingState) {
 	st.buf = st.buf[:0]
+	st.out = st.out[:0]
+	st.signed = st.signed[:0]
+	clear(st.names) // drop the references to the request's strings
 	st.names = st.names[:0]
+	clear(st.pairs)
 	st.pairs = st.pairs[:0]
-	st.signed.Reset()
 	signingPool.Put(st)
 }
 
 // canonicalRequest writes the canonical request into st.buf, hashes it into
-// st.crHex and returns the SignedHeaders list.
-func (st *signingState) canonicalRequest(req *http.Request, body []byte) (string, error) {
+// st.crHex and leaves the SignedHeaders list in st.signed.
+func (st *signingState) canonicalRequest(req *http.Request, body []byte) error {
 	b := st.buf[:0]
 	b = append(b, req.Method...)
 	b = append(b, '\n')
@@ -218,25 +228,24 @@ func (st *signingState) canonicalRequest(req *http.Request, body []byte) (string
 	var err error
 	b, err = st.appendCanonicalQuery(b, req.URL.RawQuery)
 	if err != nil {
-		return "", err
+		return err
 	}
 	b = append(b, '\n')
 
 	st.names = st.names[:0]
 	for name := range req.Header {
-		lower := strings.ToLower(name)
-		if strings.HasPrefix(lower, "content-type") || strings.Contains(name, "_") {
+		if hasPrefixFold(name, "content-type") || strings.Contains(name, "_") {
 			continue
 		}
 		st.names = append(st.names, name)
 	}
-	sort.Slice(st.names, func(i, j int) bool { return lowerLess(st.names[i], st.names[j]) })
-	st.signed.Reset()
+	slices.SortFunc(st.names, compareLower)
+	signed := st.signed[:0]
 	for i, name := range st.names {
 		values := req.Header[name]
 		if len(values) > 1 {
-			values = append([]string(nil), values...)
-			sort.Strings(values)
+			values = slices.Clone(values)
+			slices.Sort(values)
 		}
 		for _, v := range values {
 			b = appendLower(b, name)
@@ -245,14 +254,12 @@ func (st *signingState) canonicalRequest(req *http.Request, body []byte) (string
 			b = append(b, '\n')
 		}
 		if i > 0 {
-			st.signed.WriteByte(';')
+			signed = append(signed, ';')
 		}
-		for k := 0; k < len(name); k++ {
-			st.signed.WriteByte(lowerByte(name[k]))
-		}
+		signed = appendLower(signed, name)
 	}
+	st.signed = signed
 	b = append(b, '\n')
-	signed := st.signed.String()
 	b = append(b, signed...)
 	b = append(b, '\n')
 	if v := req.Header.Get(headerContentSHA256); v != "" {
@@ -269,35 +276,68 @@ func (st *signingState) canonicalRequest(req *http.Request, body []byte) (string
 	st.hasher.Write(b)
 	st.hasher.Sum(st.sum[:0])
 	hex.Encode(st.crHex[:], st.sum[:])
-	return signed, nil
+	return nil
 }
 
-// signature returns the hex HMAC of the string to sign, keyed with the raw
-// secret key (there is no key derivation, unlike AWS SigV4).
-func (st *signingState) signature(date, secretKey string) string {
-	sts := st.scratch[:0]
-	sts = append(sts, signingAlgorithm+"\n"...)
-	sts = append(sts, date...)
-	sts = append(sts, '\n')
-	sts = append(sts, st.crHex[:]...)
-	st.scratch = sts
-	mac := hmac.New(sha256.New, []byte(secretKey))
-	mac.Write(sts)
-	mac.Sum(st.sum[:0])
+// signature puts into st.sigHex the hex HMAC-SHA256 of the string to sign,
+// keyed with the raw secret key (there is no key derivation, unlike AWS
+// SigV4). The HMAC is spelled out (RFC 2104) on the pooled hasher, because
+// crypto/hmac allocates two hashers per call.
+func (st *signingState) signature(date []byte, secretKey string) {
+	h := st.hasher
+	// Everything hashed goes through st.buf: a slice of a local array passed
+	// to the hash.Hash interface would escape to the heap.
+	key := append(st.buf[:0], secretKey...)
+	if len(key) > sha256.BlockSize {
+		h.Reset()
+		h.Write(key)
+		key = h.Sum(key[:0])
+	}
+	var pad [sha256.BlockSize]byte
+	copy(pad[:], key)
+
+	// inner = H((K xor ipad) || string to sign)
+	for i := range pad {
+		pad[i] ^= 0x36
+	}
+	msg := append(st.buf[:0], pad[:]...)
+	msg = append(msg, signingAlgorithm+"\n"...)
+	msg = append(msg, date...)
+	msg = append(msg, '\n')
+	msg = append(msg, st.crHex[:]...)
+	h.Reset()
+	h.Write(msg)
+	inner := h.Sum(st.sum[:0])
+
+	// outer = H((K xor opad) || inner); xor with 0x36^0x5c turns ipad into opad
+	for i := range pad {
+		pad[i] ^= 0x36 ^ 0x5c
+	}
+	msg = append(msg[:0], pad[:]...)
+	msg = append(msg, inner...)
+	st.buf = msg
+	h.Reset()
+	h.Write(msg)
+	h.Sum(st.sum[:0])
 	hex.Encode(st.sigHex[:], st.sum[:])
-	return string(st.sigHex[:])
+	clear(pad[:])
+	clear(st.buf[:cap(st.buf)]) // the buffer held the key
 }
 
 // appendCanonicalURI escapes each path segment and ends the path with '/',
 // which exists only in the canonical form, never on the wire.
 func appendCanonicalURI(b []byte, path string) []byte {
-	for i, seg := range strings.Split(path, "/") {
-		if i > 0 {
-			b = append(b, '/')
-		}
+	start := len(b)
+	for {
+		seg, rest, more := strings.Cut(path, "/")
 		b = appendEscaped(b, seg)
+		if !more {
+			break
+		}
+		b = append(b, '/')
+		path = rest
 	}
-	if len(b) == 0 || b[len(b)-1] != '/' {
+	if len(b) == start || b[len(b)-1] != '/' {
 		b = append(b, '/')
 	}
 	return b
@@ -310,7 +350,9 @@ func (st *signingState) appendCanonicalQuery(b []byte, rawQuery string) ([]byte,
 		return b, nil
 	}
 	st.pairs = st.pairs[:0]
-	for part := range strings.SplitSeq(rawQuery, "&") {
+	for rest := rawQuery; rest != ""; {
+		var part string
+		part, rest, _ = strings.Cut(rest, "&")
 		if part == "" {
 			continue
 		}
@@ -325,12 +367,7 @@ func (st *signingState) appendCanonicalQuery(b []byte, rawQuery string) ([]byte,
 		}
 		st.pairs = append(st.pairs, queryPair{key, value})
 	}
-	sort.Slice(st.pairs, func(i, j int) bool {
-		if st.pairs[i].key != st.pairs[j].key {
-			return st.pairs[i].key < st.pairs[j].key
-		}
-		return st.pairs[i].value < st.pairs[j].value
-	})
+	slices.SortFunc(st.pairs, compareQueryPairs)
 	for i, p := range st.pairs {
 		if i > 0 {
 			b = append(b, '&')
@@ -353,12 +390,7 @@ func CanonicalQuery(query url.Values) string {
 			st.pairs = append(st.pairs, queryPair{k, v})
 		}
 	}
-	sort.Slice(st.pairs, func(i, j int) bool {
-		if st.pairs[i].key != st.pairs[j].key {
-			return st.pairs[i].key < st.pairs[j].key
-		}
-		return st.pairs[i].value < st.pairs[j].value
-	})
+	slices.SortFunc(st.pairs, compareQueryPairs)
 	var b []byte
 	for i, p := range st.pairs {
 		if i > 0 {
@@ -369,6 +401,13 @@ func CanonicalQuery(query url.Values) string {
 		b = appendEscaped(b, p.value)
 	}
 	return string(b)
+}
+
+func compareQueryPairs(a, b queryPair) int {
+	if c := strings.Compare(a.key, b.key); c != 0 {
+		return c
+	}
+	return strings.Compare(a.value, b.value)
 }
 
 const upperHex = "0123456789ABCDEF"
@@ -401,14 +440,28 @@ func appendLower(b []byte, s string) []byte {
 	return b
 }
 
-// lowerLess compares two header names as their lower-case forms.
-func lowerLess(a, b string) bool {
+// compareLower compares two header names as their lower-case forms.
+func compareLower(a, b string) int {
 	n := min(len(a), len(b))
 	for i := 0; i < n; i++ {
 		ca, cb := lowerByte(a[i]), lowerByte(b[i])
 		if ca != cb {
-			return ca < cb
+			return int(ca) - int(cb)
 		}
 	}
-	return len(a) < len(b)
+	return len(a) - len(b)
+}
+
+// hasPrefixFold is strings.HasPrefix ignoring ASCII case; lower must be
+// lower case. Unlike strings.ToLower it never allocates.
+func hasPrefixFold(s, lower string) bool {
+	if len(s) < len(lower) {
+		return false
+	}
+	for i := 0; i < len(lower); i++ {
+		if lowerByte(s[i]) != lower[i] {
+			return false
+		}
+	}
+	return true
 }

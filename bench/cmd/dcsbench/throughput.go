@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+// figure1 is serving from cache at scale: cached /metrics of 1,000 targets
+// (and of 4) against a static server of the same bytes.
+func (s *suite) figure1() error {
+	for _, n := range []int{1000, 4} {
+		if err := s.cachedThroughput(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *suite) cachedThroughput(n int) error {
+	fake := newFleet(n)
+	defer fake.Close()
+	cfg, err := s.writeConfig(fmt.Sprintf("fig1-%d", n), fake.URL, n, targetOptions{})
+	if err != nil {
+		return err
+	}
+	exp, err := s.startExporter(fmt.Sprintf("fig1-exporter-%d", n), cfg, serverCPU, "--dcs.refresh-interval=1h", "--dcs.max-concurrency=16")
+	if err != nil {
+		return err
+	}
+	defer exp.stop()
+	if _, err := exp.waitReady(time.Minute, 10*time.Millisecond); err != nil {
+		return err
+	}
+	what := fmt.Sprintf("cached /metrics, %d targets", n)
+	return s.compareWithStatic("1", what, exp, n == 1000)
+}
+
+// compareWithStatic measures the exporter's /metrics, plain and gzip, next
+// to a minimal net/http server that serves a copy of its answers, taking
+// turns so that both see the same machine. withTarget applies the 0.8
+// target to the plain throughput.
+func (s *suite) compareWithStatic(fig, what string, exp *proc, withTarget bool) error {
+	plain, _, err := exp.get("/metrics", false)
+	if err != nil {
+		return err
+	}
+	gzRaw, err := getRaw(exp.base+"/metrics", true)
+	if err != nil {
+		return err
+	}
+	unpacked, _, err := exp.get("/metrics", true)
+	if err != nil {
+		return err
+	}
+	// The two answers differ only in the exporter's own metrics, which
+	// change between scrapes; check and count both.
+	plainCheck, plainOK := promtoolCheck(plain)
+	gzCheck, gzOK := promtoolCheck(unpacked)
+	if seriesCount(unpacked) != seriesCount(plain) {
+		gzOK, gzCheck = false, fmt.Sprintf("gzip answer has %d series, plain %d", seriesCount(unpacked), seriesCount(plain))
+	}
+	base := filepath.Join(s.out, "answer-"+fig+"-"+exp.name)
+	if err := os.WriteFile(base+".prom", plain, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(base+".prom.gz", gzRaw, 0o644); err != nil {
+		return err
+	}
+	check := plainCheck
+	if plainOK && !gzOK {
+		check = gzCheck
+	}
+	// A second opinion on the spliced gzip stream: curl unpacks with zlib.
+	curlOK := true
+	if text, err := curlCheck(exp.base + "/metrics"); err != nil {
+		check, curlOK = err.Error(), false
+	} else if text != "" {
+		if seriesCount([]byte(text)) != seriesCount(plain) {
+			check, curlOK = fmt.Sprintf("curl --compressed got %d series, plain %d", seriesCount([]byte(text)), seriesCount(plain)), false
+		} else if plainOK && gzOK {
+			check += ", curl --compressed reads the gzip"
+		}
+	}
+	s.add(row{figure: fig, name: what + ": answer (plain and gzip)",
+		measured: fmt.Sprintf("%d series, %s, gzip %s, %s", seriesCount(plain), fmtSize(len(plain)), fmtSize(len(gzRaw)), check),
+		baseline: "-", ratio: "-", target: "valid text format", pass: passIf(plainOK && gzOK && curlOK)})
+
+	addr, err := freePort()
+	if err != nil {
+		return err
+	}
+	static, err := s.startProc("static-"+exp.name, pinned(serverCPU, s.self, "static", "-listen", addr, "-plain", base+".prom", "-gzip", base+".prom.gz"), addr)
+	if err != nil {
+		return err
+	}
+	defer static.stop()
+	if _, err := static.waitReady(10*time.Second, 10*time.Millisecond); err != nil {
+		return err
+	}
+
+	type tally struct {
+		requests int64
+		seconds  float64
+		cpu      time.Duration
+	}
+	var got [2][2]tally // [exporter, static][plain, gzip]
+	rounds, window := 3, 4*time.Second
+	if s.quick {
+		rounds, window = 1, time.Second
+	}
+	for range rounds {
+		for i, p := range []*proc{exp, static} {
+			for j, gz := range []bool{false, true} {
+				before, err := p.cpuTime()
+				if err != nil {
+					return err
+				}
+				r, err := s.load(p.base+"/metrics", gz, window)
+				if err != nil {
+					return fmt.Errorf("%s: %w", p.name, err)
+				}
+				after, err := p.cpuTime()
+				if err != nil {
+					return err
+				}
+				t := &got[i][j]
+				t.requests += r.Requests
+				t.seconds += r.Seconds
+				t.cpu += after - before
+			}
+		}
+	}
+	for j, enc := range []string{"plain", "gzip"} {
+		e, b := got[0][j], got[1][j]
+		eRate, bRate := float64(e.requests)/e.seconds, float64(b.requests)/b.seconds
+		target, pass := "-", passNone
+		if withTarget && enc == "plain" {
+			target, pass = ">= 0.80", passIf(eRate >= 0.8*bRate)
+		}
+		s.add(row{figure: fig, name: what + ": " + enc + " throughput", measured: fmtRate(eRate), baseline: fmtRate(bRate),
+			ratio: fmtRatio(eRate, bRate), target: target, pass: pass})
+		eCPU, bCPU := e.cpu.Seconds()/float64(e.requests), b.cpu.Seconds()/float64(b.requests)
+		s.add(row{figure: fig, name: what + ": " + enc + " CPU per scrape", measured: fmtMicros(eCPU), baseline: fmtMicros(bCPU),
+			ratio: fmtRatio(eCPU, bCPU), target: "-", pass: passNone})
+	}
+	return nil
+}
+
+// load runs the load generator on its own CPU and returns what it measured.
+func (s *suite) load(url string, gzipped bool, d time.Duration) (loadResult, error) {
+	args := []string{"load", "-url", url, "-c", "4", "-d", d.String()}
+	if gzipped {
+		args = append(args, "-gzip")
+	}
+	cmd := pinned(clientCPU, s.self, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return loadResult{}, fmt.Errorf("load generator: %v: %s", err, stderr.String())
+	}
+	var r loadResult
+	if err := json.Unmarshal(out, &r); err != nil {
+		return loadResult{}, fmt.Errorf("load generator said %q: %w", out, err)
+	}
+	if r.Requests == 0 {
+		return r, fmt.Errorf("no request answered in %s", d)
+	}
+	return r, nil
+}
+
+// getRaw returns an answer as it came over the wire.
+func getRaw(url string, gzipped bool) ([]byte, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	if gzipped {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: HTTP %d", url, resp.StatusCode)
+	}
+	return io.ReadAll(resp.Body)
+}
+
+// curlCheck reads a gzip answer the way curl --compressed does, through
+// zlib, as a second opinion on the spliced stream. It reports "" when curl
+// is not installed.
+func curlCheck(url string) (string, error) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		return "", nil
+	}
+	out, err := exec.Command(curl, "--silent", "--show-error", "--fail", "--compressed", url).Output()
+	if err != nil {
+		return "", fmt.Errorf("curl --compressed: %w", err)
+	}
+	return string(out), nil
+}

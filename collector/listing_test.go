@@ -1,0 +1,449 @@
+package collector
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dcs-exporter/dcs_exporter/dcsapi/dcsapitest"
+)
+
+// listedA is targetA with the per-instance collector on.
+const listedA = targetA + "    instances: true\n"
+
+// prodLabels are the labels every series of targetA carries.
+const prodLabels = `target="prod",region="cn-north-4",project_id="` + projectA + `",env="prod",team="cache"`
+
+// refresh runs one listing of the named target and fails the test if it
+// takes longer than a listing on loopback should.
+func (e *env) refresh(target string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e.exp.Target(target).RefreshListing(ctx)
+	if ctx.Err() != nil {
+		e.t.Fatal("the listing did not finish within 10 s")
+	}
+}
+
+// series returns the lines of an exposition that are samples of metric.
+func series(exposition, metric string) []string {
+	var out []string
+	for _, line := range strings.Split(exposition, "\n") {
+		if strings.HasPrefix(line, metric+"{") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+var instanceIDLabel = regexp.MustCompile(`instance_id="([^"]*)"`)
+
+// instanceIDs returns the instance_id of every sample of metric.
+func instanceIDs(exposition, metric string) []string {
+	var ids []string
+	for _, line := range series(exposition, metric) {
+		if m := instanceIDLabel.FindStringSubmatch(line); m != nil {
+			ids = append(ids, m[1])
+		}
+	}
+	return ids
+}
+
+// perInstance returns every per-instance sample of an exposition.
+func perInstance(exposition string) []string {
+	var out []string
+	for _, f := range instanceFamilies {
+		out = append(out, series(exposition, families[f].name)...)
+	}
+	return out
+}
+
+func TestListingGolden(t *testing.T) {
+	e := newEnv(t, Options{}, listedA)
+	e.srv.SetInstances(projectA, []dcsapitest.Instance{
+		{ID: "r1", Name: "orders", Engine: "Redis", EngineVersion: "6.0", Status: "RUNNING",
+			SpecCode: "redis.single.xu1.tiny.128", CapacityGB: 0.125, MaxMemoryMB: 102, UsedMemoryMB: 3},
+		{ID: "m1", Name: `quote"d`, Engine: "Memcached", EngineVersion: "1.5", Status: "ERROR",
+			SpecCode: "dcs.memcached.master_standby", CapacityGB: 2, MaxMemoryMB: 2048, UsedMemoryMB: 1024, ChargingMode: 1},
+		{ID: "c1", Name: "never-born", Engine: "Redis", EngineVersion: "5.0", Status: "CREATEFAILED",
+			SpecCode: "redis.ha.xu1.large.r2.1", CapacityGB: 1, MaxMemoryMB: 1024},
+	})
+	e.refresh("prod")
+	got := e.scrape("prod")
+	compareGolden(t, "listing_small", got)
+	for _, line := range []string{
+		// 0.125 GB, and 102 MB and 3 MB, in bytes.
+		`dcs_instance_capacity_bytes{` + prodLabels + `,instance_id="r1"} 134217728`,
+		`dcs_instance_memory_max_bytes{` + prodLabels + `,instance_id="r1"} 106954752`,
+		`dcs_instance_memory_used_bytes{` + prodLabels + `,instance_id="r1"} 3145728`,
+		`dcs_instance_info{` + prodLabels + `,instance_id="m1",name="quote\"d",engine="memcached",engine_version="1.5",spec_code="dcs.memcached.master_standby",charging_mode="yearly-monthly"} 1`,
+		`dcs_instance_status{` + prodLabels + `,instance_id="c1",status="CREATEFAILED"} 1`,
+		`dcs_instances_listing_up{` + prodLabels + `} 1`,
+	} {
+		if !strings.Contains(got, line+"\n") {
+			t.Errorf("missing %s", line)
+		}
+	}
+}
+
+func TestListingOffByDefault(t *testing.T) {
+	e := newEnv(t, Options{}, targetA)
+	e.refresh("prod")
+	got := e.scrape("prod")
+	if e.srv.Requests(dcsapitest.APIListInstances) != 0 {
+		t.Error("a target without instances: true was listed")
+	}
+	if strings.Contains(got, "dcs_instances_listing") || len(perInstance(got)) != 0 {
+		t.Errorf("listing series without instances: true:\n%s", got)
+	}
+}
+
+func TestListingPagination(t *testing.T) {
+	e := newEnv(t, Options{}, listedA)
+	fleet := dcsapitest.SampleFleet(2500)
+	e.srv.SetInstances(projectA, fleet)
+	e.refresh("prod")
+
+	var pages []string
+	for _, r := range e.srv.RequestLog(dcsapitest.APIListInstances) {
+		pages = append(pages, r.Query.Get("offset")+"/"+r.Query.Get("limit")+"/"+r.Query.Get("include_failure"))
+	}
+	if want := []string{"0/1000/true", "1000/1000/true", "2000/1000/true"}; !slices.Equal(pages, want) {
+		t.Errorf("pages (offset/limit/include_failure) %v, want %v", pages, want)
+	}
+
+	got := e.scrape("prod")
+	var want []string
+	for _, in := range fleet {
+		want = append(want, in.ID)
+	}
+	slices.Sort(want)
+	for _, f := range instanceFamilies {
+		ids := instanceIDs(got, families[f].name)
+		slices.Sort(ids)
+		if !slices.Equal(ids, want) {
+			t.Errorf("%s: %d series, want one for each of the %d instances", families[f].name, len(ids), len(want))
+		}
+	}
+}
+
+func TestListingDropsDeletedInstances(t *testing.T) {
+	e := newEnv(t, Options{}, listedA)
+	e.refresh("prod")
+	if got := e.scrape("prod"); !slices.Contains(instanceIDs(got, "dcs_instance_info"), "r2") {
+		t.Fatal("r2 is not listed to begin with")
+	}
+	e.srv.RemoveInstance(projectA, "r2")
+	e.refresh("prod")
+	got := e.scrape("prod")
+	for _, line := range perInstance(got) {
+		if strings.Contains(line, `instance_id="r2"`) {
+			t.Errorf("a deleted instance is still served: %s", line)
+		}
+	}
+	if n := len(series(got, "dcs_instance_info")); n != len(smallFleet())-1 {
+		t.Errorf("%d instances after the deletion, want %d", n, len(smallFleet())-1)
+	}
+}
+
+func TestListingFollowsStatusChanges(t *testing.T) {
+	e := newEnv(t, Options{}, listedA)
+	e.refresh("prod")
+	e.srv.SetInstanceStatus(projectA, "r1", "RESTARTING")
+	e.refresh("prod")
+	got := e.scrape("prod")
+	var r1 []string
+	for _, line := range series(got, "dcs_instance_status") {
+		if strings.Contains(line, `instance_id="r1"`) {
+			r1 = append(r1, line)
+		}
+	}
+	if want := `dcs_instance_status{` + prodLabels + `,instance_id="r1",status="RESTARTING"} 1`; !slices.Equal(r1, []string{want}) {
+		t.Errorf("status series of r1: %q, want only %s", r1, want)
+	}
+	// One status series per instance: the series count stays linear.
+	if n := len(series(got, "dcs_instance_status")); n != len(smallFleet()) {
+		t.Errorf("%d status series for %d instances", n, len(smallFleet()))
+	}
+}
+
+func TestListingFailingMiddlePageKeepsLastListing(t *testing.T) {
+	e := newEnv(t, Options{MaxStaleness: 5 * time.Minute}, listedA)
+	fleet := dcsapitest.SampleFleet(2500)
+	e.srv.SetInstances(projectA, fleet)
+	e.refresh("prod")
+	before := e.scrape("prod")
+
+	// A rename that a successful listing would show, and a page that fails.
+	renamed := fleet[0]
+	renamed.Name = "renamed"
+	e.srv.UpsertInstance(projectA, renamed)
+	e.srv.ResetCounts()
+	e.srv.InjectFault(projectA, dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 500, Offset: dcsapitest.AtOffset(1000)})
+	e.clock.Advance(time.Minute)
+	e.refresh("prod")
+
+	var pages []string
+	for _, r := range e.srv.RequestLog(dcsapitest.APIListInstances) {
+		pages = append(pages, r.Query.Get("offset"))
+	}
+	if want := []string{"0", "1000"}; !slices.Equal(pages, want) {
+		t.Errorf("pages asked %v, want %v: a failed page ends the listing", pages, want)
+	}
+	if n := e.srv.Requests(dcsapitest.APIInstanceStatus); n != 0 {
+		t.Errorf("a failed listing made %d status calls", n)
+	}
+
+	after := e.scrape("prod")
+	if !strings.Contains(after, `dcs_instances_listing_up{`+prodLabels+`} 0`) {
+		t.Error("listing_up is not 0 after a failed listing")
+	}
+	if !slices.Equal(perInstance(after), perInstance(before)) {
+		t.Error("the per-instance series changed after a failed listing; want the last good listing")
+	}
+	if strings.Contains(after, `name="renamed"`) {
+		t.Error("part of the failed listing was used")
+	}
+	for _, metric := range []string{"dcs_up", "dcs_instances", "dcs_instances_all_engines", "dcs_instances_listing_mismatch"} {
+		if !slices.Equal(series(after, metric), series(before, metric)) {
+			t.Errorf("%s changed after a failed listing:\n%s\nwant\n%s", metric,
+				strings.Join(series(after, metric), "\n"), strings.Join(series(before, metric), "\n"))
+		}
+	}
+	if n := strings.Count(e.logs.String(), "instance listing failed"); n != 1 {
+		t.Errorf("the failure was logged %d times, want once", n)
+	}
+
+	// The next good listing takes over.
+	e.srv.ClearFaults()
+	e.refresh("prod")
+	got := e.scrape("prod")
+	if !strings.Contains(got, `dcs_instances_listing_up{`+prodLabels+`} 1`) || !strings.Contains(got, `name="renamed"`) {
+		t.Error("a successful listing after a failed one is not served")
+	}
+}
+
+func TestListingExpiresAfterMaxStaleness(t *testing.T) {
+	e := newEnv(t, Options{MaxStaleness: 5 * time.Minute}, listedA)
+	e.refresh("prod")
+	tg := e.exp.Target("prod")
+	e.srv.InjectFault(projectA, dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 503})
+
+	e.clock.Advance(time.Minute)
+	e.refresh("prod")
+	// Render without a scrape, which would query the status API and so
+	// re-render anyway: the cached output itself must expire.
+	out := tg.rendered(e.clock.Now())
+	if len(out[famInstanceInfo]) == 0 || len(out[famListingMismatch]) == 0 {
+		t.Fatal("a listing one minute old is not served after a failure")
+	}
+
+	e.clock.Advance(4*time.Minute + time.Second)
+	out = tg.rendered(e.clock.Now())
+	for _, f := range append(instanceFamilies[:], famListingMismatch) {
+		if len(out[f]) != 0 {
+			t.Errorf("%s is served past max staleness:\n%s", families[f].name, out[f])
+		}
+	}
+	if want := `dcs_instances_listing_up{` + prodLabels + "} 0\n"; string(out[famListingUp]) != want {
+		t.Errorf("listing_up is %q, want %q", out[famListingUp], want)
+	}
+	tg.mu.Lock()
+	kept := tg.listing.instances != nil || tg.listing.lines[0] != nil
+	tg.mu.Unlock()
+	if kept {
+		t.Error("an expired listing is still held in memory")
+	}
+	got := e.scrape("prod")
+	if len(perInstance(got)) != 0 || !strings.Contains(got, `dcs_up{`+prodLabels+`} 1`) {
+		t.Errorf("after expiry: want no per-instance series and the status counts up:\n%s", got)
+	}
+}
+
+func TestListingWithoutStalenessDropsAtOnce(t *testing.T) {
+	e := newEnv(t, Options{MaxStaleness: 0}, listedA)
+	e.refresh("prod")
+	e.srv.InjectFault(projectA, dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 503})
+	e.refresh("prod")
+	got := e.scrape("prod")
+	if len(perInstance(got)) != 0 {
+		t.Error("a failed listing is served with --dcs.max-staleness=0")
+	}
+	if !strings.Contains(got, `dcs_instances_listing_up{`+prodLabels+`} 0`) {
+		t.Error("listing_up is not 0")
+	}
+}
+
+func TestListingMismatch(t *testing.T) {
+	mismatches := func(exposition string) map[string]string {
+		out := map[string]string{}
+		for _, line := range series(exposition, "dcs_instances_listing_mismatch") {
+			state := line[strings.Index(line, `state="`)+len(`state="`):]
+			state, value, _ := strings.Cut(state, `"} `)
+			out[state] = value
+		}
+		return out
+	}
+
+	t.Run("the APIs agree", func(t *testing.T) {
+		e := newEnv(t, Options{}, listedA)
+		e.refresh("prod")
+		m := mismatches(e.scrape("prod"))
+		for _, state := range []string{"running", "error", "createfailed", "restarting", "creating", "frozen"} {
+			if m[state] != "0" {
+				t.Errorf("state %s: mismatch %q, want 0", state, m[state])
+			}
+		}
+		for state, v := range m {
+			if v != "0" {
+				t.Errorf("state %s: mismatch %s, want 0", state, v)
+			}
+		}
+	})
+
+	t.Run("the status API counts differently", func(t *testing.T) {
+		e := newEnv(t, Options{}, listedA)
+		e.srv.UpsertInstance(projectA, dcsapitest.Instance{ID: "d1", Name: "going", Engine: "Redis", Status: "DELETING"})
+		// The listing has 4 running, 1 deleting; the status API says 3
+		// running and has no counter for deleting.
+		e.srv.SetStatusOverride(projectA, []byte(`{"running_count":3,"error_count":1,"createfailed_count":1,"restarting_count":1,
+			"redis":{"running_count":2,"error_count":1,"createfailed_count":1},"memcached":{"running_count":1,"restarting_count":1}}`))
+		statusCalls := e.srv.Requests(dcsapitest.APIInstanceStatus)
+		e.refresh("prod")
+		if e.srv.Requests(dcsapitest.APIInstanceStatus) != statusCalls+1 {
+			t.Error("the listing was not compared with a status reading of its own time")
+		}
+		got := e.scrape("prod")
+		m := mismatches(got)
+		want := map[string]string{"running": "1", "deleting": "1", "error": "0", "createfailed": "0", "restarting": "0", "paying": "0"}
+		for state, v := range want {
+			if m[state] != v {
+				t.Errorf("state %s: mismatch %q, want %s", state, m[state], v)
+			}
+		}
+		if !strings.Contains(got, `dcs_instances_listing_mismatch{`+prodLabels+`,state="running"} 1`) {
+			t.Errorf("mismatch series not as expected:\n%s", strings.Join(series(got, "dcs_instances_listing_mismatch"), "\n"))
+		}
+	})
+
+	t.Run("failed creations left out of the status counts", func(t *testing.T) {
+		e := newEnv(t, Options{}, listedA+"    include_failure: false\n")
+		e.refresh("prod")
+		m := mismatches(e.scrape("prod"))
+		if _, ok := m["createfailed"]; ok {
+			t.Error("createfailed is compared although the status query leaves failed creations out")
+		}
+		for state, v := range m {
+			if v != "0" {
+				t.Errorf("state %s: mismatch %s, want 0", state, v)
+			}
+		}
+	})
+
+	t.Run("no status reading of the listing's time", func(t *testing.T) {
+		e := newEnv(t, Options{}, listedA)
+		e.srv.InjectFault(projectA, dcsapitest.APIInstanceStatus, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 500, Times: 1})
+		e.refresh("prod")
+		got := e.scrape("prod")
+		if len(series(got, "dcs_instances_listing_mismatch")) != 0 {
+			t.Error("a mismatch is exported without status counts of the listing's time")
+		}
+		if len(series(got, "dcs_instance_info")) != len(smallFleet()) {
+			t.Error("the listing is not served")
+		}
+	})
+}
+
+// TestScrapesDoNotWaitForListing hangs every page of two listings while
+// scrapes come in. With --dcs.max-concurrency=2 both listings could take
+// both API slots; one must stay free for the status queries.
+func TestScrapesDoNotWaitForListing(t *testing.T) {
+	const listed = "    instances: true\n    timeout: 2s\n"
+	e := newEnv(t, Options{MaxConcurrency: 2}, targetA+listed+targetB+listed)
+	e.srv.InjectFault("", dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultHang})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.exp.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, func() bool { return e.srv.Requests(dcsapitest.APIListInstances) >= 1 })
+
+	for range 3 {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+		rec := httptest.NewRecorder()
+		start := time.Now()
+		e.exp.MetricsHandler(nil).ServeHTTP(rec, req)
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("a scrape took %v while a listing hangs", took)
+		}
+		ups := series(rec.Body.String(), "dcs_up")
+		if len(ups) != 2 {
+			t.Errorf("want both targets in the answer:\n%s", rec.Body)
+		}
+		for _, up := range ups {
+			if !strings.HasSuffix(up, " 1") {
+				t.Errorf("a target is down while its listing hangs: %s", up)
+			}
+		}
+	}
+
+	// The hanging page runs into the target's timeout, and the failure is
+	// reported as the listing's, not the target's.
+	waitFor(t, func() bool {
+		return strings.Contains(e.scrape(""), `dcs_instances_listing_up{`+prodLabels+`} 0`)
+	})
+	if got := e.scrape(""); !strings.Contains(got, `dcs_up{`+prodLabels+`} 1`) {
+		t.Errorf("the target is down after its listing timed out:\n%s", got)
+	}
+}
+
+// TestListingPageTimeout makes each page take a good part of the target's
+// timeout: the listing of three pages takes longer than one timeout, and
+// must still succeed, because the timeout is per call.
+func TestListingPageTimeout(t *testing.T) {
+	e := newEnv(t, Options{}, listedA+"    timeout: 1s\n")
+	e.srv.SetInstances(projectA, dcsapitest.SampleFleet(2001))
+	e.srv.SetLatency(400 * time.Millisecond)
+	start := time.Now()
+	e.refresh("prod")
+	if took := time.Since(start); took < time.Second {
+		t.Fatalf("the listing took %v; the test needs it to take longer than the timeout", took)
+	}
+	if got := e.scrape("prod"); !strings.Contains(got, `dcs_instances_listing_up{`+prodLabels+`} 1`) {
+		t.Errorf("a listing whose pages each met the timeout failed:\n%s", strings.Join(series(got, "dcs_instances_listing_up"), "\n"))
+	}
+}
+
+func TestListingLoopRefreshesEachInterval(t *testing.T) {
+	e := newEnv(t, Options{InstancesRefreshInterval: 50 * time.Millisecond}, listedA+targetB)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.exp.Run(ctx); close(done) }()
+	waitFor(t, func() bool { return e.srv.ProjectRequests(projectA, dcsapitest.APIListInstances) >= 3 })
+	e.srv.RemoveInstance(projectA, "r1")
+	waitFor(t, func() bool { return !slices.Contains(instanceIDs(e.scrape("prod"), "dcs_instance_info"), "r1") })
+	cancel()
+	<-done
+	if n := e.srv.ProjectRequests(projectB, dcsapitest.APIListInstances); n != 0 {
+		t.Errorf("a target without instances: true was listed %d times", n)
+	}
+}
+
+func TestListingSkippedWhileBackingOff(t *testing.T) {
+	e := newEnv(t, Options{AuthBackoff: time.Minute}, listedA)
+	e.apply(strings.Replace(listedA, "labels:", "credentials: {access_key: WRONGAK, secret_key: wrong}\n    labels:", 1))
+	e.scrape("prod") // refused: the target backs off
+	e.refresh("prod")
+	if n := e.srv.Requests(dcsapitest.APIListInstances); n != 0 {
+		t.Errorf("a target backing off after refused credentials was listed (%d calls)", n)
+	}
+	if got := e.scrape("prod"); !strings.Contains(got, `dcs_instances_listing_up{`+prodLabels+`} 0`) {
+		t.Errorf("a skipped listing is not reported as failed:\n%s", strings.Join(series(got, "dcs_instances_listing_up"), "\n"))
+	}
+}

@@ -1,0 +1,142 @@
+package dcsapi_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+	"github.com/dcs-exporter/dcs_exporter/dcsapi/dcsapitest"
+)
+
+func TestDecodeInstancesShapes(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       dcsapi.Instance
+	}{
+		{
+			name: "usual",
+			body: `{"instance_num":1,"instances":[{"instance_id":"a","name":"n","engine":"Redis","engine_version":"6.0",
+				"status":"RUNNING","spec_code":"s","capacity":0,"capacity_minor":".125","max_memory":102,"used_memory":3,
+				"charging_mode":1,"az_codes":[],"tags":[{"key":1}],"publicip_id":{}}]}`,
+			want: dcsapi.Instance{ID: "a", Name: "n", Engine: "Redis", EngineVersion: "6.0", Status: "RUNNING", SpecCode: "s",
+				CapacityGB: 0.125, MaxMemoryMB: 102, UsedMemoryMB: 3, ChargingMode: 1},
+		},
+		{
+			// Text as a number sends the page through the lenient decoder.
+			name: "text as numbers",
+			body: `{"instance_num":1,"instances":[{"instance_id":"a","name":123,"engine_version":5.0,"status":"ERROR",
+				"spec_code":{"odd":true},"capacity":4,"az_codes":["az1",7]}]}`,
+			want: dcsapi.Instance{ID: "a", Name: "123", EngineVersion: "5.0", Status: "ERROR", CapacityGB: 4, AZCodes: []string{"az1", "7"}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			list, total, err := dcsapi.DecodeInstances([]byte(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if total != 1 || len(list) != 1 || !reflect.DeepEqual(list[0], tc.want) {
+				t.Errorf("got %d, %+v\nwant 1, %+v", total, list, tc.want)
+			}
+		})
+	}
+}
+
+// TestDecodeInstancesLenientNumbers: numbers may come as strings, and odd
+// values count as 0 rather than failing the page.
+func TestDecodeInstancesLenientNumbers(t *testing.T) {
+	body := `{"instance_num":1,"instances":[{"instance_id":"a","name":null,"engine":"Redis","capacity":"2",
+		"capacity_minor":"","max_memory":"1638","used_memory":null,"charging_mode":"x","az_codes":["az1"]}]}`
+	list, _, err := dcsapi.DecodeInstances([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := dcsapi.Instance{ID: "a", Engine: "Redis", CapacityGB: 2, MaxMemoryMB: 1638, AZCodes: []string{"az1"}}
+	if len(list) != 1 || !reflect.DeepEqual(list[0], want) {
+		t.Errorf("got %+v, want %+v", list, want)
+	}
+}
+
+func TestDecodeInstancesMissingID(t *testing.T) {
+	for _, body := range []string{
+		`{"instance_num":2,"instances":[{"instance_id":"a"},{"name":"b"}]}`,
+		`{"instance_num":2,"instances":[{"instance_id":"a"},{"instance_id":{},"name":1}]}`,
+	} {
+		_, _, err := dcsapi.DecodeInstances([]byte(body))
+		var d *dcsapi.DecodeError
+		if !errors.As(err, &d) || d.Field != "instances[1].instance_id" {
+			t.Errorf("%s: got %v, want an error naming instances[1].instance_id", body, err)
+		}
+	}
+}
+
+func TestListInstancesWithGate(t *testing.T) {
+	e := newEnv(t)
+	e.srv.SetInstances(pid, dcsapitest.SampleFleet(2500))
+	c := e.client(func(o *dcsapi.Options) { o.Retry = noRetry() })
+
+	var held, calls, releases atomic.Int32
+	gate := func(context.Context) (func(), error) {
+		calls.Add(1)
+		if held.Add(1) != 1 {
+			t.Error("a listing made two calls at once")
+		}
+		return func() { held.Add(-1); releases.Add(1) }, nil
+	}
+	list, err := c.ListInstancesWith(ctxFor(t, 10*time.Second), dcsapi.ListOptions{Gate: gate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2500 {
+		t.Errorf("got %d instances", len(list))
+	}
+	// The project id is configured: three pages and no lookup.
+	if calls.Load() != 3 || releases.Load() != 3 {
+		t.Errorf("gate taken %d times and released %d times, want 3 each", calls.Load(), releases.Load())
+	}
+
+	t.Run("a refused gate stops the listing", func(t *testing.T) {
+		e.srv.ResetCounts()
+		stop := errors.New("no slot")
+		n := 0
+		_, err := c.ListInstancesWith(ctxFor(t, 10*time.Second), dcsapi.ListOptions{Gate: func(context.Context) (func(), error) {
+			if n++; n == 2 {
+				return nil, stop
+			}
+			return func() {}, nil
+		}})
+		if !errors.Is(err, stop) {
+			t.Errorf("got %v, want the gate's error", err)
+		}
+		if got := e.srv.Requests(dcsapitest.APIListInstances); got != 1 {
+			t.Errorf("%d pages asked, want 1", got)
+		}
+	})
+}
+
+func TestListInstancesWithPageTimeout(t *testing.T) {
+	e := newEnv(t)
+	e.srv.SetInstances(pid, dcsapitest.SampleFleet(2001))
+	c := e.client(func(o *dcsapi.Options) { o.Retry = noRetry() })
+
+	// Three pages of 400 ms each outlast one 1 s timeout, but each page
+	// meets its own, with room for a slow machine.
+	e.srv.SetLatency(400 * time.Millisecond)
+	list, err := c.ListInstancesWith(ctxFor(t, 10*time.Second), dcsapi.ListOptions{PageTimeout: time.Second})
+	if err != nil || len(list) != 2001 {
+		t.Fatalf("got %d instances, %v", len(list), err)
+	}
+
+	e.srv.SetLatency(0)
+	e.srv.InjectFault(pid, dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultHang, Offset: dcsapitest.AtOffset(1000)})
+	defer e.srv.ClearFaults()
+	start := time.Now()
+	_, err = c.ListInstancesWith(ctxFor(t, 10*time.Second), dcsapi.ListOptions{PageTimeout: 200 * time.Millisecond})
+	errText(t, err)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("a hanging page ended the listing after %v, want about the 200 ms page timeout", took)
+	}
+}

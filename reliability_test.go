@@ -1,0 +1,661 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime/metrics"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"go.uber.org/goleak"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/dcs-exporter/dcs_exporter/config"
+	"github.com/dcs-exporter/dcs_exporter/dcsapi/dcsapitest"
+)
+
+// The reliability tests sign with a temporary key, so that both the secret
+// key and the security token travel through every code path and can be
+// looked for afterwards. Neither is a real credential.
+const (
+	hygieneAccessKey = "HPUAHYGIENEAK0000042"
+	hygieneSecretKey = "HygieneSecretKey-mustNeverLeak-5c1f0e"
+	hygieneToken     = "HygieneSecurityToken-mustNeverLeak-a7d93b"
+	projectFaulty    = "0000000000000000000000000000faul"
+)
+
+// leakMarkers are fragments of the secrets: a leak of part of a secret (a
+// truncated message, say) is still a leak.
+var leakMarkers = []string{hygieneSecretKey, hygieneToken, "HygieneSecretKey", "HygieneSecurityToken", "mustNeverLeak"}
+
+// findLeak returns the first secret fragment text contains, or "".
+func findLeak(text string) string {
+	for _, m := range leakMarkers {
+		if strings.Contains(text, m) {
+			return m
+		}
+	}
+	return ""
+}
+
+// faultScrapeTimeout is the scrape timeout announced to the exporter, and
+// the time within which every answer must arrive. The exporter answers a
+// tenth of it early, which covers the client's side of the exchange; under
+// the race detector, on a busy machine, that side alone can take longer.
+const faultScrapeTimeout = 3 * time.Second
+
+var answerLimit = func() time.Duration {
+	if underRace {
+		return faultScrapeTimeout + time.Second
+	}
+	return faultScrapeTimeout
+}()
+
+// faultCase is one row of the fault matrix: a fault the fake API injects
+// into the status calls of the faulty target, and what the exporter must
+// make of it besides dcs_up 0.
+type faultCase struct {
+	name    string
+	fault   *dcsapitest.Fault // nil with refused, and for the control row
+	refused bool              // nothing listens at the target's endpoint
+	timeout time.Duration     // the faulty target's timeout; 1.5s when 0
+	// errorCode is the error_code the log line must carry; requestID says
+	// that it must carry the answer's request id.
+	errorCode string
+	requestID bool
+	// oneCall: backoff allows a single status call in the whole case.
+	oneCall bool
+	up      bool // the control row: no fault at all
+}
+
+func faultMatrix() []faultCase {
+	f := func(k dcsapitest.FaultKind) *dcsapitest.Fault { return &dcsapitest.Fault{Kind: k} }
+	status := func(code int) *dcsapitest.Fault { return &dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: code} }
+	return []faultCase{
+		{name: "none", up: true},
+		{name: "http_400", fault: status(400), errorCode: "APIGW.0201", requestID: true},
+		{name: "http_401", fault: status(401), errorCode: "APIGW.0301", requestID: true, oneCall: true},
+		{name: "http_403", fault: status(403), errorCode: "APIGW.0302", requestID: true, oneCall: true},
+		{name: "http_404", fault: status(404), errorCode: "APIGW.0101", requestID: true},
+		{name: "http_429_retry_after", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultThrottle, RetryAfter: time.Minute}, errorCode: "APIGW.0308", requestID: true, oneCall: true},
+		{name: "http_500", fault: status(500), errorCode: "DCS.5000", requestID: true},
+		{name: "http_502_html", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultHTML, Status: 502}, requestID: true},
+		{name: "http_503", fault: status(503), errorCode: "APIGW.0201", requestID: true},
+		{name: "connection_refused", refused: true},
+		{name: "reset_mid_body", fault: f(dcsapitest.FaultReset)},
+		// The target's timeout is longer than the scrape's: the scrape
+		// deadline strikes first, and the next scrape joins the query.
+		{name: "hang", fault: f(dcsapitest.FaultHang), timeout: 3500 * time.Millisecond},
+		{name: "trickle", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultTrickle, Delay: 50 * time.Millisecond}},
+		{name: "truncated_json", fault: f(dcsapitest.FaultTruncatedJSON), requestID: true},
+		{name: "malformed_json", fault: f(dcsapitest.FaultMalformedJSON), requestID: true},
+		{name: "wrong_types", fault: f(dcsapitest.FaultWrongTypes), requestID: true},
+		{name: "negative_count", fault: f(dcsapitest.FaultNegativeCount), requestID: true},
+		{name: "huge_number", fault: f(dcsapitest.FaultHugeNumber), requestID: true},
+		{name: "empty_body", fault: f(dcsapitest.FaultEmptyBody), requestID: true},
+		{name: "oversized_256MiB", fault: f(dcsapitest.FaultOversized)},
+		{name: "oversized_256MiB_chunked", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultOversized, Chunked: true}},
+	}
+}
+
+// faultEnv is the whole exporter, as newHarness builds it, with a faulty
+// target beside the two healthy ones. Unlike newHarness it reports errors
+// instead of failing a test, so that the cases can run in goroutines of
+// their own, all at once: -parallel would run them two at a time here.
+type faultEnv struct {
+	fake   *dcsapitest.Server
+	app    *app
+	srv    *httptest.Server
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func faultConfig(apiURL, faultyURL string, faultyTimeout time.Duration) string {
+	return fmt.Sprintf(`defaults:
+  endpoint: %[1]s
+  iam_endpoint: %[1]s
+  timeout: 5s
+  credentials:
+    access_key: %[2]s
+    secret_key: %[3]s
+    security_token: %[4]s
+targets:
+  - name: prod
+    region: cn-north-4
+    labels: {env: prod}
+  - name: staging
+    region: ap-southeast-1
+    project_id: %[5]s
+    labels: {env: staging}
+  - name: faulty
+    region: cn-north-4
+    project_id: %[6]s
+    endpoint: %[7]s
+    timeout: %[8]s
+    labels: {env: faulty}
+`, apiURL, hygieneAccessKey, hygieneSecretKey, hygieneToken, projectStaging, projectFaulty, faultyURL, faultyTimeout)
+}
+
+// newFaultFake is the fake API of the reliability tests: the fleets of
+// newHarness, a faulty project, and the temporary key.
+func newFaultFake() *dcsapitest.Server {
+	fake := dcsapitest.NewServer()
+	fake.AddTemporaryKey(hygieneAccessKey, hygieneSecretKey, hygieneToken)
+	fake.AddProject("cn-north-4", projectProd)
+	fake.AddProject("ap-southeast-1", projectStaging)
+	fake.SetInstances(projectProd, dcsapitest.SampleFleet(25))
+	fake.SetInstances(projectStaging, dcsapitest.SampleFleet(4))
+	fake.SetInstances(projectFaulty, dcsapitest.SampleFleet(3))
+	return fake
+}
+
+func startFaultEnv(dir string, c faultCase, extraArgs ...string) (*faultEnv, error) {
+	fake := newFaultFake()
+	faultyURL := fake.URL
+	if c.refused {
+		faultyURL = "http://" + closedPort()
+	}
+	if c.fault != nil {
+		fake.InjectFault(projectFaulty, dcsapitest.APIInstanceStatus, *c.fault)
+	}
+	timeout := c.timeout
+	if timeout == 0 {
+		timeout = 1500 * time.Millisecond
+	}
+	configFile := filepath.Join(dir, "dcs_exporter.yml")
+	if err := os.WriteFile(configFile, []byte(faultConfig(fake.URL, faultyURL, timeout)), 0o600); err != nil {
+		fake.Close()
+		return nil, err
+	}
+	e := &faultEnv{fake: fake, logs: &syncBuffer{}, done: make(chan struct{})}
+	var ctx context.Context
+	ctx, e.cancel = context.WithCancel(context.Background())
+	args := append([]string{"--config.file=" + configFile, "--log.level=debug"}, extraArgs...)
+	a, err := newApp(ctx, args, e.logs)
+	if err != nil {
+		e.cancel()
+		fake.Close()
+		return nil, err
+	}
+	e.app = a
+	go func() { a.exporter.Run(ctx); close(e.done) }()
+	e.srv = httptest.NewServer(a.handler)
+	return e, nil
+}
+
+func (e *faultEnv) close() {
+	e.srv.Close()
+	e.cancel()
+	<-e.done
+	e.app.close()
+	e.fake.Close()
+}
+
+// closedPort returns an address of 127.0.0.1 where nothing listens, so that
+// connecting to it is refused.
+func closedPort() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
+}
+
+// scrapeResult is one scrape as a client saw it.
+type scrapeResult struct {
+	path    string
+	code    int
+	body    string
+	elapsed time.Duration
+	err     error
+}
+
+func scrapeOnce(client *http.Client, base, path string, timeout time.Duration) scrapeResult {
+	a := scrapeResult{path: path}
+	req, err := http.NewRequest(http.MethodGet, base+path, nil)
+	if err != nil {
+		a.err = err
+		return a
+	}
+	if timeout > 0 {
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", fmt.Sprintf("%g", timeout.Seconds()))
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		a.err = err
+		return a
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	a.elapsed, a.code, a.body, a.err = time.Since(start), resp.StatusCode, string(body), err
+	return a
+}
+
+// scrapeRound scrapes /metrics and both kinds of /probe at once, as several
+// Prometheus servers would.
+func scrapeRound(client *http.Client, base string) []scrapeResult {
+	paths := []string{"/metrics", "/probe?target=faulty", "/probe?target=prod"}
+	out := make([]scrapeResult, len(paths))
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Add(1)
+		go func() { defer wg.Done(); out[i] = scrapeOnce(client, base, p, faultScrapeTimeout) }()
+	}
+	wg.Wait()
+	return out
+}
+
+// healthyLines keeps the lines of the healthy targets that do not depend on
+// the clock or on how often the API was called.
+func healthyLines(exposition string) string {
+	var out []string
+	for _, line := range strings.Split(stable(exposition), "\n") {
+		if strings.HasPrefix(line, "#") || strings.HasPrefix(line, "dcs_api_requests_total") || strings.Contains(line, "<varies>") {
+			continue
+		}
+		if strings.Contains(line, `target="prod"`) || strings.Contains(line, `target="staging"`) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+var faultyUp = regexp.MustCompile(`(?m)^dcs_up\{target="faulty"[^}]*\} (\S+)$`)
+
+// caseResult is what one case of the matrix saw, judged later on the test
+// goroutine.
+type caseResult struct {
+	errs       []string
+	metrics    string // the last /metrics answer
+	probeProd  string // the last /probe?target=prod answer
+	statusCall int    // status calls the fake got for the faulty project
+}
+
+func (r *caseResult) errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+// runFaultCase drives one case and checks what needs no reference.
+func runFaultCase(dir string, c faultCase, cached bool, client *http.Client) caseResult {
+	var r caseResult
+	var extra []string
+	if cached {
+		extra = append(extra, "--dcs.refresh-interval=100ms")
+	}
+	e, err := startFaultEnv(dir, c, extra...)
+	if err != nil {
+		r.errorf("start: %v", err)
+		return r
+	}
+	defer e.close()
+	// A first connection, so that the timed scrapes measure the exporter
+	// rather than the start of a busy test process.
+	if a := scrapeOnce(client, e.srv.URL, "/-/healthy", 0); a.err != nil {
+		r.errorf("/-/healthy: %v", a.err)
+	}
+
+	if cached {
+		// Scrapes only read the cache: wait until the faulty target has
+		// been tried, so that the rounds see its failure.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			a := scrapeOnce(client, e.srv.URL, "/probe?target=faulty", faultScrapeTimeout)
+			if strings.Contains(a.body, `dcs_scrape_duration_seconds{target="faulty"`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				r.errorf("the faulty target was never tried in cached mode")
+				return r
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	var all []scrapeResult
+	for round := range 3 {
+		if cached && round > 0 {
+			time.Sleep(300 * time.Millisecond) // a few refreshes fail in between
+		}
+		all = append(all, scrapeRound(client, e.srv.URL)...)
+	}
+	for _, path := range []string{"/", "/-/ready", "/-/healthy"} {
+		all = append(all, scrapeOnce(client, e.srv.URL, path, 0))
+	}
+
+	for _, a := range all {
+		switch {
+		case a.err != nil:
+			r.errorf("%s: %v", a.path, a.err)
+		case a.code != http.StatusOK && a.path != "/-/ready":
+			r.errorf("%s: HTTP %d: %.200s", a.path, a.code, a.body)
+		case a.elapsed >= answerLimit:
+			r.errorf("%s took %v, beyond the scrape timeout %v", a.path, a.elapsed, faultScrapeTimeout)
+		}
+		if leak := findLeak(a.body); leak != "" {
+			r.errorf("%s shows the secret %q", a.path, leak)
+		}
+		if !strings.HasPrefix(a.path, "/probe") && a.path != "/metrics" {
+			continue
+		}
+		if strings.Contains(a.path, "prod") {
+			r.probeProd = a.body
+			continue
+		}
+		if a.path == "/metrics" {
+			r.metrics = a.body
+		}
+		m := faultyUp.FindStringSubmatch(a.body)
+		want := "0"
+		if c.up {
+			want = "1"
+		}
+		if m == nil || m[1] != want {
+			r.errorf("%s: faulty target's dcs_up is %v, want %s", a.path, m, want)
+		}
+	}
+
+	logs := e.logs.String()
+	if leak := findLeak(logs); leak != "" {
+		r.errorf("the log shows the secret %q", leak)
+	}
+	var failures []string
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, `msg="query failed"`) {
+			if !strings.Contains(line, "target=faulty") {
+				r.errorf("a healthy target failed: %s", line)
+				continue
+			}
+			failures = append(failures, line)
+		}
+	}
+	switch {
+	case c.up && len(failures) > 0:
+		r.errorf("failures logged without a fault: %q", failures)
+	case !c.up && len(failures) != 1:
+		r.errorf("the failure was logged %d times over many failed queries, want once:\n%s", len(failures), strings.Join(failures, "\n"))
+	case !c.up:
+		line := failures[0]
+		if c.errorCode != "" && !strings.Contains(line, "error_code="+c.errorCode) {
+			r.errorf("the log line lacks error_code=%s: %s", c.errorCode, line)
+		}
+		if c.requestID && !regexp.MustCompile(`request_id=[0-9a-f]{32}`).MatchString(line) {
+			r.errorf("the log line lacks the request id: %s", line)
+		}
+	}
+	r.statusCall = e.fake.ProjectRequests(projectFaulty, dcsapitest.APIInstanceStatus)
+	if c.oneCall && r.statusCall != 1 {
+		r.errorf("%d status calls while backing off, want 1", r.statusCall)
+	}
+	if c.name == "http_429_retry_after" && !regexp.MustCompile(`dcs_api_requests_total\{target="faulty"[^}]*api="instance_status",code="429"\} 1\n`).MatchString(r.metrics) {
+		r.errorf("the 429 is not counted in dcs_api_requests_total")
+	}
+	return r
+}
+
+// heapPeak samples the Go heap until stopped and reports the most it saw.
+func heapPeak() (stop func() uint64) {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		<-finished
+		return peak.Load()
+	}
+}
+
+// TestFaultMatrix injects every fault the fake API knows into one target of
+// three, in on-scrape and in cached mode, and checks that the exporter
+// keeps answering in time, keeps the healthy targets' series, reports the
+// faulty one down, logs each failure once with its code and request id,
+// leaks no secret, holds no oversized body, and leaves no goroutine behind.
+func TestFaultMatrix(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	transport := &http.Transport{MaxIdleConnsPerHost: 8}
+	client := &http.Client{Transport: transport, Timeout: 3 * faultScrapeTimeout}
+	peak := heapPeak()
+
+	type key struct {
+		name   string
+		cached bool
+	}
+	cases := faultMatrix()
+	// At most twenty cases at a time, the slowest first, so that the
+	// cases' own load does not decide whether answers come in time.
+	type job struct {
+		c      faultCase
+		cached bool
+		dir    string
+		out    chan caseResult
+	}
+	var jobs []job
+	results := map[key]chan caseResult{}
+	for _, cached := range []bool{false, true} {
+		for _, c := range cases {
+			j := job{c, cached, t.TempDir(), make(chan caseResult, 1)}
+			results[key{c.name, cached}] = j.out
+			jobs = append(jobs, j)
+		}
+	}
+	slow := func(j job) bool { return !j.cached && (j.c.name == "hang" || j.c.name == "trickle") }
+	sort.SliceStable(jobs, func(a, b int) bool { return slow(jobs[a]) && !slow(jobs[b]) })
+	slots := make(chan struct{}, 20)
+	for _, j := range jobs {
+		go func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			j.out <- runFaultCase(j.dir, j.c, j.cached, client)
+		}()
+	}
+
+	for _, cached := range []bool{false, true} {
+		mode := "on_scrape"
+		if cached {
+			mode = "cached"
+		}
+		control := <-results[key{"none", cached}]
+		t.Run(mode+"/none", func(t *testing.T) {
+			for _, e := range control.errs {
+				t.Error(e)
+			}
+		})
+		wantMetrics, wantProbe := healthyLines(control.metrics), healthyLines(control.probeProd)
+		if !strings.Contains(wantMetrics, `dcs_instances{target="prod"`) || !strings.Contains(wantMetrics, `target="staging"`) {
+			t.Fatalf("%s: the control case lacks the healthy targets' series:\n%s", mode, control.metrics)
+		}
+		for _, c := range cases[1:] {
+			r := <-results[key{c.name, cached}]
+			t.Run(mode+"/"+c.name, func(t *testing.T) {
+				for _, e := range r.errs {
+					t.Error(e)
+				}
+				if got := healthyLines(r.metrics); got != wantMetrics {
+					t.Errorf("the healthy targets' series in /metrics changed:\n%s", lineDiff(wantMetrics, got))
+				}
+				if got := healthyLines(r.probeProd); got != wantProbe {
+					t.Errorf("/probe?target=prod changed:\n%s", lineDiff(wantProbe, got))
+				}
+			})
+		}
+	}
+
+	heap := peak()
+	t.Logf("Go heap peak over the matrix: %.1f MiB", float64(heap)/(1<<20))
+	// Several oversized answers are read at once, each up to the 8 MiB cap;
+	// holding a single 256 MiB body would be far beyond this.
+	if heap > 192<<20 {
+		t.Errorf("the Go heap reached %.0f MiB: an oversized body was held", float64(heap)/(1<<20))
+	}
+	transport.CloseIdleConnections()
+	goleak.VerifyNone(t, ignore)
+}
+
+// Concurrent scrapes of one target in on-scrape mode: each finishes a
+// query and renders the target again while others are still writing out
+// the previous rendering. No answer may be torn, and (under -race) no
+// rendering may be written while it is being read.
+func TestConcurrentScrapesAreNotTorn(t *testing.T) {
+	h := newHarness(t, "--web.max-requests=0")
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 15 {
+				resp, err := http.Get(h.srv.URL + "/probe?target=staging")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				parser := expfmt.NewTextParser(model.UTF8Validation)
+				mfs, err := parser.TextToMetricFamilies(resp.Body)
+				resp.Body.Close()
+				if err != nil {
+					t.Errorf("torn answer: %v", err)
+					return
+				}
+				if up := mfs["dcs_up"]; up == nil || len(up.Metric) != 1 || up.Metric[0].GetGauge().GetValue() != 1 {
+					t.Errorf("dcs_up is %v, want one series at 1", up)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// The secret key and the security token must show nowhere: not in the
+// answers of any endpoint, not in the debug log, not in the error texts of
+// broken configurations, and not in a dump of the configuration. The fault
+// matrix checks the same through every fault.
+func TestSecretsNeverShown(t *testing.T) {
+	dir := t.TempDir()
+	e, err := startFaultEnv(dir, faultCase{name: "hygiene"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.close()
+	configFile := filepath.Join(dir, "dcs_exporter.yml")
+	good, err := os.ReadFile(configFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var shown []string // every answer, to search at the end
+	do := func(method, path string) (int, string) {
+		req, err := http.NewRequest(method, e.srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		shown = append(shown, fmt.Sprintf("%s %s: HTTP %d %v\n%s", method, path, resp.StatusCode, resp.Header, body))
+		return resp.StatusCode, string(body)
+	}
+	for _, p := range []string{"/", "/metrics", "/probe?target=faulty", "/probe?target=prod", "/-/ready", "/-/healthy", "/-/reload"} {
+		do(http.MethodGet, p)
+	}
+
+	// Broken configurations whose error is about a secret's own line.
+	breakages := map[string][2]string{
+		"list":           {"secret_key: " + hygieneSecretKey, "secret_key: [" + hygieneSecretKey + "]"},
+		"mapping":        {"security_token: " + hygieneToken, "security_token: {x: " + hygieneToken + "}"},
+		"unterminated":   {"secret_key: " + hygieneSecretKey, `secret_key: "` + hygieneSecretKey},
+		"misspelt key":   {"secret_key: " + hygieneSecretKey, "secret_kee: " + hygieneSecretKey},
+		"duplicate key":  {"secret_key: " + hygieneSecretKey, "secret_key: " + hygieneSecretKey + "\n    secret_key: " + hygieneSecretKey},
+		"tab indent":     {"    security_token: " + hygieneToken, "\tsecurity_token: " + hygieneToken},
+		"no space":       {"secret_key: " + hygieneSecretKey, "secret_key:" + hygieneSecretKey},
+		"colon in value": {"secret_key: " + hygieneSecretKey, "secret_key: " + hygieneSecretKey + ": x"},
+		"flow, no comma": {"    access_key: " + hygieneAccessKey + "\n    secret_key: " + hygieneSecretKey + "\n    security_token: " + hygieneToken,
+			"    {access_key: " + hygieneAccessKey + " secret_key: " + hygieneSecretKey + ", security_token: " + hygieneToken + "}"},
+	}
+	for name, edit := range breakages {
+		broken := strings.Replace(string(good), edit[0], edit[1], 1)
+		if broken == string(good) {
+			t.Fatalf("%s: the edit does not apply", name)
+		}
+		if err := os.WriteFile(configFile, []byte(broken), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if code, body := do(http.MethodPost, "/-/reload"); code != http.StatusInternalServerError {
+			t.Errorf("%s: reload answered %d: %s", name, code, body)
+		}
+	}
+	if err := os.WriteFile(configFile, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := do(http.MethodPost, "/-/reload"); code != http.StatusOK {
+		t.Errorf("good reload answered %d: %s", code, body)
+	}
+	for _, p := range []string{"/", "/metrics", "/probe?target=staging", "/-/ready"} {
+		do(http.MethodGet, p)
+	}
+
+	for _, text := range shown {
+		if leak := findLeak(text); leak != "" {
+			t.Errorf("an answer shows the secret %q:\n%s", leak, text)
+		}
+	}
+	if leak := findLeak(e.logs.String()); leak != "" {
+		t.Errorf("the log shows the secret %q:\n%s", leak, e.logs)
+	}
+
+	// A dump of the loaded configuration, in every way Go can print it.
+	cfg, err := config.Load(configFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asYAML, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asJSON, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dump := fmt.Sprintf("%v\n%+v\n%#v\n%s\n%s", cfg, cfg, cfg, asYAML, asJSON)
+	if leak := findLeak(dump); leak != "" {
+		t.Errorf("a dump of the configuration shows the secret %q:\n%s", leak, dump)
+	}
+	if !strings.Contains(string(asYAML), "secret_key: <secret>") || !strings.Contains(string(asYAML), "security_token: <secret>") {
+		t.Errorf("the dump does not show that the secrets are set:\n%s", asYAML)
+	}
+}
