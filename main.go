@@ -121,7 +121,7 @@ func newApp(ctx context.Context, args []string, logOut io.Writer) (*app, error) 
 	reg := prometheus.NewRegistry()
 	reloads := newReloadMetrics()
 	reg.MustRegister(versioncollector.NewCollector(exporterName), collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), reloads.success, reloads.timestamp)
+		collector.NewProcessCollector(), reloads.success, reloads.timestamp)
 
 	a.exporter = collector.New(collector.Options{
 		RefreshInterval:          f.refreshInterval,

@@ -145,7 +145,8 @@ func TestTLSAndBasicAuth(t *testing.T) {
 	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	defer transport.CloseIdleConnections()
 	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
-	get := func(path, user, password string) (*http.Response, string) {
+	// get returns the status, the TLS state and the body of one request.
+	get := func(path, user, password string) (int, *tls.ConnectionState, string) {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodGet, "https://"+addr+path, nil)
 		if err != nil {
@@ -160,15 +161,15 @@ func TestTLSAndBasicAuth(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		return resp, string(body)
+		return resp.StatusCode, resp.TLS, string(body)
 	}
 
-	resp, body := get("/metrics", webUser, webPassword)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `dcs_up{target="prod"`) {
-		t.Fatalf("right password: HTTP %d:\n%.300s", resp.StatusCode, body)
+	code, state, body := get("/metrics", webUser, webPassword)
+	if code != http.StatusOK || !strings.Contains(body, `dcs_up{target="prod"`) {
+		t.Fatalf("right password: HTTP %d:\n%.300s", code, body)
 	}
-	if resp.TLS == nil || !resp.TLS.HandshakeComplete || len(resp.TLS.VerifiedChains) == 0 {
-		t.Fatalf("no verified TLS handshake: %+v", resp.TLS)
+	if state == nil || !state.HandshakeComplete || len(state.VerifiedChains) == 0 {
+		t.Fatalf("no verified TLS handshake: %+v", state)
 	}
 	for _, c := range []struct{ name, user, password string }{
 		{"wrong password", webUser, "Tr0ub4dor&3"},
@@ -176,8 +177,8 @@ func TestTLSAndBasicAuth(t *testing.T) {
 		{"no credentials", "", ""},
 	} {
 		for _, path := range []string{"/metrics", "/probe?target=prod", "/"} {
-			if resp, body := get(path, c.user, c.password); resp.StatusCode != http.StatusUnauthorized || strings.Contains(body, "dcs_up") {
-				t.Errorf("%s on %s: HTTP %d, want 401", c.name, path, resp.StatusCode)
+			if code, _, body := get(path, c.user, c.password); code != http.StatusUnauthorized || strings.Contains(body, "dcs_up") {
+				t.Errorf("%s on %s: HTTP %d, want 401", c.name, path, code)
 			}
 		}
 	}
@@ -201,7 +202,7 @@ func TestTLSAndBasicAuth(t *testing.T) {
 	// A broken configuration on SIGHUP: the old one keeps serving, and the
 	// failure shows in the reload gauge, until a good one comes.
 	reloadGauge := func() string {
-		_, body := get("/metrics", webUser, webPassword)
+		_, _, body := get("/metrics", webUser, webPassword)
 		for _, line := range strings.Split(body, "\n") {
 			if v, ok := strings.CutPrefix(line, "dcs_exporter_config_last_reload_successful "); ok {
 				return v
@@ -228,7 +229,7 @@ func TestTLSAndBasicAuth(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		if _, body := get("/probe?target=prod", webUser, webPassword); !strings.Contains(body, `dcs_up{target="prod"`) {
+		if _, _, body := get("/probe?target=prod", webUser, webPassword); !strings.Contains(body, `dcs_up{target="prod"`) {
 			t.Errorf("the configuration stopped serving after a reload:\n%.300s", body)
 		}
 	}
@@ -262,6 +263,7 @@ func TestServerTimeouts(t *testing.T) {
 func TestMaxRequestsBoundsParallelScrapes(t *testing.T) {
 	const limit, scrapes = 2, 8
 	h := newHarness(t, fmt.Sprintf("--web.max-requests=%d", limit))
+	h.get("/metrics")              // the project lookup, out of the way
 	h.fake.SetLatency(time.Second) // the served ones stay in flight while the rest arrive
 	type result struct {
 		code    int
@@ -331,7 +333,7 @@ func TestBadConfigExitsWithStatus1(t *testing.T) {
 		{"unknown field", "targets:\n  - name: a\n    region: cn-north-4\n    credentials: {env: true}\n    regoin: eu-de\n", ":5: targets[0].regoin: unknown field"},
 		{"bad duration", "defaults:\n  timeout: 10x\ntargets:\n  - name: a\n    region: cn-north-4\n    credentials: {env: true}\n", ":2: defaults.timeout: "},
 		{"bad secret type", "targets:\n  - name: a\n    region: cn-north-4\n    credentials:\n      access_key: AK\n      secret_key: [s3cr3t-value]\n", ":6: targets[0].credentials.secret_key: must be a string"},
-		{"yaml syntax", "targets:\n  - name: a\n   region: cn-north-4\n", ":3: "},
+		{"yaml syntax", "targets:\n  - name: a\n    region: cn-north-4\n     timeout: 5s\n", ":4: mapping values are not allowed"},
 		{"missing file", "", "missing.yml"},
 	} {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {

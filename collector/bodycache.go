@@ -21,12 +21,13 @@ import (
 // only the exporter's own metrics before copying the rest:
 //
 //	plain:  own text | cached text
-//	gzip:   gzip header | deflate(own), flushed | cached deflate, flushed |
-//	        final empty block | CRC-32 and length of the whole text
+//	gzip:   gzip header | own text in stored blocks | cached deflate, ending
+//	        in a sync flush | final empty block | CRC-32 and length of the
+//	        whole text
 //
-// A deflate stream may consist of any number of blocks, and a sync flush
-// ends one on a byte boundary, so two separately compressed parts joined
-// this way are one valid stream. The CRC of the whole follows from the two
+// A deflate stream may consist of any number of blocks; stored blocks and a
+// sync flush each end on a byte boundary, so parts made separately and
+// joined this way are one valid stream. The CRC of the whole follows from the two
 // parts' CRCs (bodycache_crc.go).
 
 // outputChanged marks the target's series for rendering again, and tells
@@ -123,7 +124,8 @@ func (t *Target) renderedUntil(now time.Time) (*[numFamilies][]byte, time.Time) 
 }
 
 // cachedLevel compresses the cached text well; it is done once per change
-// of the series. Each scrape's own metrics use gzip.BestSpeed (handler.go).
+// of the series. Each scrape's own metrics are stored, not compressed (see
+// appendStored).
 const cachedLevel = flate.DefaultCompression
 
 // deflated compresses the text on first use: a setup whose scrapers never
@@ -161,9 +163,11 @@ func (e *Exporter) serveCached(w http.ResponseWriter, r *http.Request, gatherer 
 	}
 
 	gz := body.deflated()
-	head := deflatePool.Get().(*deflateHead)
-	defer deflatePool.Put(head)
-	head.compress(own.Bytes())
+	head := bufferPool.Get().(*bytes.Buffer)
+	head.Reset()
+	defer bufferPool.Put(head)
+	head.Write(gzipHeader)
+	appendStored(head, own.Bytes())
 	var tail [5 + 8]byte
 	// The last block: final, stored, empty (BFINAL=1, BTYPE=00, LEN=0,
 	// NLEN=0xffff); the stream is byte aligned after the sync flush.
@@ -172,8 +176,8 @@ func (e *Exporter) serveCached(w http.ResponseWriter, r *http.Request, gatherer 
 	binary.LittleEndian.PutUint32(tail[5:9], crc)
 	binary.LittleEndian.PutUint32(tail[9:13], uint32(own.Len()+len(body.text))) // ISIZE is the length mod 2^32
 	h.Set("Content-Encoding", "gzip")
-	h.Set("Content-Length", strconv.Itoa(head.out.Len()+len(gz.stream)+len(tail)))
-	_, _ = w.Write(head.out.Bytes())
+	h.Set("Content-Length", strconv.Itoa(head.Len()+len(gz.stream)+len(tail)))
+	_, _ = w.Write(head.Bytes())
 	_, _ = w.Write(gz.stream)
 	_, _ = w.Write(tail[:])
 }
@@ -182,24 +186,18 @@ func (e *Exporter) serveCached(w http.ResponseWriter, r *http.Request, gatherer 
 // operating system.
 var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255}
 
-// deflateHead compresses the start of a spliced gzip answer: the gzip header
-// and a scrape's own metrics. It is pooled, with its compressor, whose
-// state is large.
-type deflateHead struct {
-	out bytes.Buffer
-	fw  *flate.Writer
-}
-
-var deflatePool = sync.Pool{New: func() any {
-	d := &deflateHead{}
-	d.fw, _ = flate.NewWriter(&d.out, flate.BestSpeed) // the level is valid
-	return d
-}}
-
-func (d *deflateHead) compress(p []byte) {
-	d.out.Reset()
-	d.out.Write(gzipHeader)
-	d.fw.Reset(&d.out)
-	_, _ = d.fw.Write(p) // into a bytes.Buffer: no error
-	_ = d.fw.Flush()
+// appendStored writes p as stored (uncompressed) deflate blocks. The own
+// metrics are a few kilobytes next to the cached part's hundreds; storing
+// them costs a copy and their CRC, where compressing them took as much CPU
+// as the rest of a gzip scrape. A stored block starts and ends on a byte
+// boundary, so the cached stream can follow directly.
+func appendStored(b *bytes.Buffer, p []byte) {
+	for len(p) > 0 {
+		n := min(len(p), 0xffff)
+		// BFINAL=0, BTYPE=00, padding to the byte, then LEN and its
+		// complement, little-endian.
+		b.Write([]byte{0x00, byte(n), byte(n >> 8), ^byte(n), ^byte(n >> 8)})
+		b.Write(p[:n])
+		p = p[n:]
+	}
 }

@@ -39,10 +39,10 @@ func TestCRCCombine(t *testing.T) {
 
 // staticGatherer stands for the exporter's own registry with series that do
 // not change from scrape to scrape.
-func staticGatherer(t *testing.T) prometheus.Gatherer {
+func staticGatherer(t *testing.T, series int) prometheus.Gatherer {
 	reg := prometheus.NewRegistry()
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dcs_exporter_test_value", Help: "A test gauge."}, []string{"n"})
-	for i := range 300 { // more than one deflate block's worth would be nice, but any size must work
+	for i := range series {
 		g.WithLabelValues(strconv.Itoa(i)).Set(float64(i) * 1.5)
 	}
 	reg.MustRegister(g)
@@ -95,13 +95,19 @@ func refreshAll(e *env) {
 func TestCachedAnswerIsSplicedCorrectly(t *testing.T) {
 	e := newEnv(t, Options{RefreshInterval: time.Hour}, targetA+targetB)
 	refreshAll(e)
-	own := staticGatherer(t)
+	// 3,000 series are more than one stored block (64 KiB) of own text.
+	for _, n := range []int{0, 1, 3000} {
+		h := e.exp.MetricsHandler(staticGatherer(t, n))
+		_, plain := get(t, h, false)
+		if _, unzipped := get(t, h, true); plain != unzipped {
+			t.Fatalf("%d own series: the gzip answer differs from the plain one:\n%.2000s\n---\n%.2000s", n, unzipped, plain)
+		}
+	}
+	own := staticGatherer(t, 300)
 	h := e.exp.MetricsHandler(own)
-
 	_, plain := get(t, h, false)
-	_, unzipped := get(t, h, true)
-	if plain != unzipped {
-		t.Fatalf("the gzip answer differs from the plain one:\n%s\n---\n%s", unzipped, plain)
+	if _, unzipped := get(t, h, true); unzipped != plain {
+		t.Fatal("the gzip answer differs from the plain one")
 	}
 	// The same as rendering on the spot, as on-scrape mode and /probe do.
 	rec := httptest.NewRecorder()
@@ -116,7 +122,7 @@ func TestCachedAnswerIsSplicedCorrectly(t *testing.T) {
 
 	// Without own series, and with an empty exporter, gzip still works.
 	_, plain = get(t, e.exp.MetricsHandler(nil), false)
-	if _, unzipped = get(t, e.exp.MetricsHandler(nil), true); plain != unzipped {
+	if _, unzipped := get(t, e.exp.MetricsHandler(nil), true); plain != unzipped {
 		t.Fatal("gzip answer without own series differs")
 	}
 	empty := New(Options{RefreshInterval: time.Hour})

@@ -274,14 +274,26 @@ func (e *Exporter) Run(ctx context.Context) {
 func (e *Exporter) refreshLoop(ctx context.Context) {
 	ticker := time.NewTicker(e.opts.RefreshInterval)
 	defer ticker.Stop()
-	e.refresh(ctx, e.Targets())
-	e.ready.Store(true)
+	// No refresh is waited for here, the first one only to say when the
+	// exporter is ready: a target that hangs until its timeout must not
+	// hold up the others' next refresh. A target whose query is still
+	// running when its next refresh is due joins it instead of starting
+	// another (see update).
+	first := e.refresh(e.Targets())
+	var readiness sync.WaitGroup
+	readiness.Add(1)
+	go func() {
+		defer readiness.Done()
+		waitAll(ctx, first)
+		e.ready.Store(true)
+	}()
+	defer readiness.Wait()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
-			e.refresh(ctx, e.Targets())
+			e.refresh(e.Targets())
 		case <-e.kick:
 			var fresh []*Target
 			for _, t := range e.Targets() {
@@ -289,7 +301,7 @@ func (e *Exporter) refreshLoop(ctx context.Context) {
 					fresh = append(fresh, t)
 				}
 			}
-			e.refresh(ctx, fresh)
+			e.refresh(fresh)
 		}
 	}
 }
@@ -300,13 +312,19 @@ func (t *Target) attempted() bool {
 	return t.status.attempted || t.inflight != nil
 }
 
-// refresh queries targets and waits until all are done.
-func (e *Exporter) refresh(ctx context.Context, targets []*Target) {
+// refresh starts a query of every target and returns channels that are
+// closed as each one is done.
+func (e *Exporter) refresh(targets []*Target) []<-chan struct{} {
 	waitLimit := time.Now().Add(max(e.opts.RefreshInterval, time.Minute)) // a real deadline, not the injectable clock
 	done := make([]<-chan struct{}, len(targets))
 	for i, t := range targets {
 		done[i] = t.update(waitLimit)
 	}
+	return done
+}
+
+// waitAll waits until every channel is closed or ctx ends.
+func waitAll(ctx context.Context, done []<-chan struct{}) {
 	for _, d := range done {
 		select {
 		case <-d:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // contentType is the Prometheus text format, which every scraper accepts.
@@ -204,9 +205,21 @@ func (e *Exporter) writeGathered(buf *bytes.Buffer, gatherer prometheus.Gatherer
 	if err != nil {
 		e.opts.Logger.Error("gathering the exporter's own metrics", "err", err)
 	}
-	enc := expfmt.NewEncoder(buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+	// expfmt's Encoder copies every family to escape names that need it;
+	// the exporter's own names never do, so they go straight to the text
+	// writer, which writes into buf without a bufio.Writer in between.
+	var enc expfmt.Encoder
 	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
+		var err error
+		if model.LegacyValidation.IsValidMetricName(mf.GetName()) {
+			_, err = expfmt.MetricFamilyToText(buf, mf)
+		} else {
+			if enc == nil {
+				enc = expfmt.NewEncoder(buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+			}
+			err = enc.Encode(mf)
+		}
+		if err != nil {
 			e.opts.Logger.Error("encoding the exporter's own metrics", "err", err)
 		}
 	}

@@ -357,13 +357,6 @@ func (r *requestCounts) snapshot() []requestCount {
 	return out
 }
 
-// Get returns the count for one API and code; for tests and benchmarks.
-func (r *requestCounts) get(api, code string) uint64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.counts[[2]string{api, code}]
-}
-
 // newCredentialProvider maps the configured credential source to a provider.
 func newCredentialProvider(c config.Credentials, onRequest func(api, code string)) dcsapi.CredentialProvider {
 	switch {

@@ -132,20 +132,19 @@ func Verify(req *http.Request, body []byte, secretFor func(accessKey string) (st
 	only := req.Clone(req.Context())
 	only.Header = http.Header{}
 	for _, name := range names {
-		switch {
-		case name == "host":
+		if name == "host" {
 			host := req.Host
 			if host == "" {
 				host = req.URL.Host
 			}
 			only.Header["Host"] = []string{host}
-		default:
-			values := req.Header.Values(name)
-			if len(values) == 0 {
-				return &SignatureError{Reason: "signed header " + name + " is missing"}
-			}
-			only.Header[http.CanonicalHeaderKey(name)] = values
+			continue
 		}
+		values := req.Header.Values(name)
+		if len(values) == 0 {
+			return &SignatureError{Reason: "signed header " + name + " is missing"}
+		}
+		only.Header[http.CanonicalHeaderKey(name)] = values
 	}
 	st := getSigningState()
 	defer putSigningState(st)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"sort"
 	"strconv"
 	"strings"
@@ -86,28 +87,35 @@ func DecodeStatus(body []byte) (*StatusReport, error) {
 
 // statusMemo remembers a client's last status answer and its report. The
 // counts of a project rarely change from one query to the next, so most
-// answers repeat the previous one byte for byte; comparing ~600 bytes then
-// replaces decoding them into four maps.
+// answers repeat the previous one byte for byte; recognising that replaces
+// decoding ~600 bytes into four maps. The answer is remembered by its
+// length and two 64-bit hashes with random seeds rather than by a copy: the
+// exporter keeps one memo per target, and a false match (about one in
+// 2^128) needs no attacker-proof hash to be out of reach.
 type statusMemo struct {
 	last atomic.Pointer[decodedStatus]
 }
 
 type decodedStatus struct {
-	body   []byte
+	size   int
+	sum    [2]uint64
 	report *StatusReport
 }
+
+var memoSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 
 // decode returns the report of body, the remembered one if body repeats the
 // last answer. body is not retained.
 func (m *statusMemo) decode(body []byte) (*StatusReport, error) {
-	if last := m.last.Load(); last != nil && bytes.Equal(last.body, body) {
+	sum := [2]uint64{maphash.Bytes(memoSeeds[0], body), maphash.Bytes(memoSeeds[1], body)}
+	if last := m.last.Load(); last != nil && last.size == len(body) && last.sum == sum {
 		return last.report, nil
 	}
 	r, err := DecodeStatus(body)
 	if err != nil {
 		return nil, err
 	}
-	m.last.Store(&decodedStatus{body: bytes.Clone(body), report: r})
+	m.last.Store(&decodedStatus{size: len(body), sum: sum, report: r})
 	return r, nil
 }
 

@@ -87,7 +87,7 @@ func fakeMain(args []string) int {
 		}
 	}
 	w := bufio.NewWriter(os.Stdout)
-	fmt.Fprintln(w, fake.URL)
+	_, _ = fmt.Fprintln(w, fake.URL)
 	_ = w.Flush()
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)

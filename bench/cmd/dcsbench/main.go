@@ -64,7 +64,7 @@ func suiteMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "dcsbench:", err)
 		return 1
 	}
-	start := time.Now()
+	start, loadBefore := time.Now(), loadAverage()
 	figures := map[string]func() error{
 		"1": s.figure1, "2": s.figure2, "3": s.figure3, "4": s.figure4, "5": s.figure5, "6": s.figure6,
 	}
@@ -83,11 +83,13 @@ func suiteMain(args []string) int {
 			failed = true
 		}
 	}
+	// Other work on the machine shows in every figure; say how much there was.
+	conditions := fmt.Sprintf("%s; load average before %s, after %s; total %.0f s", machine(), loadBefore, loadAverage(), time.Since(start).Seconds())
 	fmt.Println()
 	printTable(os.Stdout, s.rows)
-	fmt.Printf("\n%s; total %.0f s\n", machine(), time.Since(start).Seconds())
+	fmt.Printf("\n%s\n", conditions)
 	if *markdown != "" {
-		if err := os.WriteFile(*markdown, []byte(markdownTable(s.rows)+"\n"+machine()+"\n"), 0o644); err != nil {
+		if err := os.WriteFile(*markdown, []byte(markdownTable(s.rows)+"\n"+conditions+"\n"), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "dcsbench:", err)
 			return 1
 		}
@@ -102,7 +104,7 @@ func suiteMain(args []string) int {
 }
 
 func (s *suite) logf(format string, args ...any) {
-	fmt.Fprintf(s.log, "dcsbench: "+format+"\n", args...)
+	_, _ = fmt.Fprintf(s.log, "dcsbench: "+format+"\n", args...)
 }
 
 func (s *suite) add(r row) {
@@ -156,6 +158,15 @@ const (
 	serverCPU = 0
 	clientCPU = 1
 )
+
+// loadAverage is the 1-minute load average, or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
 
 // machine describes where the suite ran.
 func machine() string {

@@ -90,8 +90,15 @@ func (s *suite) decoderFigures() error {
 	if s.quick {
 		benchtime = "200ms"
 	}
-	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^(BenchmarkDecodeStatus|BenchmarkDecodeStatusSlow|BenchmarkSign)$", "-benchmem", "-benchtime", benchtime, "-count", "3", "./dcsapi/")
-	cmd.Dir, cmd.Stderr = s.root, os.Stderr
+	test := filepath.Join(s.out, "dcsapi.test")
+	build := exec.Command("go", "test", "-c", "-o", test, "./dcsapi/")
+	build.Dir, build.Stdout, build.Stderr = s.root, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return err
+	}
+	cmd := pinned(clientCPU, test, "-test.run", "^$", "-test.bench", "^(BenchmarkDecodeStatus|BenchmarkDecodeStatusSlow|BenchmarkSign)$",
+		"-test.benchmem", "-test.benchtime", benchtime, "-test.count", "3")
+	cmd.Dir, cmd.Stderr = filepath.Join(s.root, "dcsapi"), os.Stderr
 	start := time.Now()
 	out, err := cmd.Output()
 	if err != nil {

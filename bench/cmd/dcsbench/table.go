@@ -56,7 +56,7 @@ func printTable(w io.Writer, rows []row) {
 			b.WriteString(c)
 			b.WriteString(strings.Repeat(" ", widths[i]-len([]rune(c))))
 		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+		_, _ = fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 		if n == 0 {
 			var sep strings.Builder
 			for i, width := range widths {
@@ -65,7 +65,7 @@ func printTable(w io.Writer, rows []row) {
 				}
 				sep.WriteString(strings.Repeat("-", width))
 			}
-			fmt.Fprintln(w, sep.String())
+			_, _ = fmt.Fprintln(w, sep.String())
 		}
 	}
 }
