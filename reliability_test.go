@@ -72,7 +72,7 @@ type faultCase struct {
 	name    string
 	fault   *dcsapitest.Fault // nil with refused, and for the control row
 	refused bool              // nothing listens at the target's endpoint
-	timeout time.Duration     // the faulty target's timeout; 1.5s when 0
+	timeout time.Duration     // the faulty target's timeout; 2.5s when 0
 	// errorCode is the error_code the log line must carry; requestID says
 	// that it must carry the answer's request id.
 	errorCode string
@@ -100,7 +100,8 @@ func faultMatrix() []faultCase {
 		// The target's timeout is longer than the scrape's: the scrape
 		// deadline strikes first, and the next scrape joins the query.
 		{name: "hang", fault: f(dcsapitest.FaultHang), timeout: 3500 * time.Millisecond},
-		{name: "trickle", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultTrickle, Delay: 50 * time.Millisecond}},
+		// Always cut off by the target's timeout.
+		{name: "trickle", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultTrickle, Delay: 50 * time.Millisecond}, timeout: 1500 * time.Millisecond},
 		{name: "truncated_json", fault: f(dcsapitest.FaultTruncatedJSON), requestID: true},
 		{name: "malformed_json", fault: f(dcsapitest.FaultMalformedJSON), requestID: true},
 		{name: "wrong_types", fault: f(dcsapitest.FaultWrongTypes), requestID: true},
@@ -178,7 +179,9 @@ func startFaultEnv(dir string, c faultCase, extraArgs ...string) (*faultEnv, err
 	}
 	timeout := c.timeout
 	if timeout == 0 {
-		timeout = 1500 * time.Millisecond
+		// Room for the retries of a 500 on a busy machine: should a retry
+		// run out of time, the same failure would read differently.
+		timeout = 2500 * time.Millisecond
 	}
 	configFile := filepath.Join(dir, "dcs_exporter.yml")
 	if err := os.WriteFile(configFile, []byte(faultConfig(fake.URL, faultyURL, timeout)), 0o600); err != nil {
