@@ -3,7 +3,7 @@
 .PHONY: bench bench-quick
 
 # The benchmark suite: builds the exporter, compares it with its baselines on
-# loopback and prints one table (under 10 minutes on 2 cores). BENCHMARKS.md
+# loopback and prints one table (about 4 minutes on 2 cores). BENCHMARKS.md
 # explains the figures. The table is also written to bench/out/results.md.
 bench:
 	go run ./bench/cmd/dcsbench -markdown bench/out/results.md

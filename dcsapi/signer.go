@@ -53,9 +53,9 @@ func Sign(req *http.Request, body []byte, cred Credentials, now time.Time) error
 	st := getSigningState()
 	defer putSigningState(st)
 
-	// The date and the Authorization value are built in one buffer and
-	// become one string, and their two header slices share one array: the
-	// exporter signs on every API call, so allocations add up.
+	// The date and the Authorization value are built in one pooled buffer,
+	// and their two header slices share one array: the exporter signs on
+	// every API call, so allocations add up.
 	out := now.UTC().AppendFormat(st.out[:0], sdkDateLayout)
 	dateLen := len(out)
 	values := make([]string, 2)

@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"strconv"
 	"testing"
 	"time"
 
@@ -221,9 +220,4 @@ func Compare(b *testing.B, calls ...Call) {
 		b.ReportMetric(float64(cpu[i].Nanoseconds())/float64(n), c.Name+"-cpu-ns/op")
 		b.ReportMetric(float64(allocs[i])/float64(n), c.Name+"-allocs/op")
 	}
-}
-
-// FormatCPU is for logs: CPU nanoseconds per call as microseconds.
-func FormatCPU(ns float64) string {
-	return strconv.FormatFloat(ns/1000, 'f', 1, 64) + " µs"
 }

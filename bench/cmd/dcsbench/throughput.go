@@ -115,7 +115,7 @@ func (s *suite) compareWithStatic(fig, what string, exp *proc, withTarget bool) 
 		ratios   []float64 // exporter rate / baseline rate, per round
 	}
 	var got [2][2]tally // [plain, gzip][exporter, static]
-	rounds, window := 10, time.Second
+	rounds, window := 15, time.Second
 	if s.quick {
 		rounds, window = 2, 500*time.Millisecond
 	}
