@@ -488,3 +488,23 @@ func linesOf(exposition, substr string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+func TestScrapeDeadline(t *testing.T) {
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	for header, want := range map[string]time.Duration{
+		"":     29500 * time.Millisecond, // no header: 30 s
+		"10":   9500 * time.Millisecond,
+		"1":    900 * time.Millisecond,
+		"0.1":  50 * time.Millisecond,
+		"300":  maxScrapeWait - 500*time.Millisecond, // capped below the server's write timeout
+		"junk": 29500 * time.Millisecond,
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		if header != "" {
+			r.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", header)
+		}
+		if got := scrapeDeadline(r, now).Sub(now); got != want {
+			t.Errorf("timeout %q: wait %v, want %v", header, got, want)
+		}
+	}
+}

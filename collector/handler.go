@@ -52,6 +52,10 @@ func (e *Exporter) ProbeHandler() http.Handler {
 
 // scrapeDeadline is when the answer must be ready: a little before the
 // timeout Prometheus announces, or after 30 s when it announces none.
+// maxScrapeWait keeps the wait for targets well inside the HTTP server's
+// 2-minute write timeout (see newServer in main.go).
+const maxScrapeWait = 100 * time.Second
+
 func scrapeDeadline(r *http.Request, now time.Time) time.Time {
 	timeout := 30 * time.Second
 	if v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
@@ -59,6 +63,9 @@ func scrapeDeadline(r *http.Request, now time.Time) time.Time {
 			timeout = time.Duration(secs * float64(time.Second))
 		}
 	}
+	// The server gives up writing an answer after 2 minutes; a longer
+	// announced timeout would turn a slow target into a dropped connection.
+	timeout = min(timeout, maxScrapeWait)
 	margin := min(max(timeout/10, 100*time.Millisecond), 500*time.Millisecond)
 	if margin >= timeout {
 		margin = timeout / 2
