@@ -171,40 +171,40 @@ func (e *Exporter) collect(r *http.Request, targets []*Target) []bool {
 // it. Errors are the client's, who left; nothing is left to do about them.
 func writeFamilies(w io.Writer, outs []*[numFamilies][]byte) {
 	var header []byte
-	for f := range numFamilies {
-		wrote := false
-		for _, out := range outs {
-			lines := out[f]
-			if len(lines) == 0 {
-				continue
-			}
-			if !wrote {
-				header = appendHeader(header[:0], families[f])
-				_, _ = w.Write(header)
-				wrote = true
-			}
-			_, _ = w.Write(lines)
-		}
-	}
+	eachFamilyPart(outs, func(f int) {
+		header = appendHeader(header[:0], families[f])
+		_, _ = w.Write(header)
+	}, func(lines []byte) {
+		_, _ = w.Write(lines)
+	})
 }
 
 // appendFamilies is writeFamilies into a byte slice.
 func appendFamilies(b []byte, outs []*[numFamilies][]byte) []byte {
+	eachFamilyPart(outs, func(f int) {
+		b = appendHeader(b, families[f])
+	}, func(lines []byte) {
+		b = append(b, lines...)
+	})
+	return b
+}
+
+// eachFamilyPart walks the output in exposition order: for each family that
+// has samples, its header once, then every target's lines of it.
+func eachFamilyPart(outs []*[numFamilies][]byte, header func(family int), lines func([]byte)) {
 	for f := range numFamilies {
 		wrote := false
 		for _, out := range outs {
-			lines := out[f]
-			if len(lines) == 0 {
+			if len(out[f]) == 0 {
 				continue
 			}
 			if !wrote {
-				b = appendHeader(b, families[f])
+				header(f)
 				wrote = true
 			}
-			b = append(b, lines...)
+			lines(out[f])
 		}
 	}
-	return b
 }
 
 func (e *Exporter) writeGathered(buf *bytes.Buffer, gatherer prometheus.Gatherer) {

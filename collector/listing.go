@@ -150,16 +150,7 @@ func (t *Target) refreshListing(ctx context.Context) {
 	l.up = false
 	if key := errorKey(err); key != l.errKey {
 		l.errKey = key
-		attrs := []any{"err", err}
-		var apiErr *dcsapi.APIError
-		var decodeErr *dcsapi.DecodeError
-		switch {
-		case errors.As(err, &apiErr):
-			attrs = append(attrs, "status", apiErr.StatusCode, "error_code", apiErr.Code, "request_id", apiErr.RequestID)
-		case errors.As(err, &decodeErr) && decodeErr.RequestID != "":
-			attrs = append(attrs, "request_id", decodeErr.RequestID)
-		}
-		t.logger.Warn("instance listing failed", attrs...)
+		t.logger.Warn("instance listing failed", errorAttrs(err)...)
 	}
 }
 

@@ -166,6 +166,17 @@ func (t *Target) applyBackoff(err error, now time.Time) {
 }
 
 func (t *Target) logFailure(err error) {
+	attrs := errorAttrs(err)
+	if !t.backoff.until.IsZero() {
+		attrs = append(attrs, "next_attempt", t.backoff.until.UTC().Format(time.RFC3339))
+	}
+	t.logger.Warn("query failed", attrs...)
+}
+
+// errorAttrs are the log attributes of a failed call: the error, and the
+// API's status, error code and request id where there are any, which is what
+// a support ticket with the cloud needs.
+func errorAttrs(err error) []any {
 	attrs := []any{"err", err}
 	var apiErr *dcsapi.APIError
 	var decodeErr *dcsapi.DecodeError
@@ -175,10 +186,7 @@ func (t *Target) logFailure(err error) {
 	case errors.As(err, &decodeErr) && decodeErr.RequestID != "":
 		attrs = append(attrs, "request_id", decodeErr.RequestID)
 	}
-	if !t.backoff.until.IsZero() {
-		attrs = append(attrs, "next_attempt", t.backoff.until.UTC().Format(time.RFC3339))
-	}
-	t.logger.Warn("query failed", attrs...)
+	return attrs
 }
 
 // errorKey identifies a failure without its request id, so that the same

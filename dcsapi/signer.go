@@ -366,6 +366,11 @@ func (st *signingState) appendCanonicalQuery(b []byte, rawQuery string) ([]byte,
 		}
 		st.pairs = append(st.pairs, queryPair{key, value})
 	}
+	return st.appendSortedPairs(b), nil
+}
+
+// appendSortedPairs sorts st.pairs and writes them as k=v&k=v, escaped.
+func (st *signingState) appendSortedPairs(b []byte) []byte {
 	slices.SortFunc(st.pairs, compareQueryPairs)
 	for i, p := range st.pairs {
 		if i > 0 {
@@ -375,7 +380,7 @@ func (st *signingState) appendCanonicalQuery(b []byte, rawQuery string) ([]byte,
 		b = append(b, '=')
 		b = appendEscaped(b, p.value)
 	}
-	return b, nil
+	return b
 }
 
 // CanonicalQuery encodes query the way the signer canonicalises it. Sending
@@ -389,17 +394,7 @@ func CanonicalQuery(query url.Values) string {
 			st.pairs = append(st.pairs, queryPair{k, v})
 		}
 	}
-	slices.SortFunc(st.pairs, compareQueryPairs)
-	var b []byte
-	for i, p := range st.pairs {
-		if i > 0 {
-			b = append(b, '&')
-		}
-		b = appendEscaped(b, p.key)
-		b = append(b, '=')
-		b = appendEscaped(b, p.value)
-	}
-	return string(b)
+	return string(st.appendSortedPairs(nil))
 }
 
 func compareQueryPairs(a, b queryPair) int {
