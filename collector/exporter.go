@@ -231,6 +231,15 @@ func sharedHTTPClient(clients map[string]*http.Client, tc config.Target) (*http.
 	return c, nil
 }
 
+// CloseIdleConnections closes the API connections no query is using. The
+// connection pools otherwise keep what a burst of queries opened until the
+// connections time out.
+func (e *Exporter) CloseIdleConnections() {
+	for _, t := range e.Targets() {
+		t.client.CloseIdleConnections()
+	}
+}
+
 // Targets returns the current targets, sorted by name.
 func (e *Exporter) Targets() []*Target {
 	e.mu.RLock()

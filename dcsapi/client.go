@@ -195,6 +195,10 @@ func (c *Client) ProjectID(ctx context.Context) (string, error) {
 	}
 }
 
+// CloseIdleConnections closes the kept-alive connections the client is not
+// using; they would otherwise stay open until they time out.
+func (c *Client) CloseIdleConnections() { c.opts.HTTPClient.CloseIdleConnections() }
+
 // CachedProjectID returns the configured or already discovered project id,
 // without making a call.
 func (c *Client) CachedProjectID() (string, bool) {
