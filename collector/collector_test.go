@@ -508,3 +508,81 @@ func TestScrapeDeadline(t *testing.T) {
 		}
 	}
 }
+
+// probeWithTimeout probes one target with the scrape timeout Prometheus
+// would announce.
+func (e *env) probeWithTimeout(target, timeout string) string {
+	e.t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "/probe?target="+target, nil)
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", timeout)
+	rec := httptest.NewRecorder()
+	e.exp.ProbeHandler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		e.t.Fatalf("HTTP %d: %s", rec.Code, rec.Body)
+	}
+	return rec.Body.String()
+}
+
+const prodUp = `dcs_up{target="prod",region="cn-north-4",project_id="` + projectA + `",env="prod",team="cache"} `
+
+func TestTimedOutScrapeObeysStaleness(t *testing.T) {
+	e := newEnv(t, Options{MaxStaleness: 5 * time.Minute}, targetA)
+	e.scrape("prod")
+	e.clock.Advance(time.Hour)
+	e.srv.InjectFault(projectA, dcsapitest.APIInstanceStatus, dcsapitest.Fault{Kind: dcsapitest.FaultHang})
+	got := e.probeWithTimeout("prod", "0.5")
+	if !strings.Contains(got, prodUp+"0") {
+		t.Errorf("a timed-out target is not down:\n%s", got)
+	}
+	if strings.Contains(got, "dcs_instances{") {
+		t.Errorf("a timed-out scrape served counts an hour old:\n%s", got)
+	}
+}
+
+func TestQueryWithoutAPISlotIsDown(t *testing.T) {
+	e := newEnv(t, Options{MaxConcurrency: 1, MaxStaleness: 5 * time.Minute}, targetA)
+	e.scrape("prod")
+	e.clock.Advance(time.Hour)
+	e.exp.sem <- struct{}{} // every API slot is taken
+	defer func() { <-e.exp.sem }()
+	got := e.probeWithTimeout("prod", "0.3")
+	if !strings.Contains(got, prodUp+"0") || strings.Contains(got, "dcs_instances{") {
+		t.Errorf("a target whose query found no API slot is up or shows old counts:\n%s", got)
+	}
+	// The scrape may stop waiting a moment before the query gives up.
+	waitFor(t, func() bool { return strings.Contains(e.logs.String(), "no free API slot") })
+}
+
+func TestSlowTargetUsesLateAnswers(t *testing.T) {
+	e := newEnv(t, Options{}, targetA)
+	e.srv.SetLatency(700 * time.Millisecond)
+	var ups int
+	for i := range 4 {
+		got := e.probeWithTimeout("prod", "0.5")
+		if strings.Contains(got, prodUp+"1") {
+			ups++
+		} else if i > 0 {
+			t.Errorf("scrape %d: a target slower than the scrape timeout is down although its queries succeed:\n%s", i, got)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if ups < 3 {
+		t.Errorf("%d of 4 scrapes up, want at least 3", ups)
+	}
+	// Each scrape starts at most one query.
+	if n := e.srv.Requests(dcsapitest.APIInstanceStatus); n > 4 {
+		t.Errorf("%d status calls for 4 scrapes", n)
+	}
+	// Once the target is fast again, scrapes wait for fresh answers.
+	e.srv.SetLatency(0)
+	time.Sleep(800 * time.Millisecond) // the last slow query ends
+	e.probeWithTimeout("prod", "0.5")  // serves its late answer, starts a fast query
+	time.Sleep(100 * time.Millisecond)
+	before := e.srv.Requests(dcsapitest.APIInstanceStatus)
+	if got := e.probeWithTimeout("prod", "0.5"); !strings.Contains(got, prodUp+"1") {
+		t.Errorf("not up once fast again:\n%s", got)
+	}
+	if n := e.srv.Requests(dcsapitest.APIInstanceStatus); n != before+1 {
+		t.Errorf("a fast target's scrape made %d calls, want 1", n-before)
+	}
+}

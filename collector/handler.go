@@ -164,6 +164,11 @@ func (e *Exporter) collect(r *http.Request, targets []*Target) []bool {
 			timedOut[i] = true
 		}
 	}
+	for i, late := range timedOut {
+		if late {
+			targets[i].abandon()
+		}
+	}
 	return timedOut
 }
 

@@ -30,6 +30,7 @@ type Target struct {
 
 	mu         sync.Mutex
 	inflight   chan struct{}
+	late       lateAnswer
 	status     statusResult
 	backoff    backoffState
 	listing    listingResult
@@ -37,6 +38,22 @@ type Target struct {
 	outValid   bool
 	staleUntil time.Time // the rendered output changes then, as stale counts expire
 }
+
+// lateAnswer pipelines a target that answers more slowly than the scrape
+// timeout: a query a scrape stopped waiting for goes on, and its answer is
+// served by the next scrape, which starts the following query without
+// waiting for it. Without this such a target would be down on every scrape
+// although every query succeeds.
+type lateAnswer struct {
+	abandoned bool          // a scrape stopped waiting for the query in flight
+	ready     bool          // that query has finished and no scrape has used it
+	at        time.Time     // when it finished (real time)
+	took      time.Duration // how long it took (real time)
+}
+
+// lateAnswerMaxAge bounds how old an unused late answer may be and still
+// stand in for a query; scrape intervals are rarely longer.
+const lateAnswerMaxAge = 2 * time.Minute
 
 // statusResult is what the target's queries have found so far.
 type statusResult struct {
@@ -74,16 +91,37 @@ func (t *Target) update(waitLimit time.Time) <-chan struct{} {
 	if t.ex.now().Before(t.backoff.until) {
 		return closedChan
 	}
+	// A late answer that this scrape could not have waited for either is
+	// served now, and the next query runs for the next scrape.
+	useLate := t.late.ready && time.Since(t.late.at) < lateAnswerMaxAge && t.late.took >= time.Until(waitLimit)
+	t.late = lateAnswer{abandoned: useLate}
 	done := make(chan struct{})
 	t.inflight = done
 	go func() {
 		defer close(done)
+		start := time.Now()
 		t.query(waitLimit)
 		t.mu.Lock()
 		t.inflight = nil
+		if t.late.abandoned {
+			t.late = lateAnswer{ready: true, at: time.Now(), took: time.Since(start)}
+		}
 		t.mu.Unlock()
 	}()
+	if useLate {
+		return closedChan
+	}
 	return done
+}
+
+// abandon records that a scrape stopped waiting for the query in flight, so
+// that its answer is kept for the next scrape.
+func (t *Target) abandon() {
+	t.mu.Lock()
+	if t.inflight != nil {
+		t.late.abandoned = true
+	}
+	t.mu.Unlock()
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -93,7 +131,9 @@ func (t *Target) query(waitLimit time.Time) {
 	acquired := t.ex.acquire(waitCtx)
 	cancelWait()
 	if !acquired {
-		t.logger.Debug("no free API slot before the deadline; query skipped", "max_concurrency", cap(t.ex.sem))
+		if t.ctx.Err() == nil {
+			t.recordFailure(errNoAPISlot, t.ex.now(), 0)
+		}
 		return
 	}
 	defer t.ex.release()
@@ -106,6 +146,10 @@ func (t *Target) query(waitLimit time.Time) {
 		return // dropped by a reload; nobody reads this target any more
 	}
 	end := t.ex.now()
+	if err != nil {
+		t.recordFailure(err, end, end.Sub(start))
+		return
+	}
 	pid, _ := t.knownProjectID()
 
 	t.mu.Lock()
@@ -113,16 +157,30 @@ func (t *Target) query(waitLimit time.Time) {
 	s := &t.status
 	s.attempted, s.duration, s.projectID = true, end.Sub(start), pid
 	t.outputChanged()
-	if err == nil {
-		if !s.up && s.err != nil {
-			t.logger.Info("target recovered", "after", s.errKey)
-		}
-		s.report, s.lastSuccess, s.up, s.err, s.errKey = report, end, true, nil, ""
-		t.backoff = backoffState{}
-		return
+	if !s.up && s.err != nil {
+		t.logger.Info("target recovered", "after", s.errKey)
 	}
-	s.up, s.err = false, err
-	t.applyBackoff(err, end)
+	s.report, s.lastSuccess, s.up, s.err, s.errKey = report, end, true, nil, ""
+	t.backoff = backoffState{}
+}
+
+// errNoAPISlot is the failure of a query that never got to call the API:
+// the other targets' calls held every slot until the deadline.
+var errNoAPISlot = errors.New("no free API slot before the deadline: raise --dcs.max-concurrency or the scrape timeout")
+
+// recordFailure marks the target down; its counts then follow the staleness
+// rules. Each new failure is logged once.
+func (t *Target) recordFailure(err error, now time.Time, took time.Duration) {
+	pid, _ := t.knownProjectID()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := &t.status
+	s.attempted, s.duration, s.up, s.err = true, took, false, err
+	if pid != "" {
+		s.projectID = pid
+	}
+	t.outputChanged()
+	t.applyBackoff(err, now)
 	if key := errorKey(err); key != s.errKey {
 		s.errKey = key
 		t.logFailure(err)
@@ -224,7 +282,9 @@ func (t *Target) renderTimedOut(now time.Time) *[numFamilies][]byte {
 	var out [numFamilies][]byte
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	staleUntil := t.staleUntil // belongs to the cached output, not to this one
 	t.renderLocked(now, &out, true)
+	t.staleUntil = staleUntil
 	return &out
 }
 
@@ -253,7 +313,7 @@ func (t *Target) renderLocked(now time.Time, out *[numFamilies][]byte, timedOut 
 
 	t.staleUntil = time.Time{}
 	if s.report != nil {
-		fresh := s.up
+		fresh := s.up && !timedOut
 		if !fresh && t.ex.opts.MaxStaleness > 0 {
 			expiry := s.lastSuccess.Add(t.ex.opts.MaxStaleness)
 			if now.Before(expiry) {
