@@ -154,17 +154,8 @@ func (s *jsonScanner) counts() (map[string]int64, bool) {
 		if !ok {
 			return nil, false
 		}
-		if state, isCount := countName(k); isCount {
-			n, ok := s.count()
-			if !ok {
-				return nil, false
-			}
-			// A key seen twice makes the last value win in encoding/json;
-			// leave such bodies to the slow path.
-			if !putNew(m, internName(state), n) {
-				return nil, false
-			}
-		} else if !s.skipValue(2) {
+		handled, ok := s.countMember(m, k)
+		if !ok || !handled && !s.skipValue(2) {
 			return nil, false
 		}
 		if s.eat(',') {
@@ -172,6 +163,18 @@ func (s *jsonScanner) counts() (map[string]int64, bool) {
 		}
 		return m, s.eat('}')
 	}
+}
+
+// countMember reads the value of member k into m when k names a count, and
+// says whether it did. ok is false for anything left to the slow path: a bad
+// count, or a key seen twice (encoding/json lets the last one win).
+func (s *jsonScanner) countMember(m map[string]int64, k []byte) (handled, ok bool) {
+	state, isCount := countName(k)
+	if !isCount {
+		return false, true
+	}
+	n, ok := s.count()
+	return true, ok && putNew(m, internName(state), n)
 }
 
 // putNew sets m[k] and reports whether k is new, with one map operation.
@@ -336,15 +339,11 @@ func decodeStatusFast(body []byte) (*StatusReport, bool) {
 			if !ok {
 				return nil, false
 			}
-			if state, isCount := countName(k); isCount {
-				n, ok := s.count()
-				if !ok {
-					return nil, false
-				}
-				if !putNew(r.Total, internName(state), n) {
-					return nil, false
-				}
-			} else {
+			handled, ok := s.countMember(r.Total, k)
+			if !ok {
+				return nil, false
+			}
+			if !handled {
 				if _, dup := r.Engines[string(k)]; dup {
 					return nil, false
 				}
