@@ -1,21 +1,59 @@
 #!/usr/bin/env bash
 # Builds the pinned external tools (tools/pinned/*/go.mod, one module per tool
-# so their dependency graphs never mix) into the directory given, default
-# .tools/bin. Each build is skipped when the binary is newer than its go.mod.
-# Cold, on 2 cores, this takes about 20 minutes; warm, a few seconds.
+# so their dependency graphs never mix) into a directory.
+#
+# Usage: scripts/pinned-tools.sh [DIR [TOOL...]]
+#   DIR   where the binaries go (default .tools/bin)
+#   TOOL  prometheus, promtool, alertmanager, helm, golangci-lint, goreleaser
+#         (default: all of them)
+#
+# A binary is rebuilt only when its module's go.mod is newer. Cold, on 2
+# cores, all six take about 20 minutes, the four the tests need (go test
+# builds them on first use) most of that; warm, a second. Two runs into one
+# directory take turns (flock), so parallel test runs do not race.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(realpath -m "${1:-.tools/bin}")
+[ $# -gt 0 ] && shift
 mkdir -p "$bin"
-build() { # module dir, binary name, package
-  local dir=tools/pinned/$1 out=$bin/$2
-  if [ -x "$out" ] && [ "$out" -nt "$dir/go.mod" ]; then return; fi
-  echo "building $2 ($(grep -m1 -oE "$3 v[^ ]+|$(dirname "$3" | sed 's#/cmd.*##') v[^ ]+" "$dir/go.mod" || echo pinned))" >&2
-  go build -C "$dir" -trimpath -o "$out" "$3"
+if command -v flock >/dev/null; then
+  exec 9>"$bin/.lock"
+  flock 9
+fi
+
+# name, module directory under tools/pinned, package
+tools=(
+  "prometheus prometheus github.com/prometheus/prometheus/cmd/prometheus"
+  "promtool prometheus github.com/prometheus/prometheus/cmd/promtool"
+  "alertmanager alertmanager github.com/prometheus/alertmanager/cmd/alertmanager"
+  "helm helm helm.sh/helm/v3/cmd/helm"
+  "golangci-lint golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint"
+  "goreleaser goreleaser github.com/goreleaser/goreleaser/v2"
+)
+
+wanted() {
+  [ $# -eq 1 ] && return 0
+  local name=$1 w
+  shift
+  for w in "$@"; do [ "$w" = "$name" ] && return 0; done
+  return 1
 }
-build prometheus prometheus github.com/prometheus/prometheus/cmd/prometheus
-build prometheus promtool github.com/prometheus/prometheus/cmd/promtool
-build alertmanager alertmanager github.com/prometheus/alertmanager/cmd/alertmanager
-build helm helm helm.sh/helm/v3/cmd/helm
-build golangci-lint golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint
-build goreleaser goreleaser github.com/goreleaser/goreleaser/v2
+
+for w in "$@"; do
+  known=
+  for t in "${tools[@]}"; do [ "${t%% *}" = "$w" ] && known=1; done
+  [ -n "$known" ] || { echo "pinned-tools.sh: unknown tool $w" >&2; exit 2; }
+done
+
+for t in "${tools[@]}"; do
+  read -r name dir pkg <<<"$t"
+  wanted "$name" "$@" || continue
+  out=$bin/$name
+  mod=tools/pinned/$dir/go.mod
+  if [ -x "$out" ] && [ "$out" -nt "$mod" ]; then continue; fi
+  module=${pkg%%/cmd/*}
+  version=$(awk -v m="$module" '$1 == m { print $2; exit }' "$mod")
+  echo "building $name ($module ${version:-pinned})" >&2
+  go build -C "tools/pinned/$dir" -trimpath -o "$out.tmp" "$pkg"
+  mv "$out.tmp" "$out"
+done
