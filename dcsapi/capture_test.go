@@ -107,6 +107,24 @@ func TestClientRequestsCaptured(t *testing.T) {
 		return err
 	}, "list_instances_page_security_token")
 
+	// Each name says what the request is; make sure it is.
+	for _, r := range recs.Requests {
+		h, _, err := r.Header()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			nameHas, urlHas string
+		}{{"iam_", "/v3/projects?name=" + captureRegion}, {"status_v1", "/v1.0/"}, {"status_v2", "/v2/"}, {"list_", "/instances?"}} {
+			if strings.Contains(r.Name, c.nameHas) && !strings.Contains(r.URL, c.urlHas) {
+				t.Errorf("%s is %s", r.Name, r.URL)
+			}
+		}
+		if strings.HasSuffix(r.Name, "_security_token") != (h.Get("X-Security-Token") == captureTempToken) {
+			t.Errorf("%s has X-Security-Token %q", r.Name, h.Get("X-Security-Token"))
+		}
+	}
+
 	got, err := recs.Marshal()
 	if err != nil {
 		t.Fatal(err)
