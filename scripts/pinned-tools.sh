@@ -31,6 +31,30 @@ tools=(
   "goreleaser goreleaser github.com/goreleaser/goreleaser/v2"
 )
 
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Since v0.32 the Alertmanager module no longer contains its web UI
+# (ui/app/dist, built with npm; prometheus/alertmanager#5163), so `go build`
+# of it stops at the go:embed of that directory. Build it from a copy of the
+# module with a one-page placeholder UI instead, through a go.mod that
+# replaces the module with the copy; the API, all the tests use, is whole.
+stub_alertmanager_ui() {
+  local moddir=tools/pinned/alertmanager src
+  go mod download -C "$moddir" github.com/prometheus/alertmanager
+  src=$(go list -C "$moddir" -m -f '{{.Dir}}' github.com/prometheus/alertmanager)
+  cp -R "$src" "$work/alertmanager-src"
+  chmod -R u+w "$work/alertmanager-src"
+  for ui in elm mantine; do
+    mkdir -p "$work/alertmanager-src/ui/app/dist/$ui"
+    echo '<!doctype html><title>Alertmanager</title><p>Built by dcs_exporter/scripts/pinned-tools.sh without the web UI; the API is complete.' \
+      >"$work/alertmanager-src/ui/app/dist/$ui/index.html"
+  done
+  cp "$moddir/go.mod" "$work/alertmanager.mod"
+  cp "$moddir/go.sum" "$work/alertmanager.sum"
+  go mod edit -modfile="$work/alertmanager.mod" -replace "github.com/prometheus/alertmanager=$work/alertmanager-src"
+}
+
 wanted() {
   [ $# -eq 1 ] && return 0
   local name=$1 w
@@ -54,6 +78,8 @@ for t in "${tools[@]}"; do
   module=${pkg%%/cmd/*}
   version=$(awk -v m="$module" '$1 == m { print $2; exit }' "$mod")
   echo "building $name ($module ${version:-pinned})" >&2
-  go build -C "tools/pinned/$dir" -trimpath -o "$out.tmp" "$pkg"
+  modflags=()
+  if [ "$name" = alertmanager ]; then stub_alertmanager_ui; modflags=(-modfile="$work/alertmanager.mod"); fi
+  go build -C "tools/pinned/$dir" "${modflags[@]}" -trimpath -o "$out.tmp" "$pkg"
   mv "$out.tmp" "$out"
 done
