@@ -7,10 +7,11 @@
 #   TOOL  prometheus, promtool, alertmanager, helm, golangci-lint, goreleaser
 #         (default: all of them)
 #
-# A binary is rebuilt only when its module's go.mod is newer. Cold, on 2
-# cores, all six take about 20 minutes, the four the tests need (go test
-# builds them on first use) most of that; warm, a second. Two runs into one
-# directory take turns (flock), so parallel test runs do not race.
+# A binary is rebuilt only when its module's go.mod or go.sum changed since
+# it was built (a checksum beside it, .NAME.pin), so one directory can serve
+# several checkouts (DCS_TOOLS_BIN). Two runs into one directory take turns
+# (flock), so parallel test runs do not race. The README's development table
+# has the build times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(realpath -m "${1:-.tools/bin}")
@@ -55,6 +56,10 @@ stub_alertmanager_ui() {
   go mod edit -modfile="$work/alertmanager.mod" -replace "github.com/prometheus/alertmanager=$work/alertmanager-src"
 }
 
+checksum() {
+  if command -v sha256sum >/dev/null; then sha256sum; else shasum -a 256; fi | cut -c1-64
+}
+
 wanted() {
   [ $# -eq 1 ] && return 0
   local name=$1 w
@@ -74,7 +79,16 @@ for t in "${tools[@]}"; do
   wanted "$name" "$@" || continue
   out=$bin/$name
   mod=tools/pinned/$dir/go.mod
-  if [ -x "$out" ] && [ "$out" -nt "$mod" ]; then continue; fi
+  pin=$(cat "$mod" "tools/pinned/$dir/go.sum" | checksum)
+  stamp=$bin/.$name.pin
+  if [ -x "$out" ]; then
+    if [ -f "$stamp" ]; then
+      [ "$(cat "$stamp")" = "$pin" ] && continue
+    elif [ "$out" -nt "$mod" ]; then
+      echo "$pin" >"$stamp" # built before the checksums existed
+      continue
+    fi
+  fi
   module=${pkg%%/cmd/*}
   version=$(awk -v m="$module" '$1 == m { print $2; exit }' "$mod")
   echo "building $name ($module ${version:-pinned})" >&2
@@ -82,4 +96,5 @@ for t in "${tools[@]}"; do
   if [ "$name" = alertmanager ]; then stub_alertmanager_ui; modflags=(-modfile="$work/alertmanager.mod"); fi
   go build -C "tools/pinned/$dir" "${modflags[@]}" -trimpath -o "$out.tmp" "$pkg"
   mv "$out.tmp" "$out"
+  echo "$pin" >"$stamp"
 done

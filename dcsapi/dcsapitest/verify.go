@@ -84,7 +84,7 @@ func VerifySignature(r *http.Request, body []byte, secretOf func(accessKey strin
 	}
 	digest := sha256.Sum256([]byte(canonical))
 	mac := hmac.New(sha256.New, []byte(secret))
-	fmt.Fprintf(mac, "%s\n%s\n%x", authScheme, date, digest)
+	mac.Write([]byte(authScheme + "\n" + date + "\n" + hex.EncodeToString(digest[:])))
 	if !hmac.Equal([]byte(hex.EncodeToString(mac.Sum(nil))), []byte(auth.Signature)) {
 		return refuse("verify aksk signature fail")
 	}

@@ -93,7 +93,7 @@ func (r *recorder) dcsClient(k key) (*dcs.DcsClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return dcs.NewDcsClient(hc.PreInvoke(map[string]string{"X-Sdk-Date": date})), nil
+	return dcs.NewDcsClient(hc.WithExtraHeaders(map[string]string{"X-Sdk-Date": date})), nil
 }
 
 // record runs call and files the one request it must have sent.
