@@ -1,8 +1,8 @@
 package dcsapi
 
 import (
-	"cmp"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
