@@ -26,10 +26,11 @@ import (
 
 // The API names used in errors and in request counts.
 const (
-	APIInstanceStatus = "instance_status"
-	APIListInstances  = "list_instances"
-	APIIAMProjects    = "iam_projects"
-	APIMetadata       = "metadata"
+	APIInstanceStatus  = "instance_status"
+	APIListInstances   = "list_instances"
+	APIIAMProjects     = "iam_projects"      // GET /v3/projects?name=REGION
+	APIIAMAuthProjects = "iam_auth_projects" // GET /v3/auth/projects, when the first is refused
+	APIMetadata        = "metadata"
 )
 
 // DefaultMaxBodyBytes bounds every response body; a longer one is an error
@@ -164,38 +165,6 @@ func (c *Client) InstanceStatus(ctx context.Context, includeFailure bool) (*Stat
 		apiErr.Hint = "this cloud may offer only the v1 status API: set api_version: v1 for this target"
 	}
 	return report, err
-}
-
-// ProjectID returns the configured project id, or looks it up in IAM by
-// region name on first use and remembers it.
-func (c *Client) ProjectID(ctx context.Context) (string, error) {
-	if pid, ok := c.CachedProjectID(); ok {
-		return pid, nil
-	}
-	c.projectMu.Lock()
-	defer c.projectMu.Unlock()
-	if pid, ok := c.CachedProjectID(); ok {
-		return pid, nil
-	}
-	var ids []string
-	query := "name=" + string(appendEscaped(nil, c.opts.Region))
-	err := c.call(ctx, APIIAMProjects, c.iam, "/v3/projects", query, "", func(body []byte) error {
-		var derr error
-		ids, derr = decodeProjects(body, c.opts.Region)
-		return derr
-	})
-	if err != nil {
-		return "", err
-	}
-	switch len(ids) {
-	case 1:
-		c.projectID.Store(&ids[0])
-		return ids[0], nil
-	case 0:
-		return "", fmt.Errorf("%s: no project named %q: check the region, or set project_id", APIIAMProjects, c.opts.Region)
-	default:
-		return "", fmt.Errorf("%s: %d projects named %q (%s): set project_id", APIIAMProjects, len(ids), c.opts.Region, strings.Join(ids, ", "))
-	}
 }
 
 // CloseIdleConnections closes the kept-alive connections the client is not

@@ -629,13 +629,8 @@ func TestListInstances(t *testing.T) {
 	if len(got) != len(fleet) {
 		t.Fatalf("got %d instances, want %d", len(got), len(fleet))
 	}
-	for i, in := range fleet {
-		want := dcsapi.Instance{
-			ID: in.ID, Name: in.Name, Engine: in.Engine, EngineVersion: in.EngineVersion, Status: in.Status,
-			SpecCode: in.SpecCode, CapacityGB: in.CapacityGB, MaxMemoryMB: in.MaxMemoryMB, UsedMemoryMB: in.UsedMemoryMB,
-			ChargingMode: int64(in.ChargingMode), AZCodes: in.AZCodes,
-		}
-		if !reflect.DeepEqual(got[i], want) {
+	for i, in := range e.srv.Instances(pid) {
+		if want := wantInstance(in); !reflect.DeepEqual(got[i], want) {
 			t.Fatalf("instance %d:\n got %+v\nwant %+v", i, got[i], want)
 		}
 	}

@@ -40,7 +40,7 @@ const ClockSkewLimit = 5 * time.Minute
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: HTTP %d", e.API, e.StatusCode)
-	if e.Code != "" {
+	if e.Code != "" && e.Code != strconv.Itoa(e.StatusCode) { // IAM's code is its status
 		b.WriteString(" " + e.Code)
 	}
 	if e.Message != "" {
