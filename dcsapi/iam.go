@@ -58,7 +58,7 @@ func (c *Client) ProjectID(ctx context.Context) (string, error) {
 	case len(ids) > 1:
 		return "", fmt.Errorf("%s: %d projects named %q (%s): set project_id", APIIAMProjects, len(ids), region, strings.Join(ids, ", "))
 	case denied:
-		return "", fmt.Errorf("%s: none of the projects this key may use is named %q (%s); it may not list projects by name, for want of the IAM permission %s: check the region, or set project_id",
+		return "", fmt.Errorf("%s: no project named %q among those this key may use (%s), and listing projects by name was refused for want of the IAM permission %s: check the region, or set project_id",
 			APIIAMAuthProjects, region, truncateUTF8(strings.Join(names, ", "), 300), permissionListProjects)
 	}
 	return "", fmt.Errorf("%s: no project named %q: check the region, or set project_id", APIIAMProjects, region)
