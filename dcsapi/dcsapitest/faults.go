@@ -56,7 +56,8 @@ const (
 	// fields: those of the documented example answer (enterprise_project_id
 	// and numeric tag keys as numbers) and worse ones (the maintenance
 	// window and created_at as numbers, service_upgrade as a string, tags
-	// as an object, az_codes as a string), taken in turns by the instances.
+	// as an object, az_codes as a string), taken in turns by the instances
+	// by their place in the listing (see spoilFields).
 	// Other APIs answer normally.
 	FaultOddFields
 	// FaultInstanceNum serves the listing's page as usual but announces

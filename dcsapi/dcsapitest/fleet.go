@@ -339,8 +339,8 @@ func (s *Server) listPage(r *http.Request, rt route, sh shape, total int) *answe
 	case shapeHuge:
 		doc.InstanceNum = json.Number(hugeNumber)
 	}
-	for _, rec := range page {
-		doc.Instances = append(doc.Instances, toWire(rec, sh))
+	for i, rec := range page {
+		doc.Instances = append(doc.Instances, toWire(rec, offset+i, sh))
 	}
 	return jsonAnswer(http.StatusOK, mustJSON(doc))
 }
@@ -429,7 +429,8 @@ type wireTag struct {
 
 const createdLayout = "2006-01-02T15:04:05.000Z" // as in the documented example
 
-func toWire(rec record, sh shape) wireInstance {
+// toWire is rec as the list API sends it at the given place of the listing.
+func toWire(rec record, place int, sh shape) wireInstance {
 	whole, minor := splitCapacity(rec.CapacityGB)
 	port := 6379
 	if strings.EqualFold(rec.Engine, "Memcached") {
@@ -490,7 +491,7 @@ func toWire(rec record, sh shape) wireInstance {
 		w.MaxMemory = strconv.FormatInt(rec.MaxMemoryMB, 10)
 		w.UsedMemory = strconv.FormatInt(rec.UsedMemoryMB, 10)
 	case shapeOddFields:
-		spoilFields(&w, rec)
+		spoilFields(&w, rec, place)
 	}
 	return w
 }
@@ -500,9 +501,9 @@ func toWire(rec record, sh shape) wireInstance {
 // enterprise_project_id and tag key), and types no documentation shows,
 // which a tolerant client must drop field by field: numbers for the
 // maintenance window and the creation time, a string for service_upgrade,
-// an object for the tags or a string for az_codes. Instances take turns,
-// by creation order, so that one listing has every kind.
-func spoilFields(w *wireInstance, rec record) {
+// an object for the tags or a string for az_codes. Instances take turns by
+// their place in the listing, so that one page of four has every kind.
+func spoilFields(w *wireInstance, rec record, place int) {
 	if n, err := strconv.Atoi(rec.EnterpriseProjectID); err == nil || rec.EnterpriseProjectID == "" {
 		w.EnterpriseProjectID = n // "0" or "" goes as 0, as in the example
 	}
@@ -511,7 +512,7 @@ func spoilFields(w *wireInstance, rec record) {
 			w.Tags.([]wireTag)[i].Key = n
 		}
 	}
-	switch rec.seq % 4 {
+	switch place % 4 {
 	case 0:
 		w.MaintainBegin, w.MaintainEnd = 7200, 21600
 	case 1:
