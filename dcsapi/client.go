@@ -1,7 +1,6 @@
-// Package dcsapi is a small client for the parts of the Huawei Cloud DCS and
-// IAM APIs the exporter needs: instance status counts, the instance list and
-// project lookup. It signs requests exactly as the official SDK does, decodes
-// every documented response shape, and returns typed errors.
+// This file makes the calls: the Client and its options, signed GETs with
+// retries within the caller's deadline, and capped reading of the answers.
+
 package dcsapi
 
 import (

@@ -1,3 +1,6 @@
+// This file holds the typed errors, and reads error answers the way the SDK
+// does.
+
 package dcsapi
 
 import (

@@ -1,3 +1,5 @@
+// This file finds the project id of a region in IAM.
+
 package dcsapi
 
 import (

@@ -1,3 +1,6 @@
+// This file lists a project's instances: paging through the list API and
+// decoding its items leniently.
+
 package dcsapi
 
 import (

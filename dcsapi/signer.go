@@ -1,3 +1,5 @@
+// This file signs requests with SDK-HMAC-SHA256, exactly as the SDK does.
+
 package dcsapi
 
 import (

@@ -1,3 +1,6 @@
+// This file decodes the status API's answer, and remembers the last one so
+// that a repeated answer is not decoded again.
+
 package dcsapi
 
 import (

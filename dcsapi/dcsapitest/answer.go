@@ -1,3 +1,6 @@
+// This file builds the fake's answers, the services' error shapes among
+// them, and sends them whole or badly.
+
 package dcsapitest
 
 import (

@@ -1,3 +1,5 @@
+// This file injects faults: the ways a call can fail, and when they strike.
+
 package dcsapitest
 
 import (

@@ -1,3 +1,6 @@
+// This file keeps the fake's instances and serves them through the status
+// and list APIs.
+
 package dcsapitest
 
 import (

@@ -1,3 +1,6 @@
+// This file holds the IAM behaviour beyond KeystoneListProjects: the
+// refusal a least-privilege key gets, and KeystoneListAuthProjects.
+
 package dcsapitest
 
 import (

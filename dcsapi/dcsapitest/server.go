@@ -1,8 +1,6 @@
-// Package dcsapitest runs a fake Huawei Cloud DCS API, with the IAM project
-// lookup and the ECS metadata service beside it, on one local listener. It
-// checks request signatures the way the API gateway does and can be told to
-// fail the way the real service and the network do. The dcsapi tests and the
-// exporter's --demo mode both use it; it is safe for concurrent use.
+// This file runs the fake: the listener, routing, counting and the
+// switches that change the whole cloud's behaviour.
+
 package dcsapitest
 
 import (
