@@ -67,7 +67,15 @@ func (s *Server) newRecordLocked(in Instance) record {
 		rec.created = in.CreatedAt
 	}
 	s.created++
+	rec.encode()
 	return rec
+}
+
+// encode keeps the record's list item as the API sends it normally: a
+// listing of thousands then costs the fake a copy, not an encoding, which
+// keeps its share of a benchmark of the exporter small.
+func (rec *record) encode() {
+	rec.json = mustJSON(toWire(*rec, 0, shapeNormal))
 }
 
 // SetInstances replaces the fleet of a project, creating the project if
@@ -92,6 +100,7 @@ func (s *Server) UpsertInstance(projectID string, in Instance) {
 	for i := range p.instances {
 		if in.ID != "" && p.instances[i].ID == in.ID {
 			p.instances[i].Instance = in.clone()
+			p.instances[i].encode()
 			return
 		}
 	}
@@ -107,6 +116,7 @@ func (s *Server) SetInstanceStatus(projectID, instanceID, status string) bool {
 		for i := range p.instances {
 			if p.instances[i].ID == instanceID {
 				p.instances[i].Status = status
+				p.instances[i].encode()
 				return true
 			}
 		}
@@ -330,6 +340,22 @@ func (s *Server) listPage(r *http.Request, rt route, sh shape, total int) *answe
 		total = len(matching)
 	}
 	page := matching[min(offset, len(matching)):min(offset+limit, len(matching))]
+	if sh == shapeNormal {
+		size := 64
+		for _, rec := range page {
+			size += len(rec.json) + 1
+		}
+		b := append(make([]byte, 0, size), `{"instance_num":`...)
+		b = strconv.AppendInt(b, int64(total), 10)
+		b = append(b, `,"instances":[`...)
+		for i, rec := range page {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, rec.json...)
+		}
+		return jsonAnswer(http.StatusOK, append(b, "]}"...))
+	}
 	doc := struct {
 		InstanceNum any            `json:"instance_num"`
 		Instances   []wireInstance `json:"instances"`

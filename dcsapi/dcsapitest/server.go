@@ -98,11 +98,12 @@ type project struct {
 }
 
 // record is an instance as the fake keeps it, with the creation time its
-// listing shows and its place in the order of creation.
+// listing shows, its place in the order of creation and its list item.
 type record struct {
 	Instance
 	created time.Time
 	seq     int
+	json    []byte // the list item, kept up to date by encode
 }
 
 type iamProject struct{ region, id string }
