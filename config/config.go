@@ -213,12 +213,6 @@ type targetSpec struct {
 	Credentials    *Credentials      `yaml:"credentials"`
 }
 
-var (
-	targetKeys     = keysOf[targetSpec]()
-	tlsKeys        = keysOf[TLS]()
-	credentialKeys = keysOf[Credentials]()
-)
-
 type parser struct {
 	filename string
 	dir      string         // config file's directory, base of relative file paths

@@ -168,15 +168,6 @@ func yamlKey(f reflect.StructField) string {
 	return key
 }
 
-// keysOf lists the yaml keys of struct T.
-func keysOf[T any]() map[string]bool {
-	keys := map[string]bool{}
-	for f := range reflect.TypeFor[T]().Fields() {
-		keys[yamlKey(f)] = true
-	}
-	return keys
-}
-
 func keySet(keys ...string) map[string]bool {
 	m := make(map[string]bool, len(keys))
 	for _, k := range keys {
