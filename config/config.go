@@ -195,7 +195,8 @@ type document struct {
 
 // targetSpec is a target or the defaults as written: nil means "not set",
 // so that an explicit false or empty value still overrides the defaults.
-// Parse copies each field into Target's field of the same name.
+// Parse copies each field into Target's field of the same name. A check
+// tag names the entry of checks that the value must pass.
 type targetSpec struct {
 	Name           *string           `yaml:"name" check:"name"`
 	Region         *string           `yaml:"region" check:"region"`
