@@ -599,7 +599,7 @@ var (
 // one in twenty a pending upgrade.
 func Annotate(in *Instance) {
 	h := fnv.New64a()
-	h.Write([]byte(in.ID))
+	_, _ = h.Write([]byte(in.ID)) // a hash never fails to write
 	r := rand.New(rand.NewPCG(h.Sum64(), 0x616e6e6f74617465))
 	owner := sampleOwners[r.IntN(len(sampleOwners))]
 	in.Tags = []Tag{
