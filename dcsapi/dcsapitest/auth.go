@@ -23,7 +23,7 @@ func (s *Server) authenticate(r *http.Request, projectID string) string {
 	// A malformed header leaves ak empty: refused, and locks out nobody.
 	parsed, _ := ParseAuthorization(r.Header.Get("Authorization"))
 	ak, signed := parsed.AccessKey, parsed.SignedHeaders
-	now := s.now()
+	now := s.gatewayNow()
 	s.mu.Lock()
 	key, known := s.keys[ak]
 	until, locked := s.lockedUntil[ak]
