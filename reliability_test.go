@@ -52,18 +52,46 @@ func findLeak(text string) string {
 	return ""
 }
 
-// faultScrapeTimeout is the scrape timeout announced to the exporter, and
-// the time within which every answer must arrive. The exporter answers a
-// tenth of it early, which covers the client's side of the exchange; under
-// the race detector, on a busy machine, that side alone can take longer.
+// faultScrapeTimeout is the scrape timeout announced to the exporter. The
+// exporter stops waiting for its targets 300 ms before it (collector's
+// TestScrapeDeadline pins that margin on an injected clock), which is too
+// little to check on the wall clock of a busy machine.
 const faultScrapeTimeout = 3 * time.Second
 
+// answerLimit is the time within which every answer of the fault matrix
+// must arrive: the exporter's deadline of 2.7 s with more than a second to
+// spare for the client's side of the exchange, and a second more under the
+// race detector, which slows that side several times over.
 var answerLimit = func() time.Duration {
 	if underRace {
-		return faultScrapeTimeout + time.Second
+		return faultScrapeTimeout + 2*time.Second
 	}
-	return faultScrapeTimeout
+	return faultScrapeTimeout + time.Second
 }()
+
+// hangTimeout is the faulty target's own timeout where its API hangs: two
+// seconds beyond answerLimit, so that an exporter that waited for the
+// target instead of the scrape's deadline fails the check by a clear margin.
+var hangTimeout = answerLimit + 2*time.Second
+
+// patience bounds every wait for something that normally takes
+// milliseconds. It runs out only when the test is failing anyway, so it can
+// be generous enough for the race detector on a machine that is busy with
+// other work.
+const patience = 20 * time.Second
+
+// waitUntil checks cond every few milliseconds until it holds, and reports
+// false if it still does not after patience.
+func waitUntil(cond func() bool) bool {
+	deadline := time.Now().Add(patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return cond()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
 
 // faultCase is one row of the fault matrix: a fault the fake API injects
 // into the status calls of the faulty target, and what the exporter must
@@ -99,7 +127,7 @@ func faultMatrix() []faultCase {
 		{name: "reset_mid_body", fault: f(dcsapitest.FaultReset)},
 		// The target's timeout is longer than the scrape's: the scrape
 		// deadline strikes first, and the next scrape joins the query.
-		{name: "hang", fault: f(dcsapitest.FaultHang), timeout: 3500 * time.Millisecond},
+		{name: "hang", fault: f(dcsapitest.FaultHang), timeout: hangTimeout},
 		// Always cut off by the target's timeout.
 		{name: "trickle", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultTrickle, Delay: 50 * time.Millisecond}, timeout: 1500 * time.Millisecond},
 		{name: "truncated_json", fault: f(dcsapitest.FaultTruncatedJSON), requestID: true},
@@ -130,10 +158,15 @@ type faultEnv struct {
 }
 
 func faultConfig(apiURL, faultyURL string, faultyTimeout time.Duration) string {
+	return envConfig(apiURL, faultyURL, 5*time.Second, faultyTimeout)
+}
+
+// envConfig is faultConfig with the healthy targets' timeout too.
+func envConfig(apiURL, faultyURL string, timeout, faultyTimeout time.Duration) string {
 	return fmt.Sprintf(`defaults:
   endpoint: %[1]s
   iam_endpoint: %[1]s
-  timeout: 5s
+  timeout: %[9]s
   credentials:
     access_key: %[2]s
     secret_key: %[3]s
@@ -152,7 +185,7 @@ targets:
     endpoint: %[7]s
     timeout: %[8]s
     labels: {env: faulty}
-`, apiURL, hygieneAccessKey, hygieneSecretKey, hygieneToken, projectStaging, projectFaulty, faultyURL, faultyTimeout)
+`, apiURL, hygieneAccessKey, hygieneSecretKey, hygieneToken, projectStaging, projectFaulty, faultyURL, faultyTimeout, timeout)
 }
 
 // newFaultFake is the fake API of the reliability tests: the fleets of
@@ -183,8 +216,29 @@ func startFaultEnv(dir string, c faultCase, extraArgs ...string) (*faultEnv, err
 		// run out of time, the same failure would read differently.
 		timeout = 2500 * time.Millisecond
 	}
+	return startEnv(dir, fake, envRoute{api: fake.URL, faulty: faultyURL, faultyTimeout: timeout}, extraArgs...)
+}
+
+// envRoute says where the exporter of a faultEnv finds the API, and how it
+// serves.
+type envRoute struct {
+	api, faulty   string        // base URLs: of every API, of the faulty target's DCS API
+	faultyTimeout time.Duration // the faulty target's timeout
+	timeout       time.Duration // the other targets' timeout; 5s when 0
+	// wrap, when set, wraps the exporter's handler, so that a test can see
+	// requests arrive.
+	wrap func(http.Handler) http.Handler
+}
+
+// startEnv starts the exporter of a faultEnv in front of fake, which it then
+// owns, with the API where route says.
+func startEnv(dir string, fake *dcsapitest.Server, route envRoute, extraArgs ...string) (*faultEnv, error) {
 	configFile := filepath.Join(dir, "dcs_exporter.yml")
-	if err := os.WriteFile(configFile, []byte(faultConfig(fake.URL, faultyURL, timeout)), 0o600); err != nil {
+	timeout := route.timeout
+	if timeout == 0 {
+		timeout = 5 * time.Second
+	}
+	if err := os.WriteFile(configFile, []byte(envConfig(route.api, route.faulty, timeout, route.faultyTimeout)), 0o600); err != nil {
 		fake.Close()
 		return nil, err
 	}
@@ -200,7 +254,11 @@ func startFaultEnv(dir string, c faultCase, extraArgs ...string) (*faultEnv, err
 	}
 	e.app = a
 	go func() { a.exporter.Run(ctx); close(e.done) }()
-	e.srv = httptest.NewServer(a.handler)
+	handler := a.handler
+	if route.wrap != nil {
+		handler = route.wrap(handler)
+	}
+	e.srv = httptest.NewServer(handler)
 	return e, nil
 }
 
@@ -320,23 +378,25 @@ func runFaultCase(dir string, c faultCase, cached bool, client *http.Client) cas
 	if cached {
 		// Scrapes only read the cache: wait until the faulty target has
 		// been tried, so that the rounds see its failure.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		tried := waitUntil(func() bool {
 			a := scrapeOnce(client, e.srv.URL, "/probe?target=faulty", faultScrapeTimeout)
-			if strings.Contains(a.body, `dcs_scrape_duration_seconds{target="faulty"`) {
-				break
-			}
-			if time.Now().After(deadline) {
-				r.errorf("the faulty target was never tried in cached mode")
-				return r
-			}
-			time.Sleep(20 * time.Millisecond)
+			return strings.Contains(a.body, `dcs_scrape_duration_seconds{target="faulty"`)
+		})
+		if !tried {
+			r.errorf("the faulty target was never tried in cached mode")
+			return r
 		}
 	}
 	var all []scrapeResult
 	for round := range 3 {
 		if cached && round > 0 {
-			time.Sleep(300 * time.Millisecond) // a few refreshes fail in between
+			// Two more refreshes of every target in between, as the
+			// fake counts them on a healthy one; the faulty one fails them
+			// unless it is backing off or still waiting for its API.
+			seen := e.fake.ProjectRequests(projectStaging, dcsapitest.APIInstanceStatus)
+			if !waitUntil(func() bool { return e.fake.ProjectRequests(projectStaging, dcsapitest.APIInstanceStatus) >= seen+2 }) {
+				r.errorf("cached mode stopped refreshing")
+			}
 		}
 		all = append(all, scrapeRound(client, e.srv.URL)...)
 	}
@@ -351,7 +411,7 @@ func runFaultCase(dir string, c faultCase, cached bool, client *http.Client) cas
 		case a.code != http.StatusOK && a.path != "/-/ready":
 			r.errorf("%s: HTTP %d: %.200s", a.path, a.code, a.body)
 		case a.elapsed >= answerLimit:
-			r.errorf("%s took %v, beyond the scrape timeout %v", a.path, a.elapsed, faultScrapeTimeout)
+			r.errorf("%s took %v: with a scrape timeout of %v the answer is due by %v", a.path, a.elapsed, faultScrapeTimeout, answerLimit)
 		}
 		if leak := findLeak(a.body); leak != "" {
 			r.errorf("%s shows the secret %q", a.path, leak)
@@ -432,17 +492,13 @@ func runFaultCase(dir string, c faultCase, cached bool, client *http.Client) cas
 // waitFaultyUp scrapes the faulty target until its dcs_up is want, and
 // then twice more.
 func (r *caseResult) waitFaultyUp(client *http.Client, base, want string) {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	became := waitUntil(func() bool {
 		m := faultyUp.FindStringSubmatch(scrapeOnce(client, base, "/probe?target=faulty", faultScrapeTimeout).body)
-		if m != nil && m[1] == want {
-			break
-		}
-		if time.Now().After(deadline) {
-			r.errorf("the faulty target's dcs_up did not become %s", want)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+		return m != nil && m[1] == want
+	})
+	if !became {
+		r.errorf("the faulty target's dcs_up did not become %s", want)
+		return
 	}
 	for range 2 {
 		scrapeOnce(client, base, "/probe?target=faulty", faultScrapeTimeout)
@@ -703,17 +759,24 @@ func TestSecretsNeverShown(t *testing.T) {
 // In cached mode a target that hangs until its timeout must not hold up the
 // refresh of the others: they are refreshed every interval all the same.
 func TestHangingTargetDoesNotStallRefresh(t *testing.T) {
-	c := faultCase{name: "hang", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultHang}, timeout: 5 * time.Second}
+	// The hang outlasts the whole wait below: an exporter that waited for
+	// it would refresh nothing more before the wait gives up.
+	c := faultCase{name: "hang", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultHang}, timeout: patience + 10*time.Second}
 	e, err := startFaultEnv(t.TempDir(), c, "--dcs.refresh-interval=100ms")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.close()
-	time.Sleep(time.Second)
-	if n := e.fake.ProjectRequests(projectStaging, dcsapitest.APIInstanceStatus); n < 4 {
-		t.Errorf("a healthy target was refreshed %d times in 1 s at an interval of 100 ms while another hung", n)
+	status := dcsapitest.APIInstanceStatus
+	if !waitUntil(func() bool { return e.fake.ProjectRequests(projectFaulty, status) >= 1 }) {
+		t.Fatal("the hanging target was never queried")
 	}
-	if n := e.fake.ProjectRequests(projectFaulty, dcsapitest.APIInstanceStatus); n != 1 {
-		t.Errorf("the hanging target got %d calls at once, want 1 in flight", n)
+	seen := e.fake.ProjectRequests(projectStaging, status)
+	if !waitUntil(func() bool { return e.fake.ProjectRequests(projectStaging, status) >= seen+5 }) {
+		t.Errorf("a healthy target was refreshed %d times in %v at an interval of 100 ms while another hung",
+			e.fake.ProjectRequests(projectStaging, status)-seen, patience)
+	}
+	if n := e.fake.ProjectRequests(projectFaulty, status); n != 1 {
+		t.Errorf("the hanging target got %d calls, want its first still in flight", n)
 	}
 }
