@@ -52,27 +52,34 @@ func findLeak(text string) string {
 	return ""
 }
 
-// faultScrapeTimeout is the scrape timeout announced to the exporter. The
-// exporter stops waiting for its targets 300 ms before it (collector's
-// TestScrapeDeadline pins that margin on an injected clock), which is too
-// little to check on the wall clock of a busy machine.
-const faultScrapeTimeout = 3 * time.Second
+// roomyTimeout is the timeout, of targets and of scrapes, wherever nothing
+// is meant to time out: under the race detector, beside other work on two
+// cores, a local answer has been seen to take over 5 s, and reading an
+// oversized one to the size cap longer still.
+const roomyTimeout = 30 * time.Second
 
-// answerLimit is the time within which every answer of the fault matrix
-// must arrive: the exporter's deadline of 2.7 s with more than a second to
-// spare for the client's side of the exchange, and a second more under the
-// race detector, which slows that side several times over.
-var answerLimit = func() time.Duration {
+// hangScrapeTimeout is the scrape timeout announced where the faulty
+// target's API hangs. The exporter stops waiting for its targets 300 ms
+// before it: too little to check on the wall clock of a busy machine, so
+// collector's TestScrapeDeadline pins that margin on an injected clock.
+const hangScrapeTimeout = 3 * time.Second
+
+// hangAnswerLimit is the time within which the answers must arrive when the
+// API hangs: the exporter's deadline of 2.7 s with more than 3 s to spare
+// for the client's side of the exchange (2.3 s has been seen under the race
+// detector beside two CPU burners), and a second more under the race
+// detector.
+var hangAnswerLimit = func() time.Duration {
 	if underRace {
-		return faultScrapeTimeout + 2*time.Second
+		return hangScrapeTimeout + 4*time.Second
 	}
-	return faultScrapeTimeout + time.Second
+	return hangScrapeTimeout + 3*time.Second
 }()
 
-// hangTimeout is the faulty target's own timeout where its API hangs: two
-// seconds beyond answerLimit, so that an exporter that waited for the
-// target instead of the scrape's deadline fails the check by a clear margin.
-var hangTimeout = answerLimit + 2*time.Second
+// hangTimeout is the faulty target's own timeout where its API hangs: 3 s
+// beyond hangAnswerLimit, so that an exporter that waited for the target
+// instead of the scrape's deadline fails the check by a clear margin.
+var hangTimeout = hangAnswerLimit + 3*time.Second
 
 // patience bounds every wait for something that normally takes
 // milliseconds. It runs out only when the test is failing anyway, so it can
@@ -100,7 +107,7 @@ type faultCase struct {
 	name    string
 	fault   *dcsapitest.Fault // nil with refused, and for the control row
 	refused bool              // nothing listens at the target's endpoint
-	timeout time.Duration     // the faulty target's timeout; 2.5s when 0
+	timeout time.Duration     // the faulty target's timeout; 2.5s when 0, roomyTimeout in the matrix
 	// errorCode is the error_code the log line must carry; requestID says
 	// that it must carry the answer's request id.
 	errorCode string
@@ -110,10 +117,30 @@ type faultCase struct {
 	up      bool // the control row: no fault at all
 }
 
+func (c faultCase) hangs() bool { return c.fault != nil && c.fault.Kind == dcsapitest.FaultHang }
+
+// scrapeTimeout is the scrape timeout the case announces.
+func (c faultCase) scrapeTimeout() time.Duration {
+	if c.hangs() {
+		return hangScrapeTimeout
+	}
+	return roomyTimeout
+}
+
+// answerLimit is the time within which the case's answers must arrive.
+// Where the API does not hang the exporter waits for no deadline, and
+// answers long before the scrape timeout.
+func (c faultCase) answerLimit() time.Duration {
+	if c.hangs() {
+		return hangAnswerLimit
+	}
+	return roomyTimeout
+}
+
 func faultMatrix() []faultCase {
 	f := func(k dcsapitest.FaultKind) *dcsapitest.Fault { return &dcsapitest.Fault{Kind: k} }
 	status := func(code int) *dcsapitest.Fault { return &dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: code} }
-	return []faultCase{
+	cases := []faultCase{
 		{name: "none", up: true},
 		{name: "http_400", fault: status(400), errorCode: "APIGW.0201", requestID: true},
 		{name: "http_401", fault: status(401), errorCode: "APIGW.0301", requestID: true, oneCall: true},
@@ -136,11 +163,19 @@ func faultMatrix() []faultCase {
 		{name: "negative_count", fault: f(dcsapitest.FaultNegativeCount), requestID: true},
 		{name: "huge_number", fault: f(dcsapitest.FaultHugeNumber), requestID: true},
 		{name: "empty_body", fault: f(dcsapitest.FaultEmptyBody), requestID: true},
-		// Reading to the 8 MiB cap can take a while under the race detector
+		// Reading to the 8 MiB cap can take seconds under the race detector
 		// on a busy machine; it must fail as too large, not as too slow.
-		{name: "oversized_256MiB", fault: f(dcsapitest.FaultOversized), timeout: 5 * time.Second},
-		{name: "oversized_256MiB_chunked", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultOversized, Chunked: true}, timeout: 5 * time.Second},
+		{name: "oversized_256MiB", fault: f(dcsapitest.FaultOversized)},
+		{name: "oversized_256MiB_chunked", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultOversized, Chunked: true}},
 	}
+	for i := range cases {
+		if cases[i].timeout == 0 {
+			// Each failure must read the same however slow the machine:
+			// never a timeout where the API answers at once.
+			cases[i].timeout = roomyTimeout
+		}
+	}
+	return cases
 }
 
 // faultEnv is the whole exporter, as newHarness builds it, with a faulty
@@ -158,7 +193,7 @@ type faultEnv struct {
 }
 
 func faultConfig(apiURL, faultyURL string, faultyTimeout time.Duration) string {
-	return envConfig(apiURL, faultyURL, 5*time.Second, faultyTimeout)
+	return envConfig(apiURL, faultyURL, roomyTimeout, faultyTimeout)
 }
 
 // envConfig is faultConfig with the healthy targets' timeout too.
@@ -224,7 +259,7 @@ func startFaultEnv(dir string, c faultCase, extraArgs ...string) (*faultEnv, err
 type envRoute struct {
 	api, faulty   string        // base URLs: of every API, of the faulty target's DCS API
 	faultyTimeout time.Duration // the faulty target's timeout
-	timeout       time.Duration // the other targets' timeout; 5s when 0
+	timeout       time.Duration // the other targets' timeout; roomyTimeout when 0
 	// wrap, when set, wraps the exporter's handler, so that a test can see
 	// requests arrive.
 	wrap func(http.Handler) http.Handler
@@ -236,7 +271,7 @@ func startEnv(dir string, fake *dcsapitest.Server, route envRoute, extraArgs ...
 	configFile := filepath.Join(dir, "dcs_exporter.yml")
 	timeout := route.timeout
 	if timeout == 0 {
-		timeout = 5 * time.Second
+		timeout = roomyTimeout
 	}
 	if err := os.WriteFile(configFile, []byte(envConfig(route.api, route.faulty, timeout, route.faultyTimeout)), 0o600); err != nil {
 		fake.Close()
@@ -315,13 +350,13 @@ func scrapeOnce(client *http.Client, base, path string, timeout time.Duration) s
 
 // scrapeRound scrapes /metrics and both kinds of /probe at once, as several
 // Prometheus servers would.
-func scrapeRound(client *http.Client, base string) []scrapeResult {
+func scrapeRound(client *http.Client, base string, timeout time.Duration) []scrapeResult {
 	paths := []string{"/metrics", "/probe?target=faulty", "/probe?target=prod"}
 	out := make([]scrapeResult, len(paths))
 	var wg sync.WaitGroup
 	for i, p := range paths {
 		wg.Add(1)
-		go func() { defer wg.Done(); out[i] = scrapeOnce(client, base, p, faultScrapeTimeout) }()
+		go func() { defer wg.Done(); out[i] = scrapeOnce(client, base, p, timeout) }()
 	}
 	wg.Wait()
 	return out
@@ -379,7 +414,7 @@ func runFaultCase(dir string, c faultCase, cached bool, client *http.Client) cas
 		// Scrapes only read the cache: wait until the faulty target has
 		// been tried, so that the rounds see its failure.
 		tried := waitUntil(func() bool {
-			a := scrapeOnce(client, e.srv.URL, "/probe?target=faulty", faultScrapeTimeout)
+			a := scrapeOnce(client, e.srv.URL, "/probe?target=faulty", c.scrapeTimeout())
 			return strings.Contains(a.body, `dcs_scrape_duration_seconds{target="faulty"`)
 		})
 		if !tried {
@@ -398,7 +433,11 @@ func runFaultCase(dir string, c faultCase, cached bool, client *http.Client) cas
 				r.errorf("cached mode stopped refreshing")
 			}
 		}
-		all = append(all, scrapeRound(client, e.srv.URL)...)
+		all = append(all, scrapeRound(client, e.srv.URL, c.scrapeTimeout())...)
+	}
+	if c.hangs() && !waitUntil(func() bool { return strings.Contains(e.logs.String(), `msg="query failed" target=faulty`) }) {
+		// The hanging query fails at the target's timeout, after the rounds.
+		r.errorf("the hanging query did not fail at the target's timeout")
 	}
 	for _, path := range []string{"/", "/-/ready", "/-/healthy"} {
 		all = append(all, scrapeOnce(client, e.srv.URL, path, 0))
@@ -410,8 +449,8 @@ func runFaultCase(dir string, c faultCase, cached bool, client *http.Client) cas
 			r.errorf("%s: %v", a.path, a.err)
 		case a.code != http.StatusOK && a.path != "/-/ready":
 			r.errorf("%s: HTTP %d: %.200s", a.path, a.code, a.body)
-		case a.elapsed >= answerLimit:
-			r.errorf("%s took %v: with a scrape timeout of %v the answer is due by %v", a.path, a.elapsed, faultScrapeTimeout, answerLimit)
+		case a.elapsed >= c.answerLimit():
+			r.errorf("%s took %v: with a scrape timeout of %v the answer is due by %v", a.path, a.elapsed, c.scrapeTimeout(), c.answerLimit())
 		}
 		if leak := findLeak(a.body); leak != "" {
 			r.errorf("%s shows the secret %q", a.path, leak)
@@ -493,7 +532,7 @@ func runFaultCase(dir string, c faultCase, cached bool, client *http.Client) cas
 // then twice more.
 func (r *caseResult) waitFaultyUp(client *http.Client, base, want string) {
 	became := waitUntil(func() bool {
-		m := faultyUp.FindStringSubmatch(scrapeOnce(client, base, "/probe?target=faulty", faultScrapeTimeout).body)
+		m := faultyUp.FindStringSubmatch(scrapeOnce(client, base, "/probe?target=faulty", roomyTimeout).body)
 		return m != nil && m[1] == want
 	})
 	if !became {
@@ -501,7 +540,7 @@ func (r *caseResult) waitFaultyUp(client *http.Client, base, want string) {
 		return
 	}
 	for range 2 {
-		scrapeOnce(client, base, "/probe?target=faulty", faultScrapeTimeout)
+		scrapeOnce(client, base, "/probe?target=faulty", roomyTimeout)
 	}
 }
 
@@ -542,7 +581,7 @@ func heapPeak() (stop func() uint64) {
 func TestFaultMatrix(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	transport := &http.Transport{MaxIdleConnsPerHost: 8}
-	client := &http.Client{Transport: transport, Timeout: 3 * faultScrapeTimeout}
+	client := &http.Client{Transport: transport, Timeout: 2 * roomyTimeout}
 	peak := heapPeak()
 
 	type key struct {

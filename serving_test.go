@@ -152,7 +152,7 @@ func TestTLSAndBasicAuth(t *testing.T) {
 
 	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	defer transport.CloseIdleConnections()
-	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
+	client := &http.Client{Transport: transport, Timeout: patience}
 	// get returns the status, the TLS state and the body of one request.
 	get := func(path, user, password string) (int, *tls.ConnectionState, string) {
 		t.Helper()
@@ -200,7 +200,7 @@ func TestTLSAndBasicAuth(t *testing.T) {
 			t.Errorf("plain HTTP was served: %.200s", body)
 		}
 	}
-	strict := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12}}, Timeout: 10 * time.Second}
+	strict := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12}}, Timeout: patience}
 	if resp, err := strict.Get("https://" + addr + "/-/healthy"); err == nil {
 		resp.Body.Close()
 		t.Error("the handshake succeeded without trusting the certificate")
