@@ -618,11 +618,11 @@ func upOf(body, path string) string {
 	return m[1]
 }
 
-// TestUnlimitedScrapesShareOneQuery sends more scrapes of one target at
-// once than the default --web.max-requests of 40, with the limit off: all
-// of them reach the handler while the target's query is held, all are
-// served once it is let through, and together they cost one API call.
-func TestUnlimitedScrapesShareOneQuery(t *testing.T) {
+// TestUnlimitedScrapes sends more scrapes of one target at once than the
+// default --web.max-requests of 40, with the limit off: all of them reach
+// the handler while the target's query is held, which no limit of 40 would
+// allow, and all are served once it is let through.
+func TestUnlimitedScrapes(t *testing.T) {
 	const scrapes = 50
 	entered := make(chan struct{}, scrapes)
 	countProbes := func(h http.Handler) http.Handler {
@@ -653,9 +653,8 @@ func TestUnlimitedScrapesShareOneQuery(t *testing.T) {
 			t.Fatalf("%d of %d scrapes reached the handler", i, scrapes)
 		}
 	}
-	// Every scrape is in the handler, the query still held: a limit would
-	// have refused some by now, and each has joined the query or is
-	// about to, well before the held call can come back.
+	// None can have left: they wait for the held query, or for a
+	// second one should a late scrape start it after the gate opens.
 	gate.open()
 	for range scrapes {
 		a := <-results
@@ -663,8 +662,41 @@ func TestUnlimitedScrapesShareOneQuery(t *testing.T) {
 			t.Errorf("HTTP %d, %v: %.300s", a.code, a.err, a.body)
 		}
 	}
-	if n := fake.ProjectRequests(projectStaging, dcsapitest.APIInstanceStatus); n != 1 {
-		t.Errorf("%d concurrent scrapes made %d API calls, want 1", scrapes, n)
+}
+
+// TestConcurrentScrapesCostOneCall holds a target's query for as long as
+// 50 scrapes of it take to arrive and give up at their deadline: every one
+// of them must have joined that query, so that it stays the only call.
+func TestConcurrentScrapesCostOneCall(t *testing.T) {
+	const scrapes = 50
+	fake := newFaultFake()
+	gate := newAPIGate(t, fake)
+	e := startGatedEnv(t, fake, gate, nil, "--web.max-requests=0")
+	transport := &http.Transport{MaxIdleConnsPerHost: scrapes}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: patience}
+
+	results := make(chan scrapeResult, scrapes)
+	for range scrapes {
+		// A deadline far below the targets' timeout: the query is still
+		// held when the last scrape gives up.
+		go func() { results <- scrapeOnce(client, e.srv.URL, "/probe?target=staging", 2*time.Second) }()
+	}
+	gate.waitHeld(t, projectStaging)
+	for range scrapes {
+		a := <-results
+		if a.err != nil || a.code != http.StatusOK || upOf(a.body, a.path) != "0" {
+			t.Errorf("a scrape past its deadline: HTTP %d, %v: %.300s", a.code, a.err, a.body)
+		}
+	}
+	if n := len(gate.held); n != 0 {
+		t.Errorf("%d concurrent scrapes made %d API calls, want 1", scrapes, 1+n)
+	}
+	// The held answer is then served late, to the next scrape.
+	gate.open()
+	var last scrapeResult
+	if !waitUntil(func() bool { last = scrapeOnce(client, e.srv.URL, "/probe?target=staging", 2*time.Second); return upOf(last.body, last.path) == "1" }) {
+		t.Errorf("the held answer was never served: %.300s", last.body)
 	}
 }
 
