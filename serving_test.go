@@ -695,7 +695,10 @@ func TestConcurrentScrapesCostOneCall(t *testing.T) {
 	// The held answer is then served late, to the next scrape.
 	gate.open()
 	var last scrapeResult
-	if !waitUntil(func() bool { last = scrapeOnce(client, e.srv.URL, "/probe?target=staging", 2*time.Second); return upOf(last.body, last.path) == "1" }) {
+	if !waitUntil(func() bool {
+		last = scrapeOnce(client, e.srv.URL, "/probe?target=staging", 2*time.Second)
+		return upOf(last.body, last.path) == "1"
+	}) {
 		t.Errorf("the held answer was never served: %.300s", last.body)
 	}
 }
