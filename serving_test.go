@@ -259,15 +259,15 @@ func TestServerTimeouts(t *testing.T) {
 		t.Errorf("MaxHeaderBytes = %d", srv.MaxHeaderBytes)
 	}
 
-	// Shortened, with at least a second between each bound and the next
-	// longer timeout, which is what the server would fall back on were one
-	// of them not set.
+	// Shortened. Each bound leaves 3 s or more for a busy machine, and
+	// stops short of the longer timeout the server would fall back on were
+	// one of them not set (the read timeout, for headers and idling).
 	saved := serverLimits
 	t.Cleanup(func() { serverLimits = saved }) // after the program has stopped
 	serverLimits.readHeader = time.Second
-	serverLimits.idle = 1500 * time.Millisecond
+	serverLimits.idle = 2 * time.Second
 	serverLimits.write = 1500 * time.Millisecond
-	serverLimits.read = 3 * time.Second
+	serverLimits.read = 5 * time.Second
 	dir := t.TempDir()
 	fake := newFaultFake()
 	t.Cleanup(fake.Close)
@@ -285,10 +285,13 @@ func TestServerTimeouts(t *testing.T) {
 		run     func(addr string) (closedAfter time.Duration, answer string, err error)
 	}
 	clients := []slowClient{
-		{"trickled headers", serverLimits.readHeader, 3 * time.Second, trickleHeaders},
-		{"unfinished body", serverLimits.read, 5 * time.Second, unfinishedBody},
-		{"never reads", serverLimits.write, 5 * time.Second, neverReads},
-		{"idle keep-alive", serverLimits.idle, 3 * time.Second, idleKeepAlive},
+		{"trickled headers", serverLimits.readHeader, serverLimits.read - time.Second, trickleHeaders},
+		{"unfinished body", serverLimits.read, serverLimits.read + 3*time.Second, unfinishedBody},
+		// The server stops reading requests once its answers no longer
+		// fit the socket buffers: a few hundred milliseconds after the
+		// start, seconds on a busy machine.
+		{"never reads", serverLimits.write, serverLimits.write + 5*time.Second, neverReads},
+		{"idle keep-alive", serverLimits.idle, serverLimits.read, idleKeepAlive},
 	}
 	type outcome struct {
 		closedAfter time.Duration

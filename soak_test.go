@@ -161,7 +161,7 @@ func TestSoak(t *testing.T) {
 	peak := heapPeak()
 
 	transport := &http.Transport{MaxIdleConnsPerHost: soakClients, MaxConnsPerHost: soakClients}
-	client := &http.Client{Transport: transport, Timeout: 15 * time.Second}
+	client := &http.Client{Transport: transport, Timeout: roomyTimeout}
 	defer transport.CloseIdleConnections()
 
 	// The rotation. Each step first undoes the one before.
