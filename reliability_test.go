@@ -155,8 +155,11 @@ func faultMatrix() []faultCase {
 		// The target's timeout is longer than the scrape's: the scrape
 		// deadline strikes first, and the next scrape joins the query.
 		{name: "hang", fault: f(dcsapitest.FaultHang), timeout: hangTimeout},
-		// Always cut off by the target's timeout.
-		{name: "trickle", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultTrickle, Delay: 50 * time.Millisecond}, timeout: 1500 * time.Millisecond},
+		// Always cut off by the target's timeout, and always while the body
+		// is read: the headers come after half a second (the timeout
+		// leaves 4.5 s more for a busy machine), 8 bytes of the body every
+		// half second after them, too slow for any status body to finish.
+		{name: "trickle", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultTrickle, Delay: 500 * time.Millisecond}, timeout: 5 * time.Second},
 		{name: "truncated_json", fault: f(dcsapitest.FaultTruncatedJSON), requestID: true},
 		{name: "malformed_json", fault: f(dcsapitest.FaultMalformedJSON), requestID: true},
 		{name: "wrong_types", fault: f(dcsapitest.FaultWrongTypes), requestID: true},
