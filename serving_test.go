@@ -461,8 +461,11 @@ func idleKeepAlive(addr string) (time.Duration, string, error) {
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK || resp.Close {
-		return 0, "", fmt.Errorf("the answer: HTTP %d, close %v, %v", resp.StatusCode, resp.Close, err)
+	if err != nil {
+		return 0, "", fmt.Errorf("reading the answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.Close {
+		return 0, "", fmt.Errorf("the answer: HTTP %d, close %v", resp.StatusCode, resp.Close)
 	}
 	rest, err := io.ReadAll(br)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
