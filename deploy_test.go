@@ -45,14 +45,15 @@ func TestDashboardIsImportable(t *testing.T) {
 }
 
 // TestDeployChecks runs deploy/check.sh: promtool check and test of the
-// rules, the dashboard's queries, helm lint and helm template (default and
-// all-on values) checked against the Kubernetes API types. Without the tools
-// it is skipped with a message saying so; in CI it must run.
+// rules, the alerts' runbook sections, the dashboard (tools/dashcheck),
+// helm lint, and the chart's renderings checked against the Kubernetes API
+// types (tools/k8scheck). Without the tools it is skipped with a message
+// saying so; in CI it must run.
 func TestDeployChecks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("SKIPPED: deploy checks (-short)")
 	}
-	for _, tool := range []string{"promtool", "helm", "python3", "bash"} {
+	for _, tool := range []string{"promtool", "helm", "go", "bash"} {
 		requireTool(t, tool)
 	}
 	cmd := exec.Command("bash", "deploy/check.sh")
