@@ -75,8 +75,14 @@ func helmTemplate(t *testing.T, values []string, args ...string) (stdout, stderr
 	t.Helper()
 	cmd := helmCommand(t)
 	full := append(slices.Clone(cmd[1:]), "template", releaseName, chartDir, "--namespace", namespace)
+	dir, err := os.MkdirTemp("", "k8scheck-values-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	for i, v := range values {
-		file := filepath.Join(t.TempDir(), fmt.Sprintf("values-%d.yaml", i))
+		// Not t.TempDir: helm splits -f at commas, which subtest names may hold.
+		file := filepath.Join(dir, fmt.Sprintf("values-%d.yaml", i))
 		if err := os.WriteFile(file, []byte(v), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -277,7 +283,7 @@ func TestChartProbesFollowWebConfig(t *testing.T) {
 		{"TLS", tls, false, corev1.URISchemeHTTPS},
 		{"basic auth", basicAuth, true, ""},
 		{"client certificates", clientCert, true, ""},
-		{"TLS, verified client certificate if given", strings.Replace(clientCert, "RequireAndVerifyClientCert", "VerifyClientCertIfGiven", 1), false, corev1.URISchemeHTTPS},
+		{"TLS with a client certificate if given", strings.Replace(clientCert, "RequireAndVerifyClientCert", "VerifyClientCertIfGiven", 1), false, corev1.URISchemeHTTPS},
 		{"forced TCP", "probes: {mode: tcp}\n", true, ""},
 	}
 	for _, tc := range cases {

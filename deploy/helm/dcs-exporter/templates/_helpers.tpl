@@ -137,16 +137,18 @@ prometheus-operator gives the ServiceMonitor's series, else none.
 {{- end }}
 {{- end }}
 
-{{/* Labels for the ServiceMonitor and PrometheusRule: releaseLabel and more. */}}
+{{/*
+Labels for the ServiceMonitor and PrometheusRule: (list root extraLabels).
+The chart's labels, `release: <releaseLabel>`, then the extra labels, which
+win where keys repeat.
+*/}}
 {{- define "dcs-exporter.monitoringLabels" -}}
 {{- $root := index . 0 }}
-{{- include "dcs-exporter.labels" $root }}
+{{- $labels := include "dcs-exporter.labels" $root | fromYaml }}
 {{- with $root.Values.releaseLabel }}
-release: {{ . | quote }}
+{{- $_ := set $labels "release" (toString .) }}
 {{- end }}
-{{- with index . 1 }}
-{{ toYaml . }}
-{{- end }}
+{{- toYaml (merge (deepCopy (index . 1 | default dict)) $labels) }}
 {{- end }}
 
 {{/* "true" when webConfig makes the exporter serve TLS. */}}
