@@ -250,6 +250,11 @@ func checkDashboard(data []byte, rb *runbook) (dashResult, []error) {
 
 // decodeDashboard checks for duplicate keys, splits off grafana.com's
 // export metadata and decodes the rest strictly into the SDK's Dashboard.
+//
+// The SDK marks dashboard.Dashboard deprecated in favour of the v2 schema,
+// but dashboards exported for grafana.com still use this (v1) JSON model.
+//
+//nolint:staticcheck // the v1 JSON model is the one the file is written in
 func decodeDashboard(data []byte) (*dashboard.Dashboard, exportMeta, []error) {
 	var meta exportMeta
 	if err := noDuplicateKeys(data); err != nil {

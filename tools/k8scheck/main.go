@@ -24,6 +24,10 @@
 //
 //	helm template ../../deploy/helm/dcs-exporter | go run .
 //	helm template ... | go run . -rules-out /tmp/rules.yml   # then promtool check rules
+//	helm template ... | go run . -allow-secret-env HUAWEICLOUD_SDK_AK,HUAWEICLOUD_SDK_SK
+//
+// chart_test.go renders the chart with each of its options and checks what
+// they change (it needs helm: $HELM or helm on PATH).
 //
 // It prints one line per object and per problem and exits 1 if it found any
 // problem (or no object at all).
@@ -621,7 +625,7 @@ func crossCheck(objs []Object) []error {
 			}
 		case *corev1.Service:
 			if !slices.ContainsFunc(deploys, func(d *appsv1.Deployment) bool { return serviceTargets(obj, d) }) {
-				errs = append(errs, fmt.Errorf("Service/%s: selects no Deployment's pods through a named container port", obj.Name))
+				errs = append(errs, fmt.Errorf("%s: selects no Deployment's pods through a named container port", "Service/"+obj.Name))
 			}
 		case *policyv1.PodDisruptionBudget:
 			errs = append(errs, checkDisruptionBudget(obj, deploys)...)

@@ -207,7 +207,7 @@ func TestProblemsAreFound(t *testing.T) {
 		{"basic auth without ServiceMonitor credentials", webConfigAnchor, webConfigAnchor + basicAuthConfig, "give the endpoint basicAuth"},
 		{"client certificates with HTTP probes", webConfigAnchor, webConfigAnchor + clientCertConfig, "requires client certificates, which the kubelet cannot send"},
 		{"TLS probed over HTTP", webConfigAnchor, webConfigAnchor + tlsConfig, "serves TLS, the probe must use scheme HTTPS"},
-		{"TLS scraped over HTTP", webConfigAnchor, webConfigAnchor + tlsConfig, `scheme "", but the exporter serves https`},
+		{"TLS scraped over HTTP", webConfigAnchor, webConfigAnchor + tlsConfig, `scheme "http", but the exporter serves https`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

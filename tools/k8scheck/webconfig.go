@@ -97,11 +97,15 @@ func webConfigChecks(objs []Object) []error {
 	for _, m := range mons {
 		for i, ep := range m.Spec.Endpoints {
 			where := fmt.Sprintf("ServiceMonitor/%s: endpoint %d (%s)", m.Name, i, ep.Path)
-			scheme := ""
-			if ep.Scheme != nil {
+			scheme := "http" // Prometheus' default
+			if ep.Scheme != nil && ep.Scheme.String() != "" {
 				scheme = ep.Scheme.String()
 			}
-			if want := map[bool]string{true: "https", false: "http"}[cfg.tls()]; scheme != want && !(scheme == "" && want == "http") {
+			want := "http"
+			if cfg.tls() {
+				want = "https"
+			}
+			if scheme != want {
 				errs = append(errs, fmt.Errorf("%s: scheme %q, but the exporter serves %s", where, scheme, want))
 			}
 			if cfg.basicAuth() && ep.BasicAuth == nil && ep.Authorization == nil {
