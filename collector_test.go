@@ -260,25 +260,6 @@ func TestProbeEndToEnd(t *testing.T) {
 	}
 }
 
-func TestConcurrentScrapesCostOneCall(t *testing.T) {
-	h := newHarness(t, "--web.max-requests=64")
-	h.fake.SetLatency(300 * time.Millisecond)
-	var wg sync.WaitGroup
-	for range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if code, body := h.get("/probe?target=staging"); code != http.StatusOK {
-				t.Errorf("HTTP %d: %s", code, body)
-			}
-		}()
-	}
-	wg.Wait()
-	if n := h.fake.ProjectRequests(projectStaging, dcsapitest.APIInstanceStatus); n != 1 {
-		t.Errorf("50 concurrent scrapes made %d API calls, want 1", n)
-	}
-}
-
 func TestReload(t *testing.T) {
 	h := newHarness(t)
 	h.writeConfig(h.configText("  - name: broken\n    region: cn-north-4\n    timeout: 10x\n"))
