@@ -131,6 +131,7 @@ func newApp(ctx context.Context, args []string, logOut io.Writer) (*app, error) 
 		UserAgent:                exporterName + "/" + version.Version,
 		Logger:                   logger,
 	})
+	reg.MustRegister(a.exporter) // its settings: the refresh intervals
 	cfg, err := config.Load(configFile)
 	if err != nil {
 		a.close()
