@@ -407,12 +407,14 @@ func TestScrapesDoNotWaitForListing(t *testing.T) {
 // timeout: the listing of three pages takes longer than one timeout, and
 // must still succeed, because the timeout is per call.
 func TestListingPageTimeout(t *testing.T) {
-	e := newEnv(t, Options{}, listedA+"    timeout: 1s\n")
+	// Three pages of 0.7 s each take longer than the timeout of 2 s, and
+	// each page has 1.3 s to spare.
+	e := newEnv(t, Options{}, listedA+"    timeout: 2s\n")
 	e.srv.SetInstances(projectA, dcsapitest.SampleFleet(2001))
-	e.srv.SetLatency(400 * time.Millisecond)
+	e.srv.SetLatency(700 * time.Millisecond)
 	start := time.Now()
 	e.refresh("prod")
-	if took := time.Since(start); took < time.Second {
+	if took := time.Since(start); took < 2*time.Second {
 		t.Fatalf("the listing took %v; the test needs it to take longer than the timeout", took)
 	}
 	if got := e.scrape("prod"); !strings.Contains(got, `dcs_instances_listing_up{`+prodLabels+`} 1`) {
