@@ -117,6 +117,8 @@ func (t *Target) refreshListing(ctx context.Context) {
 	var (
 		kept     []listedInstance
 		mismatch []stateDiff
+		lines    instanceLines
+		labels   string // lines carry these
 	)
 	if err == nil {
 		var byStatus map[string]int64
@@ -127,6 +129,12 @@ func (t *Target) refreshListing(ctx context.Context) {
 		if r := t.freshStatus(ctx, start); r != nil {
 			mismatch = crossCheck(byStatus, r, dcsapi.APIVersion(t.cfg.APIVersion), t.cfg.IncludeFailure)
 		}
+		// Rendered without the lock, so that scrapes of the target need
+		// not wait for thousands of instances.
+		t.mu.Lock()
+		labels = t.labels
+		t.mu.Unlock()
+		lines = renderInstances(kept, labels)
 	}
 
 	t.mu.Lock()
@@ -139,7 +147,10 @@ func (t *Target) refreshListing(ctx context.Context) {
 			t.logger.Info("instance listing recovered", "after", l.errKey)
 		}
 		l.instances, l.mismatch, l.lastSuccess, l.up, l.errKey = kept, mismatch, listed, true, ""
-		l.lines = renderInstances(kept, t.labels)
+		l.lines = lines
+		if labels != t.labels { // a query has just found the project id
+			l.lines = renderInstances(kept, t.labels)
+		}
 		return
 	}
 	l.up = false

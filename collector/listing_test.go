@@ -449,3 +449,26 @@ func TestListingSkippedWhileBackingOff(t *testing.T) {
 		t.Errorf("a skipped listing is not reported as failed:\n%s", strings.Join(series(got, "dcs_instances_listing_up"), "\n"))
 	}
 }
+
+// TestListingCarriesDiscoveredProject lists a target whose project id is
+// looked up in IAM: every series, per-instance ones included, carries the
+// id found, whether the listing or a status query found it first.
+func TestListingCarriesDiscoveredProject(t *testing.T) {
+	for _, scrapeFirst := range []bool{false, true} {
+		e := newEnv(t, Options{}, "  - name: discovered\n    region: cn-north-4\n    instances: true\n")
+		if scrapeFirst {
+			e.scrape("discovered")
+		}
+		e.refresh("discovered")
+		got := e.scrape("discovered")
+		lines := append(perInstance(got), series(got, "dcs_up")...)
+		if len(lines) != 5*len(smallFleet())+1 {
+			t.Fatalf("scrape first %t: %d series:\n%s", scrapeFirst, len(lines), got)
+		}
+		for _, line := range lines {
+			if !strings.Contains(line, `project_id="`+projectA+`"`) {
+				t.Errorf("scrape first %t: without the discovered project id: %s", scrapeFirst, line)
+			}
+		}
+	}
+}
