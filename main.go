@@ -28,6 +28,7 @@ import (
 	"github.com/dcs-exporter/dcs_exporter/collector"
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/demo"
+	"github.com/dcs-exporter/dcs_exporter/internal/processcollector"
 )
 
 const exporterName = "dcs_exporter"
@@ -121,7 +122,7 @@ func newApp(ctx context.Context, args []string, logOut io.Writer) (*app, error) 
 	reg := prometheus.NewRegistry()
 	reloads := newReloadMetrics()
 	reg.MustRegister(versioncollector.NewCollector(exporterName), collectors.NewGoCollector(),
-		collector.NewProcessCollector(), reloads.success, reloads.timestamp)
+		processcollector.New(), reloads.success, reloads.timestamp)
 
 	a.exporter = collector.New(collector.Options{
 		RefreshInterval:          f.refreshInterval,

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi/dcsapitest"
+	"github.com/dcs-exporter/dcs_exporter/internal/processcollector"
 )
 
 // staticGatherer stands for the exporter's own registry with series that do
@@ -185,7 +186,7 @@ func BenchmarkCachedScrape(b *testing.B) {
 			// Own metrics as the exporter has them: a scrape's cost is mostly
 			// theirs.
 			reg := prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), NewProcessCollector())
+			reg.MustRegister(collectors.NewGoCollector(), processcollector.New())
 			h := exp.MetricsHandler(reg)
 			for _, gz := range []bool{false, true} {
 				name := "plain"
