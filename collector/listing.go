@@ -1,8 +1,13 @@
 package collector
 
+// This file lists each target's instances on their own schedule, keeps
+// what the per-instance series need, and cross-checks the listing against
+// the status API's counts.
+
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,24 +22,14 @@ import (
 // per 1000 instances.
 type listingResult struct {
 	instances   []listedInstance // from the last success; nil once too old to serve
+	lines       instanceLines    // instances' series, rendered with the target's labels
 	mismatch    []stateDiff      // from the last success; nil when no fresh status counts came with it
 	lastSuccess time.Time
 	attempted   bool
 	up          bool
 	errKey      string
 	running     bool
-
-	// lines caches the per-instance series rendered with prefix, one
-	// slice per family of instanceFamilies, all in one backing array.
-	// Nothing writes to them once rendered, so the target's output shares
-	// them instead of copying some twenty megabytes per render for a large
-	// fleet.
-	lines  [len(instanceFamilies)][]byte
-	prefix string
 }
-
-// instanceFamilies are the families with one series per instance.
-var instanceFamilies = [...]int{famInstanceInfo, famInstanceStatus, famInstanceMemoryMax, famInstanceMemoryUsed, famInstanceCapacity}
 
 // listedInstance is what the exporter keeps of an instance: only what it
 // renders, with the values most instances share interned, so that a fleet
@@ -122,6 +117,8 @@ func (t *Target) refreshListing(ctx context.Context) {
 	var (
 		kept     []listedInstance
 		mismatch []stateDiff
+		lines    instanceLines
+		labels   string // lines carry these
 	)
 	if err == nil {
 		var byStatus map[string]int64
@@ -132,6 +129,12 @@ func (t *Target) refreshListing(ctx context.Context) {
 		if r := t.freshStatus(ctx, start); r != nil {
 			mismatch = crossCheck(byStatus, r, dcsapi.APIVersion(t.cfg.APIVersion), t.cfg.IncludeFailure)
 		}
+		// Rendered without the lock, so that scrapes of the target need
+		// not wait for thousands of instances.
+		t.mu.Lock()
+		labels = t.labels
+		t.mu.Unlock()
+		lines = renderInstances(kept, labels)
 	}
 
 	t.mu.Lock()
@@ -144,10 +147,14 @@ func (t *Target) refreshListing(ctx context.Context) {
 			t.logger.Info("instance listing recovered", "after", l.errKey)
 		}
 		l.instances, l.mismatch, l.lastSuccess, l.up, l.errKey = kept, mismatch, listed, true, ""
-		l.lines, l.prefix = [len(instanceFamilies)][]byte{}, ""
+		l.lines = lines
+		if labels != t.labels { // a query has just found the project id
+			l.lines = renderInstances(kept, t.labels)
+		}
 		return
 	}
 	l.up = false
+	t.expireLocked(listed)
 	if key := errorKey(err); key != l.errKey {
 		l.errKey = key
 		t.logger.Warn("instance listing failed", errorAttrs(err)...)
@@ -255,7 +262,7 @@ func keepInstances(list []dcsapi.Instance) ([]listedInstance, map[string]int64) 
 func crossCheck(byStatus map[string]int64, r *dcsapi.StatusReport, v dcsapi.APIVersion, includeFailure bool) []stateDiff {
 	states := unionSorted(dcsapi.DocumentedStates(v), r.Total)
 	for s := range byStatus {
-		if !containsString(states, s) {
+		if !slices.Contains(states, s) {
 			states = append(states, s)
 		}
 	}
@@ -268,103 +275,6 @@ func crossCheck(byStatus map[string]int64, r *dcsapi.StatusReport, v dcsapi.APIV
 		out = append(out, stateDiff{s, byStatus[s] - r.Total[s]})
 	}
 	return out
-}
-
-// renderListing writes the per-instance series and the cross-check against
-// the status API. A failed listing keeps its last result within the
-// staleness limit, like the status counts; past it, the instances are
-// dropped, from the output and from memory.
-func (t *Target) renderListing(now time.Time, out *[numFamilies][]byte, prefix string) {
-	for _, f := range instanceFamilies {
-		out[f] = nil // never reuse: these may be the cache of an older listing
-	}
-	if !t.cfg.Instances {
-		return
-	}
-	l := &t.listing
-	if !l.attempted {
-		return
-	}
-	up := 0.0
-	if l.up {
-		up = 1
-	}
-	out[famListingUp] = appendSample(out[famListingUp], families[famListingUp].name, prefix, up)
-	if l.lastSuccess.IsZero() {
-		return
-	}
-	if !l.up {
-		expiry := l.lastSuccess.Add(t.ex.opts.MaxStaleness)
-		if t.ex.opts.MaxStaleness <= 0 || !now.Before(expiry) {
-			l.instances, l.mismatch, l.lines, l.prefix = nil, nil, [len(instanceFamilies)][]byte{}, ""
-			return
-		}
-		if t.staleUntil.IsZero() || expiry.Before(t.staleUntil) {
-			t.staleUntil = expiry
-		}
-	}
-	if l.lines[0] == nil || l.prefix != prefix {
-		l.lines, l.prefix = renderInstances(l.instances, prefix), prefix
-	}
-	for i, f := range instanceFamilies {
-		out[f] = l.lines[i]
-	}
-	name := families[famListingMismatch].name
-	for _, d := range l.mismatch {
-		out[famListingMismatch] = appendSample(out[famListingMismatch], name, prefix, float64(d.diff), labelPair{"state", d.state})
-	}
-}
-
-// renderInstances renders the per-instance families into one buffer sized
-// from the instances, so that 20,000 instances take one allocation rather
-// than a series of ever larger copies. Each family's slice is capped at its
-// length: appending to it can never write into the next one.
-func renderInstances(list []listedInstance, prefix string) [len(instanceFamilies)][]byte {
-	var lines [len(instanceFamilies)][]byte
-	if len(list) == 0 {
-		return lines
-	}
-	// Per instance: each family's name, prefix, instance_id and the
-	// punctuation around them; the info labels; five numbers.
-	fixed := len(`,name="",engine="",engine_version="",spec_code="",charging_mode=""`) + len(`,status=""`)
-	for _, f := range instanceFamilies {
-		fixed += len(families[f].name) + len(prefix) + len(`{,instance_id=""} `) + 24 + len("\n")
-	}
-	size := len(list) * fixed
-	for i := range list {
-		in := &list[i]
-		size += 5*len(in.id) + len(in.name) + len(in.engine) + len(in.engineVersion) + len(in.specCode) +
-			len(in.chargingMode) + len(in.status)
-	}
-	buf := make([]byte, 0, size)
-	for i, f := range instanceFamilies {
-		start := len(buf)
-		for j := range list {
-			buf = appendInstanceSample(buf, f, prefix, &list[j])
-		}
-		lines[i] = buf[start:len(buf):len(buf)]
-	}
-	return lines
-}
-
-// appendInstanceSample writes the sample of family f for one instance.
-func appendInstanceSample(b []byte, f int, prefix string, in *listedInstance) []byte {
-	name, id := families[f].name, labelPair{"instance_id", in.id}
-	switch f {
-	case famInstanceInfo:
-		return appendSample(b, name, prefix, 1, id, labelPair{"name", in.name}, labelPair{"engine", in.engine},
-			labelPair{"engine_version", in.engineVersion}, labelPair{"spec_code", in.specCode}, labelPair{"charging_mode", in.chargingMode})
-	case famInstanceStatus:
-		return appendSample(b, name, prefix, 1, id, labelPair{"status", in.status})
-	// The API gives memory in MB and capacity in GB; Prometheus wants bytes.
-	case famInstanceMemoryMax:
-		return appendSample(b, name, prefix, float64(in.maxMemoryMB)*(1<<20), id)
-	case famInstanceMemoryUsed:
-		return appendSample(b, name, prefix, float64(in.usedMemoryMB)*(1<<20), id)
-	case famInstanceCapacity:
-		return appendSample(b, name, prefix, in.capacityGB*(1<<30), id)
-	}
-	panic("collector: not a per-instance family: " + families[f].name)
 }
 
 // chargingMode names the API's billing codes.

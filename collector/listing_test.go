@@ -407,12 +407,14 @@ func TestScrapesDoNotWaitForListing(t *testing.T) {
 // timeout: the listing of three pages takes longer than one timeout, and
 // must still succeed, because the timeout is per call.
 func TestListingPageTimeout(t *testing.T) {
-	e := newEnv(t, Options{}, listedA+"    timeout: 1s\n")
+	// Three pages of 0.7 s each take longer than the timeout of 2 s, and
+	// each page has 1.3 s to spare.
+	e := newEnv(t, Options{}, listedA+"    timeout: 2s\n")
 	e.srv.SetInstances(projectA, dcsapitest.SampleFleet(2001))
-	e.srv.SetLatency(400 * time.Millisecond)
+	e.srv.SetLatency(700 * time.Millisecond)
 	start := time.Now()
 	e.refresh("prod")
-	if took := time.Since(start); took < time.Second {
+	if took := time.Since(start); took < 2*time.Second {
 		t.Fatalf("the listing took %v; the test needs it to take longer than the timeout", took)
 	}
 	if got := e.scrape("prod"); !strings.Contains(got, `dcs_instances_listing_up{`+prodLabels+`} 1`) {
@@ -445,5 +447,28 @@ func TestListingSkippedWhileBackingOff(t *testing.T) {
 	}
 	if got := e.scrape("prod"); !strings.Contains(got, `dcs_instances_listing_up{`+prodLabels+`} 0`) {
 		t.Errorf("a skipped listing is not reported as failed:\n%s", strings.Join(series(got, "dcs_instances_listing_up"), "\n"))
+	}
+}
+
+// TestListingCarriesDiscoveredProject lists a target whose project id is
+// looked up in IAM: every series, per-instance ones included, carries the
+// id found, whether the listing or a status query found it first.
+func TestListingCarriesDiscoveredProject(t *testing.T) {
+	for _, scrapeFirst := range []bool{false, true} {
+		e := newEnv(t, Options{}, "  - name: discovered\n    region: cn-north-4\n    instances: true\n")
+		if scrapeFirst {
+			e.scrape("discovered")
+		}
+		e.refresh("discovered")
+		got := e.scrape("discovered")
+		lines := append(perInstance(got), series(got, "dcs_up")...)
+		if len(lines) != 5*len(smallFleet())+1 {
+			t.Fatalf("scrape first %t: %d series:\n%s", scrapeFirst, len(lines), got)
+		}
+		for _, line := range lines {
+			if !strings.Contains(line, `project_id="`+projectA+`"`) {
+				t.Errorf("scrape first %t: without the discovered project id: %s", scrapeFirst, line)
+			}
+		}
 	}
 }
