@@ -1,11 +1,13 @@
 package main
 
-// End-to-end test of the deployment ("Deploy and observe"): Debian's
-// Prometheus scrapes the exporter, which runs in-process against the fake DCS
-// API, loads a copy of the shipped rules with shortened durations and sends
-// its alerts to Debian's Alertmanager, which posts them to a webhook of the
-// test. Every PromQL query of the Grafana dashboard must return data, and an
-// instance put into the error state must reach Alertmanager as an alert.
+// End-to-end test of the deployment ("Deploy and observe"): the pinned
+// Prometheus 3 scrapes the exporter, which runs in-process against the fake
+// DCS API, loads a copy of the shipped rules with shortened durations and
+// sends its alerts to the pinned Alertmanager, which posts them to a webhook
+// of the test. The scrape goes through the exporter's own Content-Type, which
+// Prometheus 3 checks strictly (no fallback_scrape_protocol is set). Every
+// PromQL query of the Grafana dashboard must return data, and an instance put
+// into the error state must reach Alertmanager as an alert.
 
 import (
 	"bytes"
@@ -54,12 +56,9 @@ const (
 )
 
 func TestE2EDeployAndObserve(t *testing.T) {
-	if testing.Short() {
-		t.Skip("SKIPPED: the end-to-end test starts Prometheus and Alertmanager; not with -short")
-	}
-	prometheusBin := requireTool(t, "prometheus")
-	alertmanagerBin := requireTool(t, "prometheus-alertmanager")
-	promtool := requireTool(t, "promtool")
+	prometheusBin := pinnedTool(t, "prometheus")
+	alertmanagerBin := pinnedTool(t, "alertmanager")
+	promtool := pinnedTool(t, "promtool")
 	start := time.Now()
 
 	// The exporter, in-process, in front of the fake API, with a third
@@ -71,7 +70,20 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	if code, body := h.post("/-/reload"); code != http.StatusOK {
 		t.Fatalf("adding the listed target: HTTP %d: %s", code, body)
 	}
-	exporterURL, err := url.Parse(h.srv.URL)
+	// Prometheus scrapes the exporter's handler through a recorder of what
+	// each scrape asked for and got, and, as a control, through one that
+	// blanks the Content-Type, which Prometheus 3 must refuse.
+	scrapes := &scrapeRecorder{next: h.app.handler}
+	exporterSrv := httptest.NewServer(scrapes)
+	t.Cleanup(exporterSrv.Close)
+	blanked := &scrapeRecorder{next: h.app.handler, blankContentType: true}
+	controlSrv := httptest.NewServer(blanked)
+	t.Cleanup(controlSrv.Close)
+	exporterURL, err := url.Parse(exporterSrv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	controlURL, err := url.Parse(controlSrv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +127,7 @@ func TestE2EDeployAndObserve(t *testing.T) {
 		}
 	})
 	promConfig := filepath.Join(dir, "prometheus.yml")
-	writeFile(t, promConfig, fmt.Sprintf(prometheusConfig, rulesPath, e.am.host, exporterURL.Host))
+	writeFile(t, promConfig, fmt.Sprintf(prometheusConfig, rulesPath, e.am.host, exporterURL.Host, controlURL.Host))
 	runTool(t, promtool, "check", "config", promConfig)
 	e.prom = e.startDaemon("prometheus", func(port int) []string {
 		return []string{prometheusBin,
@@ -130,7 +142,8 @@ func TestE2EDeployAndObserve(t *testing.T) {
 
 	// Prometheus scrapes the exporter, and the recording rules run.
 	e.waitQuery(`up{job="dcs"} == 1`, e2eScrapeTimeout)
-	e.waitQuery(`dcs:instances:sum{target="fleet"}`, e2eScrapeTimeout)
+	e.checkContentNegotiation(scrapes, blanked)
+	e.waitQuery(`dcs:instances:max{target="fleet"}`, e2eScrapeTimeout)
 	t.Logf("scraped and recorded after %v", time.Since(start).Round(time.Millisecond))
 
 	// Every query of the dashboard returns data, with every variable at
@@ -151,8 +164,8 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	}
 
 	// Instances go into error: the alert must reach Alertmanager.
-	if got := e.query(`ALERTS{alertname="DCSInstancesInError"}`); len(got.samples) != 0 {
-		t.Fatalf("DCSInstancesInError is active before any instance is in error: %v", got.samples)
+	if got := e.query(`ALERTS{alertname="DCSTargetHasInstancesInError"}`); len(got.samples) != 0 {
+		t.Fatalf("DCSTargetHasInstancesInError is active before any instance is in error: %v", got.samples)
 	}
 	staging := h.fake.Instances(projectStaging)
 	if len(staging) < 2 {
@@ -168,7 +181,7 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	}
 	injected := time.Now()
 	wantLabels := map[string]string{
-		"alertname":  "DCSInstancesInError",
+		"alertname":  "DCSTargetHasInstancesInError",
 		"severity":   "critical",
 		"target":     "staging",
 		"region":     "ap-southeast-1",
@@ -176,17 +189,17 @@ func TestE2EDeployAndObserve(t *testing.T) {
 		"engine":     "redis",
 	}
 	alert := e.waitWebhookAlert(wantLabels, e2eAlertTimeout)
-	t.Logf("DCSInstancesInError for staging reached the webhook %v after the injection", time.Since(injected).Round(time.Millisecond))
+	t.Logf("DCSTargetHasInstancesInError for staging reached the webhook %v after the injection", time.Since(injected).Round(time.Millisecond))
 	if s := alert.Annotations["summary"]; !strings.Contains(s, "staging") {
 		t.Errorf("summary of the alert does not name the target: %q", s)
 	}
 	for _, a := range e.webhookAlerts() {
-		if a.Labels["alertname"] == "DCSInstancesInError" && a.Labels["target"] != "staging" {
-			t.Errorf("DCSInstancesInError for another target: %v", a.Labels)
+		if a.Labels["alertname"] == "DCSTargetHasInstancesInError" && a.Labels["target"] != "staging" {
+			t.Errorf("DCSTargetHasInstancesInError for another target: %v", a.Labels)
 		}
 	}
 	e.checkAlertmanagerAlert(wantLabels)
-	e.waitQuery(`sum(dcs:instances:sum{target="staging", state="error"}) == 2`, e2eScrapeTimeout)
+	e.waitQuery(`sum(dcs:instances:max{target="staging", state="error"}) == 2`, e2eScrapeTimeout)
 	// The dashboard's alert annotations show it.
 	for _, q := range dash.queries {
 		if !strings.Contains(q.expr, "ALERTS") {
@@ -197,7 +210,7 @@ func TestE2EDeployAndObserve(t *testing.T) {
 		expr := substituteVariables(t, q.expr, selection)
 		r := e.query(expr)
 		if !slices.ContainsFunc(r.series, func(l map[string]string) bool { return hasLabels(l, wantLabels) }) {
-			t.Errorf("%s shows no DCSInstancesInError for staging: %s\n  query: %s", q.where, r, expr)
+			t.Errorf("%s shows no DCSTargetHasInstancesInError for staging: %s\n  query: %s", q.where, r, expr)
 		}
 	}
 	t.Logf("end-to-end test done in %v", time.Since(start).Round(time.Millisecond))
@@ -229,6 +242,14 @@ alerting:
         - targets: [%q]
 scrape_configs:
   - job_name: dcs
+    static_configs:
+      - targets: [%q]
+        # The dashboard's cluster variable needs a value to choose.
+        labels: {cluster: e2e}
+  # The exporter with its Content-Type blanked: proves that this Prometheus
+  # checks the Content-Type, so that the dcs job being up means the
+  # exporter's own one passed.
+  - job_name: content_type_control
     static_configs:
       - targets: [%q]
 `
