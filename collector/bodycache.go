@@ -83,9 +83,7 @@ func (e *Exporter) assemble(gen uint64, now time.Time) *cachedBody {
 		if !until.IsZero() && (b.validUntil.IsZero() || until.Before(b.validUntil)) {
 			b.validUntil = until
 		}
-		for _, lines := range outs[i] {
-			size += len(lines)
-		}
+		size += outs[i].size()
 	}
 	for _, f := range families {
 		size += len(f.name)*2 + len(f.help) + len(f.typ) + 16

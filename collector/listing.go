@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 )
 
@@ -22,7 +23,8 @@ import (
 // per 1000 instances.
 type listingResult struct {
 	instances   []listedInstance // from the last success; nil once too old to serve
-	lines       instanceLines    // instances' series, rendered with the target's labels
+	lines       instanceLines    // instances' series, rendered once per listing
+	windows     *windowSchedule  // instances' maintenance windows; nil when none has one
 	mismatch    []stateDiff      // from the last success; nil when no fresh status counts came with it
 	lastSuccess time.Time
 	attempted   bool
@@ -36,9 +38,30 @@ type listingResult struct {
 // of 20,000 costs a few megabytes.
 type listedInstance struct {
 	id, name, engine, engineVersion, status, specCode, chargingMode string
+	enterpriseProjectID                                             string
+	tags                                                            []string // the values of the target's instance_tags, in its order; "" for one it lacks
 
 	maxMemoryMB, usedMemoryMB int64
 	capacityGB                float64
+	createdMilli              int64 // Unix milliseconds; 0 when unknown
+	window                    dailyWindow
+	upgrade                   upgradeState
+}
+
+// upgradeState is the API's service_upgrade, which may be missing.
+type upgradeState int8
+
+const (
+	upgradeUnknown upgradeState = iota
+	upgradeNone
+	upgradePending
+)
+
+// windowReport counts the instances of a listing without a usable
+// maintenance window, to log them in one line.
+type windowReport struct {
+	missing, malformed int
+	example            *dcsapi.Instance // the first malformed one
 }
 
 // stateDiff is one state of the cross-check between the two APIs.
@@ -118,11 +141,15 @@ func (t *Target) refreshListing(ctx context.Context) {
 		kept     []listedInstance
 		mismatch []stateDiff
 		lines    instanceLines
-		labels   string // lines carry these
+		windows  *windowSchedule
 	)
 	if err == nil {
-		var byStatus map[string]int64
-		kept, byStatus = keepInstances(list)
+		var (
+			byStatus map[string]int64
+			report   windowReport
+		)
+		kept, byStatus, report = keepInstances(list, t.cfg.InstanceTags)
+		t.logWindows(report)
 		// Compare with counts taken just now rather than whatever the
 		// status cache holds, which may be minutes older than the listing
 		// and would report every change in between as a disagreement.
@@ -130,11 +157,10 @@ func (t *Target) refreshListing(ctx context.Context) {
 			mismatch = crossCheck(byStatus, r, dcsapi.APIVersion(t.cfg.APIVersion), t.cfg.IncludeFailure)
 		}
 		// Rendered without the lock, so that scrapes of the target need
-		// not wait for thousands of instances.
-		t.mu.Lock()
-		labels = t.labels
-		t.mu.Unlock()
-		lines = renderInstances(kept, labels)
+		// not wait for thousands of instances. The lines do not carry the
+		// target's labels, so a project id found meanwhile changes nothing.
+		lines = renderInstances(kept, t.cfg.InstanceTags)
+		windows = newWindowSchedule(kept)
 	}
 
 	t.mu.Lock()
@@ -146,11 +172,8 @@ func (t *Target) refreshListing(ctx context.Context) {
 		if !l.up && l.errKey != "" {
 			t.logger.Info("instance listing recovered", "after", l.errKey)
 		}
-		l.instances, l.mismatch, l.lastSuccess, l.up, l.errKey = kept, mismatch, listed, true, ""
-		l.lines = lines
-		if labels != t.labels { // a query has just found the project id
-			l.lines = renderInstances(kept, t.labels)
-		}
+		l.instances, l.lines, l.windows = kept, lines, windows
+		l.mismatch, l.lastSuccess, l.up, l.errKey = mismatch, listed, true, ""
 		return
 	}
 	l.up = false
@@ -159,6 +182,21 @@ func (t *Target) refreshListing(ctx context.Context) {
 		l.errKey = key
 		t.logger.Warn("instance listing failed", errorAttrs(err)...)
 	}
+}
+
+// logWindows logs, in one line per listing however many instances it
+// concerns, that some instances have no maintenance window to export.
+func (t *Target) logWindows(r windowReport) {
+	if r.missing == 0 && r.malformed == 0 {
+		return
+	}
+	msg := "some instances have no usable maintenance window; they get no dcs_instance_maintenance_window_active"
+	if r.example == nil {
+		t.logger.Info(msg, "missing", r.missing)
+		return
+	}
+	t.logger.Warn(msg, "missing", r.missing, "malformed", r.malformed,
+		"example_instance_id", r.example.ID, "maintain_begin", r.example.MaintainBegin, "maintain_end", r.example.MaintainEnd)
 }
 
 // listInstances makes the calls of one listing, unless the target is
@@ -216,9 +254,11 @@ func (t *Target) freshStatus(ctx context.Context, since time.Time) *dcsapi.Statu
 	return s.report // never changed once stored, so safe to read unlocked
 }
 
-// keepInstances reduces a listing to what the exporter keeps, and counts
-// the instances per status, named as the status API names states.
-func keepInstances(list []dcsapi.Instance) ([]listedInstance, map[string]int64) {
+// keepInstances reduces a listing to what the exporter keeps, counts the
+// instances per status, named as the status API names states, and reports
+// those without a usable maintenance window. tags are the target's
+// instance_tags.
+func keepInstances(list []dcsapi.Instance, tags []config.InstanceTag) ([]listedInstance, map[string]int64, windowReport) {
 	kept := make([]listedInstance, len(list))
 	byRaw := map[string]int64{}
 	interned := map[string]string{}
@@ -229,19 +269,52 @@ func keepInstances(list []dcsapi.Instance) ([]listedInstance, map[string]int64) 
 		interned[s] = s
 		return s
 	}
+	// Every instance's tag values in one array, rather than one per instance.
+	tagValues := make([]string, len(list)*len(tags))
+	var report windowReport
 	for i := range list {
 		in := &list[i]
-		kept[i] = listedInstance{
-			id:            in.ID,
-			name:          in.Name,
-			engine:        intern(strings.ToLower(in.Engine)), // as in dcs_instances, so the two join on engine
-			engineVersion: intern(in.EngineVersion),
-			status:        intern(in.Status),
-			specCode:      intern(in.SpecCode),
-			chargingMode:  chargingMode(in.ChargingMode),
-			maxMemoryMB:   in.MaxMemoryMB,
-			usedMemoryMB:  in.UsedMemoryMB,
-			capacityGB:    in.CapacityGB,
+		k := &kept[i]
+		*k = listedInstance{
+			id:                  in.ID,
+			name:                in.Name,
+			engine:              intern(strings.ToLower(in.Engine)), // as in dcs_instances, so the two join on engine
+			engineVersion:       intern(in.EngineVersion),
+			status:              intern(in.Status),
+			specCode:            intern(in.SpecCode),
+			chargingMode:        chargingMode(in.ChargingMode),
+			enterpriseProjectID: intern(in.EnterpriseProjectID),
+			maxMemoryMB:         in.MaxMemoryMB,
+			usedMemoryMB:        in.UsedMemoryMB,
+			capacityGB:          in.CapacityGB,
+		}
+		if len(tags) > 0 {
+			k.tags = tagValues[i*len(tags) : (i+1)*len(tags) : (i+1)*len(tags)]
+			for j, tag := range tags {
+				if at := slices.IndexFunc(in.Tags, func(t dcsapi.Tag) bool { return t.Key == tag.Key }); at >= 0 {
+					k.tags[j] = intern(in.Tags[at].Value)
+				}
+			}
+		}
+		if !in.CreatedAt.IsZero() {
+			k.createdMilli = in.CreatedAt.UnixMilli()
+		}
+		if in.ServiceUpgrade != nil {
+			k.upgrade = upgradeNone
+			if *in.ServiceUpgrade {
+				k.upgrade = upgradePending
+			}
+		}
+		var problem windowProblem
+		k.window, problem = parseWindow(in.MaintainBegin, in.MaintainEnd)
+		switch problem {
+		case windowMissing:
+			report.missing++
+		case windowMalformed:
+			report.malformed++
+			if report.example == nil {
+				report.example = in
+			}
 		}
 		byRaw[in.Status]++
 	}
@@ -249,7 +322,7 @@ func keepInstances(list []dcsapi.Instance) ([]listedInstance, map[string]int64) 
 	for status, n := range byRaw {
 		byStatus[strings.ToLower(status)] += n
 	}
-	return kept, byStatus
+	return kept, byStatus, report
 }
 
 // crossCheck subtracts the status API's count of each state from the

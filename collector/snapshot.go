@@ -35,8 +35,9 @@ func (t *Target) setProjectIDLocked(pid string) {
 	t.updateLabelsLocked()
 }
 
-// updateLabelsLocked renders the target's labels again, and the listing's
-// per-instance series with them. t.mu must be held.
+// updateLabelsLocked renders the target's labels again. The listing's
+// per-instance lines need nothing: the labels are put in front of them as
+// they are written. t.mu must be held.
 func (t *Target) updateLabelsLocked() {
 	pid := t.status.projectID
 	if pid == "" {
@@ -47,9 +48,6 @@ func (t *Target) updateLabelsLocked() {
 		return
 	}
 	t.labels = labels
-	if l := &t.listing; l.instances != nil {
-		l.lines = renderInstances(l.instances, labels)
-	}
 	t.outputChanged()
 }
 
@@ -65,7 +63,7 @@ func (t *Target) expireLocked(now time.Time) {
 	if staleness := t.ex.opts.MaxStaleness; staleness > 0 && now.Before(l.lastSuccess.Add(staleness)) {
 		return
 	}
-	l.instances, l.lines, l.mismatch = nil, instanceLines{}, nil
+	l.instances, l.lines, l.windows, l.mismatch = nil, instanceLines{}, nil, nil
 }
 
 // snapshotLocked copies what the target's series are rendered from. t.mu
