@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/dcs-exporter/dcs_exporter/checks"
 	"github.com/dcs-exporter/dcs_exporter/collector"
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/demo"
@@ -50,6 +51,8 @@ type flags struct {
 	instancesRefresh time.Duration
 	maxRequests      int
 	demo             bool
+	configCheck      bool
+	dcsCheck         bool
 	web              *web.FlagConfig
 	log              *promslog.Config
 }
@@ -65,6 +68,8 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("dcs.max-staleness", "After a failed query, keep serving a target's last counts until they are this old; 0s never serves old counts.").Default("5m").DurationVar(&f.maxStaleness)
 	app.Flag("dcs.instances-refresh-interval", "How often the per-instance listing of targets with instances: true is refreshed.").Default("5m").DurationVar(&f.instancesRefresh)
 	app.Flag("demo", "Run against a built-in fake DCS API with a demo fleet; needs no cloud account and ignores --config.file.").BoolVar(&f.demo)
+	app.Flag("config.check", "Load and validate the configuration, print what each target resolves to (endpoints, credential sources), and exit. Contacts no endpoint.").BoolVar(&f.configCheck)
+	app.Flag("dcs.check", "Call the DCS API once per target, print one line per target with a hint for each failure, and exit: 0 when every target answered, 1 otherwise.").BoolVar(&f.dcsCheck)
 	f.web = kingpinflag.AddFlags(app, defaultListenAddress)
 	promslogflag.AddFlags(app, f.log)
 	app.Version(version.Print(exporterName))
@@ -99,6 +104,12 @@ func newApp(ctx context.Context, args []string, logOut io.Writer) (*app, error) 
 	if err != nil {
 		return nil, err
 	}
+	return buildApp(ctx, f, logOut)
+}
+
+// buildApp is newApp with the flags already parsed.
+func buildApp(ctx context.Context, f *flags, logOut io.Writer) (*app, error) {
+	var err error
 	if logOut != nil {
 		f.log.Writer = logOut
 	}
@@ -159,7 +170,15 @@ func (a *app) close() {
 func run(args []string, stop <-chan struct{}) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a, err := newApp(ctx, args, nil)
+	f, err := parseFlags(args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dcs_exporter:", err)
+		return 1
+	}
+	if f.configCheck || f.dcsCheck {
+		return runChecks(ctx, f, os.Stdout, os.Stderr)
+	}
+	a, err := buildApp(ctx, f, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dcs_exporter:", err)
 		return 1
@@ -354,4 +373,41 @@ func (m *reloadMetrics) record(ok bool) {
 		return
 	}
 	m.success.Set(0)
+}
+
+// runChecks runs --config.check and --dcs.check (both, in that order, when
+// both are given) and returns the exit status.
+func runChecks(ctx context.Context, f *flags, stdout, stderr io.Writer) int {
+	configFile := f.configFile
+	if f.demo {
+		d, err := demo.Start(ctx, slog.New(slog.DiscardHandler))
+		if err != nil {
+			fmt.Fprintln(stderr, "dcs_exporter: starting the demo:", err)
+			return 1
+		}
+		defer d.Close()
+		configFile = d.ConfigFile
+	}
+	cfg, err := config.Load(configFile)
+	if err != nil {
+		fmt.Fprintln(stderr, "dcs_exporter: loading the configuration:", err)
+		return 1
+	}
+	if f.configCheck {
+		checks.PrintConfig(stdout, configFile, cfg)
+	}
+	if f.dcsCheck {
+		if f.configCheck {
+			fmt.Fprintln(stdout)
+		}
+		ok, err := checks.DCS(ctx, stdout, cfg, checks.DCSOptions{MaxConcurrency: f.maxConcurrency, UserAgent: exporterName + "/" + version.Version})
+		if err != nil {
+			fmt.Fprintln(stderr, "dcs_exporter:", err)
+			return 1
+		}
+		if !ok {
+			return 1
+		}
+	}
+	return 0
 }

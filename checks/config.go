@@ -1,0 +1,113 @@
+package checks
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/dcs-exporter/dcs_exporter/config"
+)
+
+// PrintConfig writes what each target of a valid configuration resolves to:
+// one block per target, keys aligned, credential keys by source only. It
+// contacts no endpoint and never prints a credential value.
+func PrintConfig(w io.Writer, file string, cfg *config.Config) {
+	fmt.Fprintf(w, "%s is valid: %d %s.\n", file, len(cfg.Targets), plural(len(cfg.Targets), "target", "targets"))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, t := range cfg.Targets {
+		fmt.Fprintf(tw, "\n%s\n", oneLine(t.Name))
+		row := func(key, value string) { fmt.Fprintf(tw, "  %s\t%s\n", key, oneLine(value)) }
+		row("region", t.Region)
+		iamUse := ""
+		if t.ProjectID == "" {
+			row("project_id", "looked up in IAM by region name")
+		} else {
+			row("project_id", t.ProjectID)
+			iamUse = " (not used: project_id is set)"
+		}
+		row("endpoint", t.Endpoint)
+		row("iam_endpoint", t.IAMEndpoint+iamUse)
+		row("api_version", t.APIVersion)
+		row("instances", enabled(t.Instances))
+		row("include_failure", fmt.Sprint(t.IncludeFailure))
+		row("timeout", t.Timeout.String())
+		row("proxy", proxyOf(t))
+		row("tls", tlsOf(t.TLS))
+		if len(t.Labels) > 0 {
+			var labels []string
+			for _, name := range t.LabelNames() {
+				labels = append(labels, name+"="+t.Labels[name])
+			}
+			row("labels", strings.Join(labels, ", "))
+		}
+		for _, s := range t.Credentials.KeySources() {
+			row(s.Key, sourceOf(s))
+		}
+	}
+	_ = tw.Flush()
+}
+
+// sourceOf names where a credential key comes from. For the environment it
+// says whether the variable is set in this process, which tells a user of
+// systemd or Kubernetes whether the variable arrived, without showing it.
+func sourceOf(s config.KeySource) string {
+	switch s.Kind {
+	case "file":
+		return "file " + s.Where
+	case "env":
+		if _, ok := os.LookupEnv(s.Where); ok {
+			return "environment variable " + s.Where + " (set)"
+		}
+		if s.Key == "security_token" {
+			return "environment variable " + s.Where + " (not set: permanent keys need none)"
+		}
+		return "environment variable " + s.Where + " (NOT SET in this environment)"
+	case "metadata":
+		return "metadata service " + s.Where
+	}
+	return s.Kind
+}
+
+// proxyOf shows the proxy the target's calls go through, its password
+// masked.
+func proxyOf(t config.Target) string {
+	if t.ProxyURL != nil {
+		return t.ProxyURL.Redacted() + " (proxy_url)"
+	}
+	req, err := http.NewRequest(http.MethodGet, t.Endpoint, nil)
+	if err != nil {
+		return "none"
+	}
+	u, err := http.ProxyFromEnvironment(req)
+	if err != nil || u == nil {
+		return "none"
+	}
+	return u.Redacted() + " (from HTTPS_PROXY or HTTP_PROXY)"
+}
+
+func tlsOf(t config.TLS) string {
+	switch {
+	case t.InsecureSkipVerify:
+		return "certificates NOT verified (insecure_skip_verify)"
+	case t.CAFile != "":
+		return "CA file " + t.CAFile
+	}
+	return "system CAs"
+}
+
+func enabled(b bool) string {
+	if b {
+		return "enabled (per-instance series from the list API)"
+	}
+	return "disabled"
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,48 @@
+package config
+
+import (
+	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+)
+
+// KeySource says where one credential key comes from, without its value,
+// for --config.check.
+type KeySource struct {
+	Key string // access_key, secret_key or security_token
+	// Kind is "inline", "file", "env", "metadata" or "not set".
+	Kind string
+	// Where is the file path, the environment variable name or the
+	// metadata endpoint; empty for inline and unset keys.
+	Where string
+}
+
+// KeySources returns the source of each credential key, in the order
+// access_key, secret_key, security_token.
+func (c Credentials) KeySources() []KeySource {
+	keys := [3]string{"access_key", "secret_key", "security_token"}
+	out := make([]KeySource, 3)
+	switch {
+	case c.Env:
+		for i, env := range [3]string{dcsapi.EnvAccessKey, dcsapi.EnvSecretKey, dcsapi.EnvSecurityToken} {
+			out[i] = KeySource{Key: keys[i], Kind: "env", Where: env}
+		}
+		return out
+	case c.Metadata:
+		for i := range keys {
+			out[i] = KeySource{Key: keys[i], Kind: "metadata", Where: c.MetadataEndpoint}
+		}
+		return out
+	}
+	inline := [3]bool{c.AccessKey != "", c.SecretKey != "", c.SecurityToken != ""}
+	files := [3]string{c.AccessKeyFile, c.SecretKeyFile, c.SecurityTokenFile}
+	for i := range keys {
+		switch {
+		case files[i] != "":
+			out[i] = KeySource{Key: keys[i], Kind: "file", Where: files[i]}
+		case inline[i]:
+			out[i] = KeySource{Key: keys[i], Kind: "inline"}
+		default:
+			out[i] = KeySource{Key: keys[i], Kind: "not set"}
+		}
+	}
+	return out
+}
