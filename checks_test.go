@@ -194,3 +194,17 @@ func TestCheckCommands(t *testing.T) {
 		}
 	})
 }
+
+// TestBinaryLeavesOutTestOnlyModules keeps the browser driver of the status
+// page's test out of the program.
+func TestBinaryLeavesOutTestOnlyModules(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasPrefix(pkg, "github.com/chromedp/") {
+			t.Errorf("the program imports %s, a test-only module", pkg)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"sync"
@@ -29,6 +30,7 @@ import (
 	"github.com/dcs-exporter/dcs_exporter/collector"
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/demo"
+	"github.com/dcs-exporter/dcs_exporter/statuspage"
 )
 
 const exporterName = "dcs_exporter"
@@ -118,14 +120,14 @@ func buildApp(ctx context.Context, f *flags, logOut io.Writer) (*app, error) {
 	a := &app{flags: f, logger: logger}
 
 	configFile := f.configFile
-	var landingExtra string
+	var demoBanner string
 	if f.demo {
 		a.demo, err = demo.Start(ctx, logger)
 		if err != nil {
 			return nil, fmt.Errorf("starting the demo: %w", err)
 		}
 		configFile = a.demo.ConfigFile
-		landingExtra = "DEMO MODE: the targets below are served by a built-in fake DCS API, not by Huawei Cloud."
+		demoBanner = "DEMO MODE: the targets below are served by a built-in fake DCS API, not by Huawei Cloud."
 		logger.Warn("demo mode: serving a built-in fake DCS API; no cloud account is used", "fake_api", a.demo.URL)
 	}
 
@@ -155,7 +157,7 @@ func buildApp(ctx context.Context, f *flags, logOut io.Writer) (*app, error) {
 	logger.Info("configuration loaded", "file", configFile, "targets", len(cfg.Targets))
 
 	a.reloader = &reloader{file: configFile, exporter: a.exporter, metrics: reloads, logger: logger}
-	a.handler = newMux(f, a.exporter, reg, a.reloader, logger, landingExtra)
+	a.handler = newMux(f, a.exporter, reg, a.reloader, demoBanner)
 	return a, nil
 }
 
@@ -243,7 +245,7 @@ func newServer(h http.Handler, logger *slog.Logger) *http.Server {
 	}
 }
 
-func newMux(f *flags, exp *collector.Exporter, reg *prometheus.Registry, rl *reloader, logger *slog.Logger, landingExtra string) *http.ServeMux {
+func newMux(f *flags, exp *collector.Exporter, reg *prometheus.Registry, rl *reloader, demoBanner string) *http.ServeMux {
 	mux := http.NewServeMux()
 	limit := limitRequests(f.maxRequests)
 	mux.Handle(f.telemetryPath, limit(exp.MetricsHandler(reg)))
@@ -271,26 +273,18 @@ func newMux(f *flags, exp *collector.Exporter, reg *prometheus.Registry, rl *rel
 		_, _ = fmt.Fprintln(w, "Configuration reloaded")
 	})
 	if f.telemetryPath != "/" {
-		description := "Prometheus exporter for Huawei Cloud DCS (managed Redis and Memcached) instance states."
-		if landingExtra != "" {
-			description += " " + landingExtra
-		}
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "DCS Exporter",
-			Description: description,
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
+		mux.Handle("/", statuspage.New(statuspage.Options{
+			Targets: exp.TargetStatuses,
+			Ready:   exp.Ready,
+			Version: version.Info(),
+			Demo:    demoBanner,
+			Links: []statuspage.Link{
 				{Address: f.telemetryPath, Text: "Metrics"},
-				{Address: "/probe?target=" + firstTargetName(exp), Text: "Probe one target"},
+				{Address: "/probe?target=" + url.QueryEscape(firstTargetName(exp)), Text: "Probe one target"},
 				{Address: "/-/healthy", Text: "Health"},
 				{Address: "/-/ready", Text: "Readiness"},
 			},
-		})
-		if err != nil {
-			logger.Error("building the landing page", "err", err)
-		} else {
-			mux.Handle("/", landing)
-		}
+		}))
 	}
 	return mux
 }

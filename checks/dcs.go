@@ -107,12 +107,7 @@ func checkTarget(ctx context.Context, client *dcsapi.Client, tc config.Target) T
 	if err != nil {
 		return fail(diagnosis.StepStatus, err)
 	}
-	for state, n := range report.Total {
-		r.Total += n
-		if state != "running" {
-			r.NotRunning += n
-		}
-	}
+	r.Total, r.NotRunning = collector.InstanceTotals(report)
 
 	if tc.Instances {
 		listCtx, cancel := context.WithTimeout(ctx, tc.Timeout)

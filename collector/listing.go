@@ -22,6 +22,7 @@ type listingResult struct {
 	attempted   bool
 	up          bool
 	errKey      string
+	err         error // of the last listing when it failed, for the status page
 	running     bool
 
 	// lines caches the per-instance series rendered with prefix, one
@@ -143,11 +144,11 @@ func (t *Target) refreshListing(ctx context.Context) {
 		if !l.up && l.errKey != "" {
 			t.logger.Info("instance listing recovered", "after", l.errKey)
 		}
-		l.instances, l.mismatch, l.lastSuccess, l.up, l.errKey = kept, mismatch, listed, true, ""
+		l.instances, l.mismatch, l.lastSuccess, l.up, l.errKey, l.err = kept, mismatch, listed, true, "", nil
 		l.lines, l.prefix = [len(instanceFamilies)][]byte{}, ""
 		return
 	}
-	l.up = false
+	l.up, l.err = false, err
 	if key := errorKey(err); key != l.errKey {
 		l.errKey = key
 		t.logger.Warn("instance listing failed", errorAttrs(err)...)

@@ -1,9 +1,122 @@
 package collector
 
 import (
+	"time"
+
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 )
+
+// TargetStatus is a snapshot of one target for the status page: what its
+// last queries found, read under the target's locks at one moment.
+type TargetStatus struct {
+	Config config.Target
+	// ProjectID is the configured or discovered project id; empty while
+	// the IAM lookup has not succeeded.
+	ProjectID string
+
+	Attempted bool // a query has finished
+	Querying  bool // a query is running now
+	Up        bool
+	// Counts from the last successful query; HasCounts is false when
+	// there was none.
+	HasCounts         bool
+	Total, NotRunning int64
+	LastSuccess       time.Time // zero: never
+	// LastError is the error of the last query when it failed.
+	LastError error
+	// NextAttempt is when a target backing off after refused credentials
+	// or throttling is queried again; zero when it is not backing off.
+	NextAttempt time.Time
+
+	Requests []RequestCount // API calls by API and code, sorted
+	Listing  *ListingStatus // nil unless the target has instances: true
+}
+
+// RequestCount is the number of a target's API calls that ended with one
+// code.
+type RequestCount struct {
+	API, Code string
+	N         uint64
+}
+
+// ListingStatus is the state of a target's per-instance listing.
+type ListingStatus struct {
+	Attempted   bool
+	Running     bool
+	Up          bool
+	Instances   int       // from the last success
+	LastSuccess time.Time // zero: never
+	LastError   error     // of the last listing when it failed
+	// Mismatches is the number of states whose counts differ between the
+	// listing and the status API.
+	Mismatches int
+}
+
+// TargetStatuses returns a snapshot of every target, sorted by name.
+func (e *Exporter) TargetStatuses() []TargetStatus {
+	targets := e.Targets()
+	now := e.now()
+	out := make([]TargetStatus, len(targets))
+	for i, t := range targets {
+		out[i] = t.statusSnapshot(now)
+	}
+	return out
+}
+
+func (t *Target) statusSnapshot(now time.Time) TargetStatus {
+	pid, known := t.knownProjectID()
+	requests := t.requests.snapshot()
+	ts := TargetStatus{Config: t.cfg, Requests: make([]RequestCount, len(requests))}
+	if known {
+		ts.ProjectID = pid
+	}
+	for i, r := range requests {
+		ts.Requests[i] = RequestCount{API: r.api, Code: r.code, N: r.n}
+	}
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := &t.status
+	ts.Attempted, ts.Querying, ts.Up = s.attempted, t.inflight != nil, s.up
+	ts.LastSuccess, ts.LastError = s.lastSuccess, s.err
+	if ts.ProjectID == "" {
+		ts.ProjectID = s.projectID
+	}
+	if s.report != nil {
+		ts.HasCounts = true
+		ts.Total, ts.NotRunning = InstanceTotals(s.report)
+	}
+	if now.Before(t.backoff.until) {
+		ts.NextAttempt = t.backoff.until
+	}
+	if t.cfg.Instances {
+		l := &t.listing
+		ts.Listing = &ListingStatus{
+			Attempted: l.attempted, Running: l.running, Up: l.up,
+			Instances: len(l.instances), LastSuccess: l.lastSuccess,
+			LastError: l.err,
+		}
+		for _, d := range l.mismatch {
+			if d.diff != 0 {
+				ts.Listing.Mismatches++
+			}
+		}
+	}
+	return ts
+}
+
+// InstanceTotals sums a report's counts over all engines and states: every
+// instance, and those not running.
+func InstanceTotals(r *dcsapi.StatusReport) (total, notRunning int64) {
+	for state, n := range r.Total {
+		total += n
+		if state != "running" {
+			notRunning += n
+		}
+	}
+	return total, notRunning
+}
 
 // Config returns the target's resolved configuration.
 func (t *Target) Config() config.Target { return t.cfg }
