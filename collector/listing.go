@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+	"github.com/dcs-exporter/dcs_exporter/diagnosis"
 )
 
 // listingResult is the per-instance view of a target, from the list API.
@@ -151,7 +152,7 @@ func (t *Target) refreshListing(ctx context.Context) {
 	l.up, l.err = false, err
 	if key := errorKey(err); key != l.errKey {
 		l.errKey = key
-		t.logger.Warn("instance listing failed", errorAttrs(err)...)
+		t.logger.Warn("instance listing failed", append(errorAttrs(err), t.hintAttrs(diagnosis.StepListing, err)...)...)
 	}
 }
 

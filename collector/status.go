@@ -5,6 +5,7 @@ import (
 
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+	"github.com/dcs-exporter/dcs_exporter/diagnosis"
 )
 
 // TargetStatus is a snapshot of one target for the status page: what its
@@ -23,8 +24,11 @@ type TargetStatus struct {
 	HasCounts         bool
 	Total, NotRunning int64
 	LastSuccess       time.Time // zero: never
-	// LastError is the error of the last query when it failed.
-	LastError error
+	// LastError is the error of the last query when it failed, and
+	// FailedStep the step it is attributed to unless the error knows
+	// better (see diagnosis.Diagnose).
+	LastError  error
+	FailedStep diagnosis.Step
 	// NextAttempt is when a target backing off after refused credentials
 	// or throttling is queried again; zero when it is not backing off.
 	NextAttempt time.Time
@@ -67,7 +71,7 @@ func (e *Exporter) TargetStatuses() []TargetStatus {
 func (t *Target) statusSnapshot(now time.Time) TargetStatus {
 	pid, known := t.knownProjectID()
 	requests := t.requests.snapshot()
-	ts := TargetStatus{Config: t.cfg, Requests: make([]RequestCount, len(requests))}
+	ts := TargetStatus{Config: t.cfg, Requests: make([]RequestCount, len(requests)), FailedStep: t.queryStep()}
 	if known {
 		ts.ProjectID = pid
 	}
@@ -125,3 +129,22 @@ func (t *Target) Config() config.Target { return t.cfg }
 // outside the refresh loop (--dcs.check) with exactly the client, transport
 // and credentials the exporter itself uses.
 func (t *Target) Client() *dcsapi.Client { return t.client }
+
+// queryStep is the step a failed status query most likely failed at:
+// without a project id it cannot have got past the IAM lookup. Errors that
+// know their step correct it (see diagnosis.Diagnose).
+func (t *Target) queryStep() diagnosis.Step {
+	if _, known := t.knownProjectID(); !known {
+		return diagnosis.StepIAMLookup
+	}
+	return diagnosis.StepStatus
+}
+
+// hintAttrs is the log attribute with the diagnosis' hint for a failure, so
+// that the log says what the status page and --dcs.check say.
+func (t *Target) hintAttrs(step diagnosis.Step, err error) []any {
+	if hint := diagnosis.Diagnose(step, err, t.cfg).Hint; hint != "" {
+		return []any{"hint", hint}
+	}
+	return nil
+}

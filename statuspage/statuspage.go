@@ -226,13 +226,7 @@ func failing(ts *collector.TargetStatus, now time.Time) failingRow {
 	if !ts.Up {
 		row.State = "down"
 		if ts.LastError != nil {
-			// Without a project id the query failed at the IAM lookup or
-			// before it; an error that knows its step corrects this.
-			step := diagnosis.StepStatus
-			if ts.ProjectID == "" {
-				step = diagnosis.StepIAMLookup
-			}
-			f := diagnosis.Diagnose(step, ts.LastError, ts.Config)
+			f := diagnosis.Diagnose(ts.FailedStep, ts.LastError, ts.Config)
 			row.Finding = &f
 		}
 	}
