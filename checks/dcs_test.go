@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -356,5 +357,41 @@ func TestCheckTLSWithCAFile(t *testing.T) {
 	tg["tls"] = "{ca_file: " + ca + "}"
 	if r := checkOne(t, f.load(t, tg)); r.Failure != nil {
 		t.Errorf("with the CA file the check failed: %s | %s", r.Failure.Summary(), r.Failure.Hint)
+	}
+}
+
+// TestCheckConcurrency checks four targets whose answers each take a second:
+// two at a time take at least two seconds, four at a time well under four.
+func TestCheckConcurrency(t *testing.T) {
+	f := newFixture(t)
+	f.fake.SetLatency(time.Second)
+	var targets []target
+	for i := range 4 {
+		tg := f.baseTarget()
+		tg["name"] = fmt.Sprintf("t%d", i)
+		targets = append(targets, tg)
+	}
+	cfg := f.load(t, targets...)
+	for _, c := range []struct {
+		limit    int
+		min, max time.Duration
+	}{
+		{2, 2 * time.Second, time.Hour},
+		{4, time.Second, 3 * time.Second},
+	} {
+		start := time.Now()
+		results, err := CheckDCS(context.Background(), cfg, DCSOptions{MaxConcurrency: c.limit})
+		took := time.Since(start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range results {
+			if r.Failure != nil {
+				t.Errorf("%s: %s", r.Name, r.Failure.Summary())
+			}
+		}
+		if took < c.min || took > c.max {
+			t.Errorf("with --dcs.max-concurrency=%d the check took %v, want %v to %v", c.limit, took, c.min, c.max)
+		}
 	}
 }
