@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -62,13 +63,14 @@ type flags struct {
 func parseFlags(args []string) (*flags, error) {
 	app := kingpin.New(exporterName, "Prometheus exporter for Huawei Cloud DCS instance states.")
 	f := &flags{log: &promslog.Config{}}
+	d := collector.DefaultOptions()
 	app.Flag("config.file", "Path to the configuration file.").Default("dcs_exporter.yml").StringVar(&f.configFile)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.telemetryPath)
 	app.Flag("web.max-requests", "Maximum number of scrapes served at once; more get 503. 0 means no limit.").Default("40").IntVar(&f.maxRequests)
-	app.Flag("dcs.refresh-interval", "Refresh every target in the background at this interval and serve scrapes from the cache; 0s queries the API on each scrape.").Default("0s").DurationVar(&f.refreshInterval)
-	app.Flag("dcs.max-concurrency", "Maximum number of DCS API calls in flight across all targets.").Default("8").IntVar(&f.maxConcurrency)
-	app.Flag("dcs.max-staleness", "After a failed query, keep serving a target's last counts until they are this old; 0s never serves old counts.").Default("5m").DurationVar(&f.maxStaleness)
-	app.Flag("dcs.instances-refresh-interval", "How often the per-instance listing of targets with instances: true is refreshed.").Default("5m").DurationVar(&f.instancesRefresh)
+	app.Flag("dcs.refresh-interval", "Refresh every target in the background at this interval and serve scrapes from the cache; 0s queries the API on each scrape.").Default(d.RefreshInterval.String()).DurationVar(&f.refreshInterval)
+	app.Flag("dcs.max-concurrency", "Maximum number of DCS API calls in flight across all targets.").Default(strconv.Itoa(d.MaxConcurrency)).IntVar(&f.maxConcurrency)
+	app.Flag("dcs.max-staleness", "After a failed query, keep serving a target's last counts until they are this old; 0s never serves old counts.").Default(d.MaxStaleness.String()).DurationVar(&f.maxStaleness)
+	app.Flag("dcs.instances-refresh-interval", "How often the per-instance listing of targets with instances: true is refreshed.").Default(d.InstancesRefreshInterval.String()).DurationVar(&f.instancesRefresh)
 	app.Flag("demo", "Run against a built-in fake DCS API with a demo fleet; needs no cloud account and ignores --config.file.").BoolVar(&f.demo)
 	app.Flag("config.check", "Load and validate the configuration, print what each target resolves to (endpoints, credential sources), and exit. Contacts no endpoint.").BoolVar(&f.configCheck)
 	app.Flag("dcs.check", "Call the DCS API once per target, print one line per target with a hint for each failure, and exit: 0 when every target answered, 1 otherwise.").BoolVar(&f.dcsCheck)
@@ -154,6 +156,7 @@ func buildApp(ctx context.Context, f *flags, logOut io.Writer) (*app, error) {
 		return nil, fmt.Errorf("applying the configuration %s: %w", configFile, err)
 	}
 	reloads.record(true)
+	logNotes(logger, cfg)
 	logger.Info("configuration loaded", "file", configFile, "targets", len(cfg.Targets))
 
 	a.reloader = &reloader{file: configFile, exporter: a.exporter, metrics: reloads, logger: logger}
@@ -338,8 +341,17 @@ func (r *reloader) reload() error {
 		r.logger.Error("reloading the configuration failed; the old one stays in force", "file", r.file, "err", err)
 		return err
 	}
+	logNotes(r.logger, cfg)
 	r.logger.Info("configuration reloaded", "file", r.file, "targets", len(cfg.Targets))
 	return nil
+}
+
+// logNotes logs what the configuration load noticed without failing: an
+// unknown region, an API version dropped from an endpoint.
+func logNotes(logger *slog.Logger, cfg *config.Config) {
+	for _, n := range cfg.Notes {
+		logger.Log(context.Background(), n.Level, n.Msg)
+	}
 }
 
 type reloadMetrics struct {

@@ -646,6 +646,11 @@ func TestSecretsNeverShown(t *testing.T) {
 		"colon in value": {"secret_key: " + hygieneSecretKey, "secret_key: " + hygieneSecretKey + ": x"},
 		"flow, no comma": {"    access_key: " + hygieneAccessKey + "\n    secret_key: " + hygieneSecretKey + "\n    security_token: " + hygieneToken,
 			"    {access_key: " + hygieneAccessKey + " secret_key: " + hygieneSecretKey + ", security_token: " + hygieneToken + "}"},
+		// A key in both forms, keys beside env, a key missing: the errors
+		// name the keys, never their values.
+		"both forms":    {"secret_key: " + hygieneSecretKey, "secret_key: " + hygieneSecretKey + "\n    secret_key_file: dcs_exporter.yml"},
+		"keys and env":  {"security_token: " + hygieneToken, "security_token: " + hygieneToken + "\n    env: true"},
+		"no secret key": {"    secret_key: " + hygieneSecretKey + "\n", ""},
 	}
 	for name, edit := range breakages {
 		broken := strings.Replace(string(good), edit[0], edit[1], 1)
@@ -658,6 +663,24 @@ func TestSecretsNeverShown(t *testing.T) {
 		if code, body := do(http.MethodPost, "/-/reload"); code != http.StatusInternalServerError {
 			t.Errorf("%s: reload answered %d: %s", name, code, body)
 		}
+	}
+	// Each key in its own form: the secret key and the token from files,
+	// the access key inline. The targets keep working on the reloaded keys.
+	for name, secret := range map[string]string{"sk": hygieneSecretKey, "token": hygieneToken} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(secret+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mixed := strings.NewReplacer("secret_key: "+hygieneSecretKey, "secret_key_file: sk",
+		"security_token: "+hygieneToken, "security_token_file: token").Replace(string(good))
+	if err := os.WriteFile(configFile, []byte(mixed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := do(http.MethodPost, "/-/reload"); code != http.StatusOK {
+		t.Errorf("reload with keys in files answered %d: %s", code, body)
+	}
+	if code, body := do(http.MethodGet, "/probe?target=staging"); code != http.StatusOK || !regexp.MustCompile(`(?m)^dcs_up\{target="staging"[^}]*\} 1$`).MatchString(body) {
+		t.Errorf("probe with keys in files answered %d:\n%s", code, body)
 	}
 	if err := os.WriteFile(configFile, good, 0o600); err != nil {
 		t.Fatal(err)

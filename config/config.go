@@ -3,41 +3,38 @@
 // The file has an optional "defaults" section and a list of "targets"; each
 // target is one Huawei Cloud (or compatible) DCS account/region to scrape.
 // A key in defaults applies to every target that does not set it; labels
-// are merged name by name, while tls and credentials are taken as a whole.
-// Parsing walks the YAML node tree by hand instead of decoding into structs,
-// so that every error can name the file, the line and the field path, e.g.
+// are merged name by name, while tls, credentials and instance_tags are
+// taken as a whole. yaml.v3 decodes the file into the structs below, whose
+// tags are the only place a key is spelled. Every error names the file, the
+// line and the field, e.g.
 //
 //	dcs_exporter.yml:7: targets[1].timeout: invalid duration "10x"
 //
-// and so that secret values never end up in an error message.
+// and none quotes a secret.
 package config
 
 import (
-	"bytes"
-	"errors"
+	"cmp"
 	"fmt"
-	"io"
-	"io/fs"
+	"log/slog"
 	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 )
 
 // Defaults applied when neither the target nor the defaults section sets a key.
 const (
 	DefaultAPIVersion       = "v2"
 	DefaultTimeout          = 10 * time.Second
-	DefaultMetadataEndpoint = "http://169.254.169.254"
+	DefaultMetadataEndpoint = dcsapi.DefaultMetadataEndpoint
 
 	// MaxTimeout bounds a scrape so that a stuck API cannot pile up
 	// concurrent scrapes indefinitely.
@@ -49,13 +46,11 @@ const (
 // where the real value is needed.
 type Secret string
 
-const maskedSecret = "<secret>"
-
 func (s Secret) mask() string {
 	if s == "" {
 		return ""
 	}
-	return maskedSecret
+	return "<secret>"
 }
 
 // String implements fmt.Stringer.
@@ -70,8 +65,9 @@ func (s Secret) MarshalYAML() (any, error) { return s.mask(), nil }
 // MarshalJSON implements json.Marshaler.
 func (s Secret) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(s.mask())), nil }
 
-// Credentials says where a target's AK/SK come from. After Load exactly one
-// source is set: the inline pair, the file pair, Env or Metadata.
+// Credentials says where a target's AK/SK come from: Env, Metadata, or the
+// access key and the secret key (and optionally the security token), each
+// inline or from a file, never both.
 type Credentials struct {
 	AccessKey     Secret `yaml:"access_key,omitempty"`
 	SecretKey     Secret `yaml:"secret_key,omitempty"`
@@ -79,24 +75,29 @@ type Credentials struct {
 
 	// File paths are absolute or relative to the working directory after
 	// Load; the files are read at use so that rotated keys are picked up.
-	AccessKeyFile     string `yaml:"access_key_file,omitempty"`
-	SecretKeyFile     string `yaml:"secret_key_file,omitempty"`
-	SecurityTokenFile string `yaml:"security_token_file,omitempty"`
+	AccessKeyFile     string `yaml:"access_key_file,omitempty" check:"file"`
+	SecretKeyFile     string `yaml:"secret_key_file,omitempty" check:"file"`
+	SecurityTokenFile string `yaml:"security_token_file,omitempty" check:"file"`
 
 	// Env reads HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK and
 	// HUAWEICLOUD_SDK_SECURITY_TOKEN.
 	Env bool `yaml:"env,omitempty"`
 	// Metadata fetches temporary agency credentials from the ECS/CCE
-	// metadata service at MetadataEndpoint (DefaultMetadataEndpoint unless
-	// set; Load always fills it).
+	// metadata service at MetadataEndpoint (Load always fills it).
 	Metadata         bool   `yaml:"metadata,omitempty"`
-	MetadataEndpoint string `yaml:"metadata_endpoint,omitempty"`
+	MetadataEndpoint string `yaml:"metadata_endpoint,omitempty" check:"url"`
 }
 
 // TLS configures how the exporter verifies the API endpoints.
 type TLS struct {
-	CAFile             string `yaml:"ca_file,omitempty"`
+	CAFile             string `yaml:"ca_file,omitempty" check:"file"`
 	InsecureSkipVerify bool   `yaml:"insecure_skip_verify,omitempty"`
+}
+
+// InstanceTag is a resource tag copied onto dcs_instance_info as a label.
+type InstanceTag struct {
+	Key   string `yaml:"key"`   // the tag key, as the API reports it
+	Label string `yaml:"label"` // "tag_" + Key sanitised to a label name
 }
 
 // Target is one fully resolved scrape target: defaults are merged in and
@@ -105,9 +106,9 @@ type Target struct {
 	Name        string `yaml:"name"`
 	Region      string `yaml:"region"`
 	ProjectID   string `yaml:"project_id,omitempty"` // empty: look it up in IAM
-	Endpoint    string `yaml:"endpoint"`
-	IAMEndpoint string `yaml:"iam_endpoint"`
-	APIVersion  string `yaml:"api_version"` // "v1" or "v2"
+	Endpoint    string `yaml:"endpoint"`             // without a trailing API version
+	IAMEndpoint string `yaml:"iam_endpoint"`         // the same
+	APIVersion  string `yaml:"api_version"`          // "v1" or "v2"
 
 	IncludeFailure bool              `yaml:"include_failure"`
 	Timeout        time.Duration     `yaml:"timeout"`
@@ -116,6 +117,7 @@ type Target struct {
 	Labels         map[string]string `yaml:"labels"` // never nil
 	Instances      bool              `yaml:"instances"`
 	Credentials    Credentials       `yaml:"credentials"`
+	InstanceTags   []InstanceTag     `yaml:"instance_tags,omitempty"` // as listed; nil for none
 }
 
 // LabelNames returns the names of the target's extra labels, sorted.
@@ -126,12 +128,20 @@ func (t Target) LabelNames() []string {
 // Config is the loaded configuration.
 type Config struct {
 	Targets []Target `yaml:"targets"`
+	// Notes are worth a log line each, but no error: an unknown region, an
+	// API version cut from an endpoint.
+	Notes []Note `yaml:"-" json:"-"`
 }
 
-// Error is a configuration problem. Its text has the form
-// "file:line: field: message"; the line is left out when unknown (Line 0)
-// and the field when the problem is not about one (for example a YAML
-// syntax error).
+// Note is a remark of the load and the level to log it at.
+type Note struct {
+	Level slog.Level
+	Msg   string // "file:line: field: message", like an Error
+}
+
+// Error is a configuration problem: "file:line: field: message", without
+// the line when it is unknown (0) and without the field when the problem is
+// not about one (a YAML syntax error, say).
 type Error struct {
 	File  string
 	Line  int
@@ -140,19 +150,14 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
+	s := e.File
 	if e.Line > 0 {
-		b.WriteString(":")
-		b.WriteString(strconv.Itoa(e.Line))
+		s += ":" + strconv.Itoa(e.Line)
 	}
-	b.WriteString(": ")
 	if e.Field != "" {
-		b.WriteString(e.Field)
-		b.WriteString(": ")
+		s += ": " + e.Field
 	}
-	b.WriteString(e.Msg)
-	return b.String()
+	return s + ": " + e.Msg
 }
 
 // Load reads the file at path and parses it with Parse.
@@ -168,671 +173,239 @@ func Load(path string) (*Config, error) {
 // messages, and relative file paths in the config are resolved against its
 // directory. Referenced files must exist, but they are not read.
 func Parse(data []byte, filename string) (*Config, error) {
-	p := &parser{filename: filename, dir: filepath.Dir(filename)}
-	root, err := p.document(data)
-	if err != nil {
+	p := &parser{filename: filename, dir: filepath.Dir(filename), lines: map[string]int{}}
+	var doc document
+	if err := p.decode(data, &doc); err != nil {
 		return nil, err
 	}
-	if root == nil {
-		return nil, &Error{File: filename, Msg: "config is empty; at least one target is required"}
-	}
-	return p.config(root)
+	return p.config(&doc)
 }
 
-var (
-	regionRE    = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)+$`)
-	projectIDRE = regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`)
-	labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-)
-
-// reservedLabels are set by the exporter itself; a target label with one of
-// these names would clash with them.
+// reservedLabels are set by the exporter itself; a target label or an
+// instance tag's label with one of these names would clash with them.
 var reservedLabels = keySet("target", "region", "project_id", "engine", "state",
 	"api", "code", "instance_id", "name", "engine_version", "spec_code",
-	"charging_mode", "status")
+	"charging_mode", "enterprise_project_id", "status")
 
-// spec holds the keys of one target or of the defaults section as written;
-// nil means "not set", so that an explicit false or empty value in a target
-// still overrides the defaults.
-type spec struct {
-	name     *string
-	nameLine int
+// document is the file as written.
+type document struct {
+	Defaults *targetSpec  `yaml:"defaults"`
+	Targets  []targetSpec `yaml:"targets"`
+}
 
-	region, projectID, endpoint, iamEndpoint, apiVersion *string
-
-	includeFailure, instances *bool
-	timeout                   *time.Duration
-	proxyURL                  *url.URL
-	tls                       *TLS
-	labels                    map[string]string
-	creds                     *Credentials
+// targetSpec is a target or the defaults as written: nil means "not set",
+// so that an explicit false or empty value still overrides the defaults.
+// Parse copies each field into Target's field of the same name. A check
+// tag names the entry of checks that the value must pass.
+type targetSpec struct {
+	Name           *string           `yaml:"name" check:"name"`
+	Region         *string           `yaml:"region" check:"region"`
+	ProjectID      *string           `yaml:"project_id" check:"project_id"`
+	Endpoint       *string           `yaml:"endpoint" check:"url"`
+	IAMEndpoint    *string           `yaml:"iam_endpoint" check:"url"`
+	APIVersion     *string           `yaml:"api_version" check:"api_version"`
+	IncludeFailure *bool             `yaml:"include_failure"`
+	Timeout        *time.Duration    `yaml:"timeout" check:"timeout"`
+	ProxyURL       *string           `yaml:"proxy_url" check:"url"`
+	TLS            *TLS              `yaml:"tls"`
+	Labels         map[string]string `yaml:"labels" check:"label"`
+	Instances      *bool             `yaml:"instances"`
+	InstanceTags   []string          `yaml:"instance_tags"` // [] overrides the defaults' list
+	Credentials    *Credentials      `yaml:"credentials"`
 }
 
 type parser struct {
 	filename string
-	dir      string // config file's directory, base of relative file paths
+	dir      string         // config file's directory, base of relative file paths
+	lines    map[string]int // field path -> line of its key (or list item)
+	notes    []Note
 }
 
 func (p *parser) fail(line int, field, format string, args ...any) error {
 	return &Error{File: p.filename, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
-// document parses data into a YAML node tree and returns the root node, or
-// nil when the document is empty.
-func (p *parser) document(data []byte) (root *yaml.Node, err error) {
-	// yaml reports its own failures as errors; this only guards against an
-	// unexpected internal panic so that Parse never crashes the exporter.
-	defer func() {
-		if r := recover(); r != nil {
-			root, err = nil, p.fail(0, "", "cannot parse YAML: %v", r)
-		}
-	}()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil
-		}
-		return nil, p.yamlError(err)
+func (p *parser) note(level slog.Level, field, format string, args ...any) {
+	n := Note{level, p.fail(p.lines[field], field, format, args...).Error()}
+	if !slices.Contains(p.notes, n) { // targets that share a default share its note
+		p.notes = append(p.notes, n)
 	}
-	var next yaml.Node
-	switch err := dec.Decode(&next); {
-	case errors.Is(err, io.EOF):
-	case err != nil:
-		return nil, p.yamlError(err)
-	default:
-		return nil, p.fail(next.Line, "", "only one YAML document is allowed")
-	}
-	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
-		return nil, nil
-	}
-	return doc.Content[0], nil
 }
 
-var yamlLineRE = regexp.MustCompile(`^line (\d+): `)
-
-// yamlError rewrites "yaml: line N: msg" into our "file:N: msg" form.
-func (p *parser) yamlError(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = msg[len(m[0]):]
+func (p *parser) config(doc *document) (*Config, error) {
+	d := cmp.Or(doc.Defaults, &targetSpec{})
+	if d.Name != nil {
+		return nil, p.fail(p.lines["defaults.name"], "defaults.name", "not allowed in defaults; each target needs its own name")
 	}
-	return p.fail(line, "", "%s", msg)
-}
-
-func (p *parser) config(root *yaml.Node) (*Config, error) {
-	var defaultsNode, targetsNode *yaml.Node
-	targetsLine := root.Line
-	err := p.eachField(root, "", keySet("defaults", "targets"), func(key string, line int, v *yaml.Node) error {
-		if key == "defaults" {
-			defaultsNode = v
-		} else {
-			targetsNode, targetsLine = v, line
-		}
-		return nil
-	})
-	if err != nil {
+	if err := p.credentials(d.Credentials, "defaults.credentials"); err != nil {
 		return nil, err
 	}
-
-	defaults := &spec{}
-	if defaultsNode != nil && !isNull(defaultsNode) {
-		if defaults, err = p.spec(defaultsNode, "defaults", true); err != nil {
-			return nil, err
-		}
+	if len(doc.Targets) == 0 {
+		return nil, p.fail(cmp.Or(p.lines["targets"], p.lines[""]), "targets", "at least one target is required")
 	}
-
-	if targetsNode == nil || isNull(targetsNode) {
-		return nil, p.fail(targetsLine, "targets", "at least one target is required")
-	}
-	if targetsNode.Kind != yaml.SequenceNode {
-		return nil, p.fail(targetsLine, "targets", "must be a list of targets, got %s", describe(targetsNode))
-	}
-	if len(targetsNode.Content) == 0 {
-		return nil, p.fail(targetsLine, "targets", "at least one target is required")
-	}
-
 	cfg := &Config{}
-	nameLines := map[string]int{}
-	for i, item := range targetsNode.Content {
+	names := map[string]int{} // target name -> line
+	for i := range doc.Targets {
 		path := fmt.Sprintf("targets[%d]", i)
-		line := item.Line // the alias's own line, not its anchor's
-		n := resolve(item)
-		if n.Kind != yaml.MappingNode {
-			return nil, p.fail(line, path, "must be a mapping, got %s", describe(n))
-		}
-		s, err := p.spec(n, path, false)
+		t, err := p.target(path, d, &doc.Targets[i])
 		if err != nil {
 			return nil, err
 		}
-		t, err := p.target(line, path, defaults, s)
-		if err != nil {
-			return nil, err
+		line := p.lines[path+".name"]
+		if first, dup := names[t.Name]; dup {
+			return nil, p.fail(line, path+".name", "duplicate target name %q (first defined at line %d)", t.Name, first)
 		}
-		if first, dup := nameLines[t.Name]; dup {
-			return nil, p.fail(s.nameLine, path+".name", "duplicate target name %q (first defined at line %d)", t.Name, first)
-		}
-		nameLines[t.Name] = s.nameLine
+		names[t.Name] = line
 		cfg.Targets = append(cfg.Targets, t)
 	}
+	cfg.Notes = p.notes
 	return cfg, nil
 }
 
-// target merges the defaults d under the target's own keys s and fills in
-// built-in defaults.
-func (p *parser) target(line int, path string, d, s *spec) (Target, error) {
-	if s.name == nil {
-		return Target{}, p.fail(line, path+".name", "missing required field")
-	}
-	region := pick(s.region, d.region)
-	if region == nil {
-		return Target{}, p.fail(line, path+".region", "missing required field")
-	}
-	creds := pick(s.creds, d.creds)
-	if creds == nil {
-		return Target{}, p.fail(line, path+".credentials", "target %q has no credentials; set them on the target or in defaults", *s.name)
-	}
-
-	t := Target{
-		Name:           *s.name,
-		Region:         *region,
-		Endpoint:       "https://dcs." + *region + ".myhuaweicloud.com",
-		IAMEndpoint:    "https://iam." + *region + ".myhuaweicloud.com",
-		APIVersion:     DefaultAPIVersion,
-		IncludeFailure: true,
-		Timeout:        DefaultTimeout,
-		Labels:         map[string]string{},
-		Credentials:    *creds,
-	}
-	set(&t.ProjectID, pick(s.projectID, d.projectID))
-	set(&t.Endpoint, pick(s.endpoint, d.endpoint))
-	set(&t.IAMEndpoint, pick(s.iamEndpoint, d.iamEndpoint))
-	set(&t.APIVersion, pick(s.apiVersion, d.apiVersion))
-	set(&t.IncludeFailure, pick(s.includeFailure, d.includeFailure))
-	set(&t.Instances, pick(s.instances, d.instances))
-	set(&t.Timeout, pick(s.timeout, d.timeout))
-	set(&t.TLS, pick(s.tls, d.tls))
-	if u := pick(s.proxyURL, d.proxyURL); u != nil {
-		c := *u // targets must not share a mutable URL
-		t.ProxyURL = &c
-	}
-	maps.Copy(t.Labels, d.labels)
-	maps.Copy(t.Labels, s.labels)
-	return t, nil
-}
-
-// pick returns the target's own value when set, else the default.
-func pick[T any](own, def *T) *T {
-	if own != nil {
-		return own
-	}
-	return def
-}
-
-func set[T any](dst *T, v *T) {
-	if v != nil {
-		*dst = *v
-	}
-}
-
-var targetKeys = keySet("name", "region", "project_id", "endpoint", "iam_endpoint",
-	"api_version", "include_failure", "timeout", "proxy_url", "tls", "labels",
-	"instances", "credentials")
-
-var tlsKeys = keySet("ca_file", "insecure_skip_verify")
-
-var credentialKeys = keySet("access_key", "secret_key", "security_token",
-	"access_key_file", "secret_key_file", "security_token_file",
-	"env", "metadata", "metadata_endpoint")
-
-func keySet(keys ...string) map[string]bool {
-	m := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		m[k] = true
-	}
-	return m
-}
-
-// spec reads the keys of a target (or, with inDefaults, of the defaults
-// section), validating each value where it is written. A key with an empty
-// (null) value counts as not set.
-func (p *parser) spec(n *yaml.Node, path string, inDefaults bool) (*spec, error) {
-	s := &spec{}
-	err := p.eachField(n, path, targetKeys, func(key string, line int, v *yaml.Node) error {
-		field := path + "." + key
-		if key == "name" && inDefaults {
-			return p.fail(line, field, "not allowed in defaults; each target needs its own name")
-		}
-		if isNull(v) {
-			return nil
-		}
-		var err error
-		switch key {
-		case "name":
-			s.name, err = ptr(p.name(line, field, v))
-			s.nameLine = line
-		case "region":
-			s.region, err = ptr(p.match(line, field, v, regionRE, "region", `lowercase words joined by "-", e.g. "cn-north-4"`))
-		case "project_id":
-			s.projectID, err = ptr(p.match(line, field, v, projectIDRE, "project_id", "1 to 64 letters or digits"))
-		case "endpoint":
-			s.endpoint, err = ptr(p.urlString(line, field, v))
-		case "iam_endpoint":
-			s.iamEndpoint, err = ptr(p.urlString(line, field, v))
-		case "api_version":
-			s.apiVersion, err = ptr(p.apiVersion(line, field, v))
-		case "include_failure":
-			s.includeFailure, err = ptr(p.boolean(line, field, v))
-		case "instances":
-			s.instances, err = ptr(p.boolean(line, field, v))
-		case "timeout":
-			s.timeout, err = ptr(p.timeout(line, field, v))
-		case "proxy_url":
-			s.proxyURL, err = p.url(line, field, v)
-		case "tls":
-			s.tls, err = p.tls(field, v)
-		case "labels":
-			s.labels, err = p.labels(field, v)
-		case "credentials":
-			s.creds, err = p.credentials(line, field, v)
-		}
-		return err
-	})
-	return s, err
-}
-
-// ptr adapts a (value, error) result to the optional fields of spec.
-func ptr[T any](v T, err error) (*T, error) {
-	if err != nil {
-		return nil, err
-	}
-	return &v, nil
-}
-
-func (p *parser) name(line int, field string, v *yaml.Node) (string, error) {
-	s, err := p.str(line, field, v)
-	if err != nil {
-		return "", err
-	}
-	// The name becomes the value of the target label.
-	if !utf8.ValidString(s) {
-		return "", p.fail(line, field, "must be valid UTF-8")
-	}
-	if strings.ContainsFunc(s, unicode.IsControl) {
-		return "", p.fail(line, field, "%q must not contain control characters", s)
-	}
-	return s, nil
-}
-
-func (p *parser) match(line int, field string, v *yaml.Node, re *regexp.Regexp, what, want string) (string, error) {
-	s, err := p.str(line, field, v)
-	if err != nil {
-		return "", err
-	}
-	if !re.MatchString(s) {
-		return "", p.fail(line, field, "invalid %s %q: must be %s", what, s, want)
-	}
-	return s, nil
-}
-
-func (p *parser) apiVersion(line int, field string, v *yaml.Node) (string, error) {
-	s, err := p.str(line, field, v)
-	if err != nil {
-		return "", err
-	}
-	if s != "v1" && s != "v2" {
-		return "", p.fail(line, field, `must be "v1" or "v2", got %q`, s)
-	}
-	return s, nil
-}
-
-func (p *parser) timeout(line int, field string, v *yaml.Node) (time.Duration, error) {
-	s, err := p.str(line, field, v)
-	if err != nil {
-		return 0, err
-	}
-	d, err := time.ParseDuration(s)
-	switch {
-	case err != nil:
-		return 0, p.fail(line, field, "invalid duration %q", s)
-	case d <= 0:
-		return 0, p.fail(line, field, "must be greater than 0, got %q", s)
-	case d > MaxTimeout:
-		return 0, p.fail(line, field, "must be at most %v, got %q", MaxTimeout, s)
-	}
-	return d, nil
-}
-
-func (p *parser) tls(field string, v *yaml.Node) (*TLS, error) {
-	t := &TLS{}
-	err := p.eachField(v, field, tlsKeys, func(key string, line int, v *yaml.Node) error {
-		if isNull(v) {
-			return nil
-		}
-		var err error
-		f := field + "." + key
-		switch key {
-		case "ca_file":
-			t.CAFile, err = p.file(line, f, v)
-		case "insecure_skip_verify":
-			t.InsecureSkipVerify, err = p.boolean(line, f, v)
-		}
-		return err
-	})
-	return t, err
-}
-
-func (p *parser) labels(field string, v *yaml.Node) (map[string]string, error) {
-	labels := map[string]string{}
-	err := p.eachPair(v, field, func(name string, line int, v *yaml.Node) error {
-		switch {
-		case !labelNameRE.MatchString(name):
-			return p.fail(line, field, "invalid label name %q: must match %s", name, labelNameRE)
-		case strings.HasPrefix(name, "__"):
-			return p.fail(line, field, "label name %q is reserved: names starting with __ are internal to Prometheus", name)
-		case reservedLabels[name]:
-			return p.fail(line, field, "label name %q is already used by the exporter", name)
-		}
-		f := field + "." + name
-		if isNull(v) {
-			return p.fail(line, f, "must not be empty")
-		}
-		value, err := p.str(line, f, v)
-		if err != nil {
-			return err
-		}
-		if !utf8.ValidString(value) {
-			return p.fail(line, f, "must be valid UTF-8")
-		}
-		labels[name] = value
+// credentials checks that c, when set, names one source: keys (the access
+// key and the secret key, and optionally the security token, each inline
+// or as a file), env or metadata.
+func (p *parser) credentials(c *Credentials, field string) error {
+	if c == nil {
 		return nil
-	})
-	return labels, err
-}
-
-func (p *parser) credentials(line int, field string, v *yaml.Node) (*Credentials, error) {
-	c := &Credentials{}
-	endpointLine := 0
-	err := p.eachField(v, field, credentialKeys, func(key string, line int, v *yaml.Node) error {
-		if isNull(v) {
-			return nil
+	}
+	line := p.lines[field]
+	var keys, sources []string
+	for f, v := range reflect.ValueOf(*c).Fields() {
+		key := yamlKey(f)
+		switch inline := strings.TrimSuffix(key, "_file"); {
+		case v.Kind() == reflect.Bool && v.Bool():
+			sources = append(sources, key+": true")
+		case v.IsZero() || f.Tag.Get("check") == "url":
+		case slices.Contains(keys, inline):
+			return p.fail(line, field, "%s cannot be combined with %s: give each key inline or as a file, not both", inline, key)
+		default:
+			keys = append(keys, key)
 		}
-		var err error
-		f := field + "." + key
-		switch key {
-		case "access_key":
-			c.AccessKey, err = p.secret(line, f, v)
-		case "secret_key":
-			c.SecretKey, err = p.secret(line, f, v)
-		case "security_token":
-			c.SecurityToken, err = p.secret(line, f, v)
-		case "access_key_file":
-			c.AccessKeyFile, err = p.file(line, f, v)
-		case "secret_key_file":
-			c.SecretKeyFile, err = p.file(line, f, v)
-		case "security_token_file":
-			c.SecurityTokenFile, err = p.file(line, f, v)
-		case "env":
-			c.Env, err = p.boolean(line, f, v)
-		case "metadata":
-			c.Metadata, err = p.boolean(line, f, v)
-		case "metadata_endpoint":
-			c.MetadataEndpoint, err = p.urlString(line, f, v)
-			endpointLine = line
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
 	}
-	if err := p.checkSource(line, field, c); err != nil {
-		return nil, err
+	if len(keys) > 0 {
+		sources = append([]string{strings.Join(keys, ", ")}, sources...)
 	}
-	if c.MetadataEndpoint != "" && !c.Metadata {
-		return nil, p.fail(endpointLine, field+".metadata_endpoint", "only used with metadata: true")
-	}
-	if c.MetadataEndpoint == "" {
-		c.MetadataEndpoint = DefaultMetadataEndpoint
-	}
-	return c, nil
-}
-
-// checkSource enforces exactly one complete credential source.
-func (p *parser) checkSource(line int, field string, c *Credentials) error {
-	inline := keysSet([]string{"access_key", "secret_key", "security_token"},
-		c.AccessKey != "", c.SecretKey != "", c.SecurityToken != "")
-	files := keysSet([]string{"access_key_file", "secret_key_file", "security_token_file"},
-		c.AccessKeyFile != "", c.SecretKeyFile != "", c.SecurityTokenFile != "")
-	var sources [][]string
-	for _, keys := range [][]string{inline, files, keysSet([]string{"env: true"}, c.Env), keysSet([]string{"metadata: true"}, c.Metadata)} {
-		if len(keys) > 0 {
-			sources = append(sources, keys)
+	var missing []string
+	for _, k := range []string{"access_key", "secret_key"} {
+		if !slices.Contains(keys, k) && !slices.Contains(keys, k+"_file") {
+			missing = append(missing, k+" (or "+k+"_file)")
 		}
 	}
 	switch {
 	case len(sources) == 0:
 		return p.fail(line, field, "no credential source: set access_key and secret_key, access_key_file and secret_key_file, env: true, or metadata: true")
 	case len(sources) > 1:
-		return p.fail(line, field, "%s cannot be combined with %s: set exactly one credential source",
-			strings.Join(sources[0], ", "), strings.Join(sources[1], ", "))
-	}
-	switch {
-	case len(inline) > 0 && (c.AccessKey == "" || c.SecretKey == ""):
-		return p.fail(line, field, "%s set without %s: access_key and secret_key must be set together", inline[0], missing(inline, "access_key", "secret_key"))
-	case len(files) > 0 && (c.AccessKeyFile == "" || c.SecretKeyFile == ""):
-		return p.fail(line, field, "%s set without %s: access_key_file and secret_key_file must be set together", files[0], missing(files, "access_key_file", "secret_key_file"))
+		return p.fail(line, field, "%s cannot be combined with %s: set exactly one credential source", sources[0], sources[1])
+	case len(keys) > 0 && len(missing) > 0:
+		return p.fail(line, field, "%s set without %s: an access key and a secret key are both required", keys[0], strings.Join(missing, " and "))
+	case c.MetadataEndpoint != "" && !c.Metadata:
+		return p.fail(p.lines[field+".metadata_endpoint"], field+".metadata_endpoint", "only used with metadata: true")
 	}
 	return nil
 }
 
-// keysSet returns the names whose flag in set is true.
-func keysSet(names []string, set ...bool) []string {
-	var keys []string
-	for i, ok := range set {
-		if ok {
-			keys = append(keys, names[i])
+// target merges the defaults d under the target's own keys s and fills in
+// built-in defaults.
+func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
+	if err := p.credentials(s.Credentials, path+".credentials"); err != nil {
+		return Target{}, err
+	}
+	m := *s // s with every unset key taken from d
+	for f, v := range reflect.ValueOf(&m).Elem().Fields() {
+		if v.IsZero() {
+			v.Set(reflect.ValueOf(d).Elem().FieldByIndex(f.Index))
 		}
 	}
-	return keys
-}
-
-// missing returns the required keys absent from have, joined by " and ".
-func missing(have []string, required ...string) string {
-	var out []string
-	for _, k := range required {
-		if !slices.Contains(have, k) {
-			out = append(out, k)
+	switch line := p.lines[path]; {
+	case s.Name == nil:
+		return Target{}, p.fail(line, path+".name", "missing required field")
+	case m.Region == nil:
+		return Target{}, p.fail(line, path+".region", "missing required field")
+	case m.Credentials == nil:
+		return Target{}, p.fail(line, path+".credentials", "target %q has no credentials; set them on the target or in defaults", *s.Name)
+	}
+	t := Target{APIVersion: DefaultAPIVersion, IncludeFailure: true, Timeout: DefaultTimeout, Labels: map[string]string{}}
+	for f, v := range reflect.ValueOf(m).Fields() { // each set field into Target's of the same name and type
+		if dst := reflect.ValueOf(&t).Elem().FieldByName(f.Name); v.Kind() == reflect.Pointer && !v.IsNil() && v.Elem().Type() == dst.Type() {
+			dst.Set(v.Elem())
 		}
 	}
-	return strings.Join(out, " and ")
+	c := &t.Credentials
+	for _, f := range []*string{&t.TLS.CAFile, &c.AccessKeyFile, &c.SecretKeyFile, &c.SecurityTokenFile} {
+		*f = p.abs(*f)
+	}
+	if m.ProxyURL != nil {
+		t.ProxyURL, _ = url.Parse(p.cleanURL(*m.ProxyURL, ""))
+	}
+	c.MetadataEndpoint = p.cleanURL(cmp.Or(c.MetadataEndpoint, DefaultMetadataEndpoint), "")
+	maps.Copy(t.Labels, d.Labels)
+	maps.Copy(t.Labels, s.Labels)
+
+	dcs, iam, known := dcsapi.DefaultEndpoints(t.Region)
+	var guessed []string
+	if t.Endpoint == "" {
+		t.Endpoint, guessed = dcs, append(guessed, dcs)
+	}
+	if t.IAMEndpoint == "" {
+		t.IAMEndpoint, guessed = iam, append(guessed, iam)
+	}
+	if !known && len(guessed) > 0 {
+		p.note(slog.LevelWarn, origin(path, "region", s.Region != nil), "target %q: region %q is not in the region tables "+
+			"of the official SDK; guessing %s (set endpoint and iam_endpoint if that is wrong)", t.Name, t.Region, strings.Join(guessed, " and "))
+	}
+	// Users paste catalogue URLs that end in the API version, which dcsapi
+	// puts at the start of every request path (/v1.0 and /v2 on DCS, /v3 on
+	// IAM, whose /v3.0 the SDK also uses). Any other path is a prefix, for
+	// gateways behind a path-routing proxy.
+	t.Endpoint = p.cleanURL(t.Endpoint, origin(path, "endpoint", s.Endpoint != nil), "/v1.0", "/v2")
+	t.IAMEndpoint = p.cleanURL(t.IAMEndpoint, origin(path, "iam_endpoint", s.IAMEndpoint != nil), "/v3", "/v3.0")
+
+	field := origin(path, "instance_tags", s.InstanceTags != nil)
+	for i, key := range m.InstanceTags {
+		tag, item := InstanceTag{key, tagLabel(key)}, fmt.Sprintf("%s[%d]", field, i)
+		if j := slices.IndexFunc(t.InstanceTags, func(o InstanceTag) bool { return o.Label == tag.Label }); j >= 0 {
+			return Target{}, p.fail(p.lines[item], item, "tag %q becomes the label %q, as does tag %q at line %d",
+				key, tag.Label, t.InstanceTags[j].Key, p.lines[fmt.Sprintf("%s[%d]", field, j)])
+		}
+		if _, taken := t.Labels[tag.Label]; taken || reservedLabels[tag.Label] {
+			return Target{}, p.fail(p.lines[item], item, "tag %q becomes the label %q, which target %q already has", key, tag.Label, t.Name)
+		}
+		t.InstanceTags = append(t.InstanceTags, tag)
+	}
+	return t, nil
 }
 
-// str reads a scalar as text. Numbers and dates are accepted as written,
-// since IDs such as project_id may look like numbers to YAML.
-func (p *parser) str(line int, field string, v *yaml.Node) (string, error) {
-	if v.Kind != yaml.ScalarNode {
-		return "", p.fail(line, field, "must be a string, got %s", describe(v))
-	}
-	switch v.ShortTag() {
-	case "!!str", "!!int", "!!float", "!!timestamp":
-	default:
-		return "", p.fail(line, field, "must be a string, got %s", describe(v))
-	}
-	if v.Value == "" {
-		return "", p.fail(line, field, "must not be empty")
-	}
-	return v.Value, nil
-}
-
-// secret is str for credential values. str's errors never quote the value,
-// which is what keeps secrets out of error messages.
-func (p *parser) secret(line int, field string, v *yaml.Node) (Secret, error) {
-	s, err := p.str(line, field, v)
-	return Secret(s), err
-}
-
-func (p *parser) boolean(line int, field string, v *yaml.Node) (bool, error) {
-	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool" {
-		if b, err := strconv.ParseBool(strings.ToLower(v.Value)); err == nil {
-			return b, nil
+// cleanURL drops trailing slashes from a checked URL, and then the first of
+// versions that ends its path, with a note on field.
+func (p *parser) cleanURL(s, field string, versions ...string) string {
+	u, _ := url.Parse(s)
+	u.Path, u.RawPath = strings.TrimRight(u.Path, "/"), strings.TrimRight(u.RawPath, "/")
+	for _, v := range versions {
+		if strings.HasSuffix(u.Path, v) {
+			u.Path, u.RawPath = strings.TrimSuffix(u.Path, v), strings.TrimSuffix(u.RawPath, v)
+			p.note(slog.LevelInfo, field, "dropped %s from the end of the URL, since the exporter adds the API version to each request: using %s", v, u.Redacted())
+			break
 		}
 	}
-	return false, p.fail(line, field, "must be true or false, got %s", describe(v))
+	return u.String()
 }
 
-// url parses an absolute http(s) URL without query or fragment, dropping
-// trailing slashes so that API paths can be appended directly.
-func (p *parser) url(line int, field string, v *yaml.Node) (*url.URL, error) {
-	s, err := p.str(line, field, v)
-	if err != nil {
-		return nil, err
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		// Do not quote s: a proxy URL may carry a password.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
+// tagLabel is "tag_" and the key with each character that a Prometheus
+// label name cannot hold replaced by "_": cost-center -> tag_cost_center.
+func tagLabel(key string) string {
+	return "tag_" + strings.Map(func(r rune) rune {
+		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
 		}
-		return nil, p.fail(line, field, "invalid URL: %v", err)
-	}
-	shown := u.Redacted()
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, p.fail(line, field, "URL %q must start with http:// or https://", shown)
-	case u.Hostname() == "":
-		return nil, p.fail(line, field, "URL %q has no host", shown)
-	case u.RawQuery != "" || u.ForceQuery || strings.Contains(s, "#"):
-		return nil, p.fail(line, field, "URL %q must not have a query or fragment", shown)
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath = strings.TrimRight(u.RawPath, "/")
-	return u, nil
+		return '_'
+	}, key)
 }
 
-func (p *parser) urlString(line int, field string, v *yaml.Node) (string, error) {
-	u, err := p.url(line, field, v)
-	if err != nil {
-		return "", err
+// origin is the field a target's key came from: its own, or the defaults'.
+func origin(path, key string, own bool) string {
+	if own {
+		return path + "." + key
 	}
-	return u.String(), nil
-}
-
-// file resolves a path against the config's directory and checks that it
-// exists. The file is not read here: secrets are re-read at use.
-func (p *parser) file(line int, field string, v *yaml.Node) (string, error) {
-	path, err := p.str(line, field, v)
-	if err != nil {
-		return "", err
-	}
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(p.dir, path)
-	}
-	fi, err := os.Stat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return "", p.fail(line, field, "file %q does not exist", path)
-	case err != nil:
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return "", p.fail(line, field, "cannot access file %q: %v", path, err)
-	case fi.IsDir():
-		return "", p.fail(line, field, "%q is a directory, not a file", path)
-	}
-	return path, nil
-}
-
-// eachField is eachPair for a mapping with a fixed set of keys.
-func (p *parser) eachField(n *yaml.Node, path string, known map[string]bool, fn func(key string, line int, v *yaml.Node) error) error {
-	return p.eachPair(n, path, func(key string, line int, v *yaml.Node) error {
-		if !known[key] {
-			return p.fail(line, join(path, key), "unknown field")
-		}
-		return fn(key, line, v)
-	})
-}
-
-// eachPair calls fn for each key/value of mapping n, rejecting anything that
-// is not a mapping, non-string keys, merge keys and duplicate keys.
-func (p *parser) eachPair(n *yaml.Node, path string, fn func(key string, line int, v *yaml.Node) error) error {
-	line := n.Line
-	n = resolve(n)
-	if n.Kind != yaml.MappingNode {
-		if path == "" {
-			return p.fail(line, "", "config must be a mapping, got %s", describe(n))
-		}
-		return p.fail(line, path, "must be a mapping, got %s", describe(n))
-	}
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		// Errors point at the key as written, even if it is an alias.
-		line := n.Content[i].Line
-		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
-		if k.Kind != yaml.ScalarNode {
-			return p.fail(line, path, "keys must be strings, got %s", describe(k))
-		}
-		field := join(path, k.Value)
-		if k.ShortTag() == "!!merge" {
-			return p.fail(line, field, "merge keys are not supported")
-		}
-		if first, dup := seen[k.Value]; dup {
-			return p.fail(line, field, "duplicate key (first defined at line %d)", first)
-		}
-		seen[k.Value] = line
-		if err := fn(k.Value, line, v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-// resolve follows aliases to the node they refer to.
-func resolve(n *yaml.Node) *yaml.Node {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool {
-	n = resolve(n)
-	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
-}
-
-// describe names a node's type for "got ..." messages, never its value.
-func describe(n *yaml.Node) string {
-	n = resolve(n)
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	}
-	switch tag := n.ShortTag(); tag {
-	case "!!str":
-		return "a string"
-	case "!!bool":
-		return "a boolean"
-	case "!!int":
-		return "an integer"
-	case "!!float":
-		return "a number"
-	case "!!null":
-		return "null"
-	case "!!timestamp":
-		return "a timestamp"
-	default:
-		return "a value tagged " + tag
-	}
+	return "defaults." + key
 }

@@ -81,15 +81,32 @@ func (EnvCredentials) Credentials(context.Context) (Credentials, error) {
 
 // FileCredentials reads the keys from files and reads them again whenever a
 // file changes, as Kubernetes does when it rotates a mounted Secret (it swaps
-// a symlink, so the file's identity and modification time change).
+// a symlink, so the file's identity and modification time change). A key
+// without a file is taken as given, so that each key can be written inline
+// or kept in a file on its own (a rotated secret key beside a fixed access
+// key, say).
 type FileCredentials struct {
 	AccessKeyFile     string
 	SecretKeyFile     string
 	SecurityTokenFile string // optional
 
+	// AccessKey, SecretKey and SecurityToken are used when their file is
+	// not set.
+	AccessKey, SecretKey, SecurityToken string
+
 	mu    sync.Mutex
 	files [3]watchedFile
 }
+
+// String masks the secrets, so that the provider printed by mistake leaks
+// nothing.
+func (f *FileCredentials) String() string {
+	return fmt.Sprintf("FileCredentials{AccessKeyFile: %q, SecretKeyFile: %q, SecurityTokenFile: %q, inline: %s}",
+		f.AccessKeyFile, f.SecretKeyFile, f.SecurityTokenFile, Credentials{AccessKey: f.AccessKey, SecretKey: f.SecretKey, SecurityToken: f.SecurityToken})
+}
+
+// GoString masks the secrets for %#v too.
+func (f *FileCredentials) GoString() string { return f.String() }
 
 type watchedFile struct {
 	info    os.FileInfo
@@ -102,7 +119,7 @@ func (f *FileCredentials) Credentials(context.Context) (Credentials, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	paths := [3]string{f.AccessKeyFile, f.SecretKeyFile, f.SecurityTokenFile}
-	var values [3]string
+	values := [3]string{f.AccessKey, f.SecretKey, f.SecurityToken}
 	for i, path := range paths {
 		if path == "" {
 			continue
@@ -115,9 +132,17 @@ func (f *FileCredentials) Credentials(context.Context) (Credentials, error) {
 	}
 	c := Credentials{AccessKey: values[0], SecretKey: values[1], SecurityToken: values[2]}
 	if c.AccessKey == "" || c.SecretKey == "" {
-		return Credentials{}, &CredentialsError{Source: "file", Err: fmt.Errorf("%s or %s is empty", f.AccessKeyFile, f.SecretKeyFile)}
+		return Credentials{}, &CredentialsError{Source: "file", Err: fmt.Errorf("%s or %s is empty", orInline(f.AccessKeyFile), orInline(f.SecretKeyFile))}
 	}
 	return c, nil
+}
+
+// orInline names where a key came from in an error, never its value.
+func orInline(path string) string {
+	if path == "" {
+		return "the inline key"
+	}
+	return path
 }
 
 // read returns the file's content, reading it only when its identity, size or

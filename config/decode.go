@@ -1,0 +1,284 @@
+package config
+
+// This file's job: decode the YAML text into the document structs. The node
+// tree is first checked against their Go types, so that each error can name
+// its line and field; yaml.v3 then decodes it.
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// decode fills doc from data, or says why it cannot.
+func (p *parser) decode(data []byte, doc *document) (err error) {
+	// yaml.v3 reports its own failures as errors; this only guards against an
+	// unexpected internal panic so that Parse never crashes the exporter.
+	defer func() {
+		if r := recover(); r != nil {
+			err = p.fail(0, "", "cannot parse YAML: %v", r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var root, next yaml.Node
+	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
+		return p.yamlError(err)
+	}
+	if err := dec.Decode(&next); err == nil {
+		return p.fail(next.Line, "", "only one YAML document is allowed")
+	} else if !errors.Is(err, io.EOF) {
+		return p.yamlError(err)
+	}
+	if len(root.Content) == 0 || isNull(root.Content[0]) {
+		return p.fail(0, "", "config is empty; at least one target is required")
+	}
+	n := root.Content[0]
+	p.lines[""] = n.Line
+	if err := p.shape(n, reflect.TypeOf(doc), "", "", n.Line); err != nil {
+		return err
+	}
+	dec = yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(doc); err != nil {
+		// shape has refused all that this could; yaml.v3's text may quote a
+		// value, a secret even, so only its line is kept.
+		return p.fail(p.yamlError(err).(*Error).Line, "", "cannot decode a value")
+	}
+	return nil
+}
+
+var yamlLineRE = regexp.MustCompile(`line (\d+): `)
+
+// yamlError rewrites "yaml: line N: msg" into our "file:N: msg" form.
+func (p *parser) yamlError(err error) error {
+	msg, line := strings.TrimPrefix(err.Error(), "yaml: "), 0
+	if m := yamlLineRE.FindStringSubmatchIndex(msg); m != nil {
+		line, _ = strconv.Atoi(msg[m[2]:m[3]])
+		if m[0] == 0 {
+			msg = msg[m[1]:]
+		}
+	}
+	return p.fail(line, "", "%s", msg)
+}
+
+// shape checks node n, written at line as the field path, against Go type
+// t: a mapping for a struct or a map, a list for a slice, string keys that
+// are known and unique, no merge keys, and each value as its type and the
+// field's check tag require. It records the line of every key and list
+// item. Null means "not set" for a struct field, and is an empty value
+// anywhere else.
+func (p *parser) shape(n *yaml.Node, t reflect.Type, check, path string, line int) error {
+	n = resolve(n)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var err error
+	switch t.Kind() {
+	case reflect.Bool:
+		err = when(n.ShortTag() != "!!bool", "must be true or false, got %s", describe(n))
+	case reflect.String, reflect.Int64: // Int64: time.Duration
+		var s string
+		if s, err = scalar(n); err == nil && check != "" {
+			err = checks[check](p, s)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return p.fail(line, path, "must be a list of %s, got %s", listOf[path[strings.LastIndex(path, ".")+1:]], describe(n))
+		}
+		for i, item := range n.Content {
+			path := fmt.Sprintf("%s[%d]", path, i)
+			p.lines[path] = item.Line // the alias's own line, not its anchor's
+			if err := p.shape(item, t.Elem(), "", path, item.Line); err != nil {
+				return err
+			}
+		}
+	case reflect.Struct, reflect.Map:
+		if n.Kind != yaml.MappingNode && path == "" {
+			return p.fail(line, "", "config must be a mapping, got %s", describe(n))
+		} else if n.Kind != yaml.MappingNode {
+			return p.fail(line, path, "must be a mapping, got %s", describe(n))
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			line, k, v := n.Content[i].Line, resolve(n.Content[i]), n.Content[i+1] // the key as written, even an alias
+			if k.Kind != yaml.ScalarNode {
+				return p.fail(line, path, "keys must be strings, got %s", describe(k))
+			}
+			field, elem, vcheck := join(path, k.Value), reflect.Type(nil), ""
+			if t.Kind() == reflect.Map {
+				elem = t.Elem()
+			} else if f, ok := fieldFor(t, k.Value); ok {
+				elem, vcheck = f.Type, f.Tag.Get("check")
+			}
+			first, dup := p.lines[field]
+			switch {
+			case k.ShortTag() == "!!merge":
+				return p.fail(line, field, "merge keys are not supported")
+			case dup:
+				return p.fail(line, field, "duplicate key (first defined at line %d)", first)
+			case elem == nil:
+				return p.fail(line, field, "unknown field")
+			case t.Kind() == reflect.Map && check != "": // a map's check is about its keys
+				if err := checks[check](p, k.Value); err != nil {
+					return p.fail(line, path, "%v", err)
+				}
+			}
+			p.lines[field] = line
+			if isNull(v) && t.Kind() == reflect.Struct {
+				continue
+			}
+			if err := p.shape(v, elem, vcheck, field, line); err != nil {
+				return err
+			}
+		}
+	}
+	if err != nil {
+		return p.fail(line, path, "%v", err)
+	}
+	return nil
+}
+
+// listOf names the items of each list for "must be a list of" errors.
+var listOf = map[string]string{"targets": "targets", "instance_tags": "tag keys"}
+
+// fieldFor finds the field of struct t whose yaml key is key.
+func fieldFor(t reflect.Type, key string) (reflect.StructField, bool) {
+	for f := range t.Fields() {
+		if yamlKey(f) == key {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+func yamlKey(f reflect.StructField) string {
+	key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	return key
+}
+
+func keySet(keys ...string) map[string]bool {
+	m := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		m[k] = true
+	}
+	return m
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// resolve follows aliases to the node they refer to.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return resolve(n).ShortTag() == "!!null"
+}
+
+var kinds = map[string]string{"!!map": "a mapping", "!!seq": "a list", "!!str": "a string", "!!bool": "a boolean",
+	"!!int": "an integer", "!!float": "a number", "!!null": "null", "!!timestamp": "a timestamp"}
+
+// describe names a node's type for "got ..." messages, never its value.
+func describe(n *yaml.Node) string {
+	tag := resolve(n).ShortTag()
+	return cmp.Or(kinds[tag], "a value tagged "+tag)
+}
+
+var textTags = keySet("!!str", "!!int", "!!float", "!!timestamp")
+
+// scalar reads n as text. Numbers and dates are taken as written, since IDs
+// such as project_id may look like numbers to YAML. Its errors, like those
+// of the checks, never quote a value that may be secret.
+func scalar(n *yaml.Node) (string, error) {
+	if n.Kind != yaml.ScalarNode || !textTags[n.ShortTag()] && !isNull(n) {
+		return "", fmt.Errorf("must be a string, got %s", describe(n))
+	}
+	return n.Value, when(n.Value == "" || isNull(n), "must not be empty")
+}
+
+var (
+	regionRE    = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)+$`)
+	projectIDRE = regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`)
+	labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+)
+
+// checks validate the text of the fields tagged check:"name".
+var checks = map[string]func(p *parser, s string) error{
+	"label": func(_ *parser, s string) error { // a target label's name
+		return cmp.Or(when(!labelNameRE.MatchString(s), "invalid label name %q: must match %s", s, labelNameRE),
+			when(strings.HasPrefix(s, "__"), "label name %q is reserved: names starting with __ are internal to Prometheus", s),
+			when(reservedLabels[s], "label name %q is already used by the exporter", s))
+	},
+	"name": func(_ *parser, s string) error { // the value of the target label
+		return when(strings.ContainsFunc(s, unicode.IsControl), "%q must not contain control characters", s)
+	},
+	"region": func(_ *parser, s string) error {
+		return when(!regionRE.MatchString(s), `invalid region %q: must be lowercase words joined by "-", e.g. "cn-north-4"`, s)
+	},
+	"project_id": func(_ *parser, s string) error {
+		return when(!projectIDRE.MatchString(s), "invalid project_id %q: must be 1 to 64 letters or digits", s)
+	},
+	"api_version": func(_ *parser, s string) error {
+		return when(s != "v1" && s != "v2", `must be "v1" or "v2", got %q`, s)
+	},
+	"timeout": func(_ *parser, s string) error {
+		d, err := time.ParseDuration(s)
+		return cmp.Or(when(err != nil, "invalid duration %q", s), when(d <= 0, "must be greater than 0, got %q", s),
+			when(d > MaxTimeout, "must be at most %v, got %q", MaxTimeout, s))
+	},
+	// An absolute http(s) URL without query or fragment, so that API paths
+	// can be appended. s is not quoted: a proxy URL may carry a password.
+	"url": func(_ *parser, s string) error {
+		u, err := url.Parse(s)
+		if err != nil {
+			return fmt.Errorf("invalid URL: %v", errors.Unwrap(err))
+		}
+		shown := u.Redacted()
+		return cmp.Or(when(u.Scheme != "http" && u.Scheme != "https", "URL %q must start with http:// or https://", shown),
+			when(u.Hostname() == "", "URL %q has no host", shown),
+			when(u.RawQuery != "" || u.ForceQuery || strings.Contains(s, "#"), "URL %q must not have a query or fragment", shown))
+	},
+	// A file must exist, but is not read here: secrets are re-read at use.
+	"file": func(p *parser, s string) error {
+		fi, err := os.Stat(p.abs(s))
+		return cmp.Or(when(errors.Is(err, os.ErrNotExist), "file %q does not exist", p.abs(s)),
+			when(err != nil, "cannot access file %q: %v", p.abs(s), errors.Unwrap(err)),
+			when(err == nil && fi.IsDir(), "%q is a directory, not a file", p.abs(s)))
+	},
+}
+
+// when returns the error described, or nil when bad is false.
+func when(bad bool, format string, args ...any) error {
+	if !bad {
+		return nil
+	}
+	return fmt.Errorf(format, args...)
+}
+
+// abs resolves a path against the config's directory.
+func (p *parser) abs(path string) string {
+	if path == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(p.dir, path)
+}
