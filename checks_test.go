@@ -91,8 +91,8 @@ func TestCheckCommands(t *testing.T) {
   - name: mixed-keys
     region: ap-southeast-1
     project_id: `+pidGood+`
-    endpoint: `+fake.URL+`
-    credentials: {access_key_file: `+skFile+`, secret_key_file: `+skFile+`, security_token_file: `+tokenFile+`}
+    endpoint: `+fake.URL+`/v1.0
+    credentials: {access_key: `+ak+`, secret_key_file: `+skFile+`, security_token_file: `+tokenFile+`}
   - name: env-keys
     region: eu-de
     endpoint: https://dcs.eu-de.otc.t-systems.com
@@ -120,7 +120,8 @@ func TestCheckCommands(t *testing.T) {
 			"security_token   not set\n",
 			"project_id       " + pidGood,
 			"(not used: project_id is set)",
-			"secret_key       file " + skFile + "\n",
+			"  access_key       inline\n  secret_key       file " + skFile + "\n",
+			"info: " + config + ":8: targets[1].endpoint: dropped /v1.0",
 			"security_token   file " + tokenFile + "\n",
 			"api_version      v1\n",
 			"instances        enabled",

@@ -401,6 +401,8 @@ func runChecks(ctx context.Context, f *flags, stdout, stderr io.Writer) int {
 	}
 	if f.configCheck {
 		checks.PrintConfig(stdout, configFile, cfg)
+	} else {
+		checks.PrintNotes(stderr, cfg)
 	}
 	if f.dcsCheck {
 		if f.configCheck {

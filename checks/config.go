@@ -16,6 +16,7 @@ import (
 // contacts no endpoint and never prints a credential value.
 func PrintConfig(w io.Writer, file string, cfg *config.Config) {
 	fmt.Fprintf(w, "%s is valid: %d %s.\n", file, len(cfg.Targets), plural(len(cfg.Targets), "target", "targets"))
+	PrintNotes(w, cfg)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, t := range cfg.Targets {
 		fmt.Fprintf(tw, "\n%s\n", oneLine(t.Name))
@@ -43,11 +44,27 @@ func PrintConfig(w io.Writer, file string, cfg *config.Config) {
 			}
 			row("labels", strings.Join(labels, ", "))
 		}
+		if len(t.InstanceTags) > 0 {
+			var tags []string
+			for _, tag := range t.InstanceTags {
+				tags = append(tags, tag.Key+" as "+tag.Label)
+			}
+			row("instance_tags", strings.Join(tags, ", "))
+		}
 		for _, s := range t.Credentials.KeySources() {
 			row(s.Key, sourceOf(s))
 		}
 	}
 	_ = tw.Flush()
+}
+
+// PrintNotes writes what the load noticed without failing (an unknown
+// region whose endpoints are guessed, an API version cut from an endpoint),
+// as the exporter logs it at start.
+func PrintNotes(w io.Writer, cfg *config.Config) {
+	for _, n := range cfg.Notes {
+		fmt.Fprintf(w, "%s: %s\n", strings.ToLower(n.Level.String()), oneLine(n.Msg))
+	}
 }
 
 // sourceOf names where a credential key comes from. For the environment it
