@@ -1,16 +1,7 @@
-// Package config loads and validates the dcs_exporter YAML configuration.
-//
-// The file has an optional "defaults" section and a list of "targets"; each
-// target is one Huawei Cloud (or compatible) DCS account/region to scrape.
-// A key in defaults applies to every target that does not set it; labels
-// are merged name by name, while tls, credentials and instance_tags are
-// taken as a whole. yaml.v3 decodes the file into the structs below, whose
-// tags are the only place a key is spelled. Every error names the file, the
-// line and the field, e.g.
-//
-//	dcs_exporter.yml:7: targets[1].timeout: invalid duration "10x"
-//
-// and none quotes a secret.
+// Package config loads and validates the dcs_exporter YAML file: optional
+// defaults and a list of targets, each a DCS account and region to scrape.
+// Each key is spelled once, in a struct tag. Errors read "file:line: field:
+// message" and never quote a secret.
 package config
 
 import (
@@ -22,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,57 +27,38 @@ const (
 	DefaultAPIVersion       = "v2"
 	DefaultTimeout          = 10 * time.Second
 	DefaultMetadataEndpoint = dcsapi.DefaultMetadataEndpoint
-
-	// MaxTimeout bounds a scrape so that a stuck API cannot pile up
-	// concurrent scrapes indefinitely.
-	MaxTimeout = 5 * time.Minute
+	MaxTimeout              = 5 * time.Minute // so that a stuck API cannot pile up scrapes
 )
 
-// Secret is a credential value. It prints and marshals as "<secret>" so it
-// does not leak through fmt, logs or config dumps; convert it with string()
-// where the real value is needed.
+// Secret is a credential value that prints and marshals as "<secret>"; string() gives the value.
 type Secret string
 
-func (s Secret) mask() string {
+// String, GoString (%#v), MarshalYAML and MarshalJSON all show the mask.
+func (s Secret) String() string {
 	if s == "" {
 		return ""
 	}
 	return "<secret>"
 }
 
-// String implements fmt.Stringer.
-func (s Secret) String() string { return s.mask() }
+func (s Secret) GoString() string             { return strconv.Quote(s.String()) }
+func (s Secret) MarshalYAML() (any, error)    { return s.String(), nil }
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(s.String())), nil }
 
-// GoString implements fmt.GoStringer, covering %#v.
-func (s Secret) GoString() string { return strconv.Quote(s.mask()) }
-
-// MarshalYAML implements yaml.Marshaler.
-func (s Secret) MarshalYAML() (any, error) { return s.mask(), nil }
-
-// MarshalJSON implements json.Marshaler.
-func (s Secret) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(s.mask())), nil }
-
-// Credentials says where a target's AK/SK come from: Env, Metadata, or the
-// access key and the secret key (and optionally the security token), each
-// inline or from a file, never both.
+// Credentials says where a target's keys come from: Env, Metadata, or each key inline or in a file.
 type Credentials struct {
 	AccessKey     Secret `yaml:"access_key,omitempty"`
 	SecretKey     Secret `yaml:"secret_key,omitempty"`
 	SecurityToken Secret `yaml:"security_token,omitempty"`
 
-	// File paths are absolute or relative to the working directory after
-	// Load; the files are read at use so that rotated keys are picked up.
+	// Resolved against the config's folder by Load; read at use, so rotated keys are picked up.
 	AccessKeyFile     string `yaml:"access_key_file,omitempty" check:"file"`
 	SecretKeyFile     string `yaml:"secret_key_file,omitempty" check:"file"`
 	SecurityTokenFile string `yaml:"security_token_file,omitempty" check:"file"`
 
-	// Env reads HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK and
-	// HUAWEICLOUD_SDK_SECURITY_TOKEN.
-	Env bool `yaml:"env,omitempty"`
-	// Metadata fetches temporary agency credentials from the ECS/CCE
-	// metadata service at MetadataEndpoint (Load always fills it).
-	Metadata         bool   `yaml:"metadata,omitempty"`
-	MetadataEndpoint string `yaml:"metadata_endpoint,omitempty" check:"url"`
+	Env              bool   `yaml:"env,omitempty"`                           // HUAWEICLOUD_SDK_AK, _SK and _SECURITY_TOKEN
+	Metadata         bool   `yaml:"metadata,omitempty"`                      // agency credentials from the ECS/CCE metadata service
+	MetadataEndpoint string `yaml:"metadata_endpoint,omitempty" check:"url"` // Load always fills it
 }
 
 // TLS configures how the exporter verifies the API endpoints.
@@ -100,8 +73,7 @@ type InstanceTag struct {
 	Label string `yaml:"label"` // "tag_" + Key sanitised to a label name
 }
 
-// Target is one fully resolved scrape target: defaults are merged in and
-// every optional field that has a default is filled.
+// Target is one scrape target, with the defaults merged in and filled.
 type Target struct {
 	Name        string `yaml:"name"`
 	Region      string `yaml:"region"`
@@ -121,16 +93,12 @@ type Target struct {
 }
 
 // LabelNames returns the names of the target's extra labels, sorted.
-func (t Target) LabelNames() []string {
-	return slices.Sorted(maps.Keys(t.Labels))
-}
+func (t Target) LabelNames() []string { return slices.Sorted(maps.Keys(t.Labels)) }
 
 // Config is the loaded configuration.
 type Config struct {
 	Targets []Target `yaml:"targets"`
-	// Notes are worth a log line each, but no error: an unknown region, an
-	// API version cut from an endpoint.
-	Notes []Note `yaml:"-" json:"-"`
+	Notes   []Note   `yaml:"-" json:"-"` // worth a log line, not an error: an unknown region, say
 }
 
 // Note is a remark of the load and the level to log it at.
@@ -139,9 +107,7 @@ type Note struct {
 	Msg   string // "file:line: field: message", like an Error
 }
 
-// Error is a configuration problem: "file:line: field: message", without
-// the line when it is unknown (0) and without the field when the problem is
-// not about one (a YAML syntax error, say).
+// Error is a configuration problem. Line is 0 when unknown, Field "" when none.
 type Error struct {
 	File  string
 	Line  int
@@ -169,23 +135,43 @@ func Load(path string) (*Config, error) {
 	return Parse(data, path)
 }
 
-// Parse parses and validates a configuration. filename is used in error
-// messages, and relative file paths in the config are resolved against its
-// directory. Referenced files must exist, but they are not read.
+// Parse parses and validates a configuration. Relative paths in it are taken
+// from filename's folder; the files must exist, but are not read.
 func Parse(data []byte, filename string) (*Config, error) {
 	p := &parser{filename: filename, dir: filepath.Dir(filename), lines: map[string]int{}}
 	var doc document
 	if err := p.decode(data, &doc); err != nil {
 		return nil, err
 	}
-	return p.config(&doc)
+	d := cmp.Or(doc.Defaults, &targetSpec{})
+	if d.Name != nil {
+		return nil, p.fail(p.lines["defaults.name"], "defaults.name", "not allowed in defaults; each target needs its own name")
+	}
+	if err := p.credentials(d.Credentials, "defaults.credentials"); err != nil {
+		return nil, err
+	}
+	if len(doc.Targets) == 0 {
+		return nil, p.fail(cmp.Or(p.lines["targets"], p.lines[""]), "targets", "at least one target is required")
+	}
+	var targets []Target
+	for i := range doc.Targets {
+		path := fmt.Sprintf("targets[%d]", i)
+		t, err := p.target(path, d, &doc.Targets[i])
+		if err != nil {
+			return nil, err
+		}
+		if j := slices.IndexFunc(targets, func(o Target) bool { return o.Name == t.Name }); j >= 0 {
+			return nil, p.fail(p.lines[path+".name"], path+".name", "duplicate target name %q (first defined at line %d)",
+				t.Name, p.lines[fmt.Sprintf("targets[%d].name", j)])
+		}
+		targets = append(targets, t)
+	}
+	return &Config{Targets: targets, Notes: p.notes}, nil
 }
 
-// reservedLabels are set by the exporter itself; a target label or an
-// instance tag's label with one of these names would clash with them.
-var reservedLabels = keySet("target", "region", "project_id", "engine", "state",
-	"api", "code", "instance_id", "name", "engine_version", "spec_code",
-	"charging_mode", "enterprise_project_id", "status")
+// reservedLabels are set by the exporter, so no target label or tag may be.
+var reservedLabels = keySet("target", "region", "project_id", "engine", "state", "api", "code", "instance_id",
+	"name", "engine_version", "spec_code", "charging_mode", "enterprise_project_id", "status")
 
 // document is the file as written.
 type document struct {
@@ -193,10 +179,8 @@ type document struct {
 	Targets  []targetSpec `yaml:"targets"`
 }
 
-// targetSpec is a target or the defaults as written: nil means "not set",
-// so that an explicit false or empty value still overrides the defaults.
-// Parse copies each field into Target's field of the same name. A check
-// tag names the entry of checks that the value must pass.
+// targetSpec is a target or the defaults as written; nil is "not set", so
+// that false or [] still override the defaults. A check tag names a check.
 type targetSpec struct {
 	Name           *string           `yaml:"name" check:"name"`
 	Region         *string           `yaml:"region" check:"region"`
@@ -232,45 +216,14 @@ func (p *parser) note(level slog.Level, field, format string, args ...any) {
 	}
 }
 
-func (p *parser) config(doc *document) (*Config, error) {
-	d := cmp.Or(doc.Defaults, &targetSpec{})
-	if d.Name != nil {
-		return nil, p.fail(p.lines["defaults.name"], "defaults.name", "not allowed in defaults; each target needs its own name")
-	}
-	if err := p.credentials(d.Credentials, "defaults.credentials"); err != nil {
-		return nil, err
-	}
-	if len(doc.Targets) == 0 {
-		return nil, p.fail(cmp.Or(p.lines["targets"], p.lines[""]), "targets", "at least one target is required")
-	}
-	cfg := &Config{}
-	names := map[string]int{} // target name -> line
-	for i := range doc.Targets {
-		path := fmt.Sprintf("targets[%d]", i)
-		t, err := p.target(path, d, &doc.Targets[i])
-		if err != nil {
-			return nil, err
-		}
-		line := p.lines[path+".name"]
-		if first, dup := names[t.Name]; dup {
-			return nil, p.fail(line, path+".name", "duplicate target name %q (first defined at line %d)", t.Name, first)
-		}
-		names[t.Name] = line
-		cfg.Targets = append(cfg.Targets, t)
-	}
-	cfg.Notes = p.notes
-	return cfg, nil
-}
-
-// credentials checks that c, when set, names one source: keys (the access
-// key and the secret key, and optionally the security token, each inline
-// or as a file), env or metadata.
+// credentials checks that c, when set, names one source: keys, env or metadata.
 func (p *parser) credentials(c *Credentials, field string) error {
 	if c == nil {
 		return nil
 	}
 	line := p.lines[field]
 	var keys, sources []string
+	missing := []string{"access_key (or access_key_file)", "secret_key (or secret_key_file)"}
 	for f, v := range reflect.ValueOf(*c).Fields() {
 		key := yamlKey(f)
 		switch inline := strings.TrimSuffix(key, "_file"); {
@@ -281,16 +234,11 @@ func (p *parser) credentials(c *Credentials, field string) error {
 			return p.fail(line, field, "%s cannot be combined with %s: give each key inline or as a file, not both", inline, key)
 		default:
 			keys = append(keys, key)
+			missing = slices.DeleteFunc(missing, func(m string) bool { return strings.HasPrefix(m, inline+" ") })
 		}
 	}
 	if len(keys) > 0 {
 		sources = append([]string{strings.Join(keys, ", ")}, sources...)
-	}
-	var missing []string
-	for _, k := range []string{"access_key", "secret_key"} {
-		if !slices.Contains(keys, k) && !slices.Contains(keys, k+"_file") {
-			missing = append(missing, k+" (or "+k+"_file)")
-		}
 	}
 	switch {
 	case len(sources) == 0:
@@ -305,16 +253,20 @@ func (p *parser) credentials(c *Credentials, field string) error {
 	return nil
 }
 
-// target merges the defaults d under the target's own keys s and fills in
-// built-in defaults.
+// target merges the defaults d under the target's own keys s: labels merge by
+// name, while tls, credentials and instance_tags are taken whole.
 func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 	if err := p.credentials(s.Credentials, path+".credentials"); err != nil {
 		return Target{}, err
 	}
-	m := *s // s with every unset key taken from d
+	t := Target{APIVersion: DefaultAPIVersion, IncludeFailure: true, Timeout: DefaultTimeout, Labels: map[string]string{}}
+	m := *s // s with every unset key taken from d, then copied into t's field of the same name and type
 	for f, v := range reflect.ValueOf(&m).Elem().Fields() {
 		if v.IsZero() {
 			v.Set(reflect.ValueOf(d).Elem().FieldByIndex(f.Index))
+		}
+		if dst := reflect.ValueOf(&t).Elem().FieldByName(f.Name); v.Kind() == reflect.Pointer && !v.IsNil() && v.Elem().Type() == dst.Type() {
+			dst.Set(v.Elem())
 		}
 	}
 	switch line := p.lines[path]; {
@@ -324,12 +276,6 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 		return Target{}, p.fail(line, path+".region", "missing required field")
 	case m.Credentials == nil:
 		return Target{}, p.fail(line, path+".credentials", "target %q has no credentials; set them on the target or in defaults", *s.Name)
-	}
-	t := Target{APIVersion: DefaultAPIVersion, IncludeFailure: true, Timeout: DefaultTimeout, Labels: map[string]string{}}
-	for f, v := range reflect.ValueOf(m).Fields() { // each set field into Target's of the same name and type
-		if dst := reflect.ValueOf(&t).Elem().FieldByName(f.Name); v.Kind() == reflect.Pointer && !v.IsNil() && v.Elem().Type() == dst.Type() {
-			dst.Set(v.Elem())
-		}
 	}
 	c := &t.Credentials
 	for _, f := range []*string{&t.TLS.CAFile, &c.AccessKeyFile, &c.SecretKeyFile, &c.SecurityTokenFile} {
@@ -354,16 +300,14 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 		p.note(slog.LevelWarn, origin(path, "region", s.Region != nil), "target %q: region %q is not in the region tables "+
 			"of the official SDK; guessing %s (set endpoint and iam_endpoint if that is wrong)", t.Name, t.Region, strings.Join(guessed, " and "))
 	}
-	// Users paste catalogue URLs that end in the API version, which dcsapi
-	// puts at the start of every request path (/v1.0 and /v2 on DCS, /v3 on
-	// IAM, whose /v3.0 the SDK also uses). Any other path is a prefix, for
-	// gateways behind a path-routing proxy.
+	// Catalogue URLs end in the API version, which dcsapi adds to each request
+	// (/v3.0 is the SDK's IAM path). Other paths are kept, for gateways.
 	t.Endpoint = p.cleanURL(t.Endpoint, origin(path, "endpoint", s.Endpoint != nil), "/v1.0", "/v2")
 	t.IAMEndpoint = p.cleanURL(t.IAMEndpoint, origin(path, "iam_endpoint", s.IAMEndpoint != nil), "/v3", "/v3.0")
 
 	field := origin(path, "instance_tags", s.InstanceTags != nil)
 	for i, key := range m.InstanceTags {
-		tag, item := InstanceTag{key, tagLabel(key)}, fmt.Sprintf("%s[%d]", field, i)
+		tag, item := InstanceTag{key, "tag_" + notInLabelRE.ReplaceAllString(key, "_")}, fmt.Sprintf("%s[%d]", field, i)
 		if j := slices.IndexFunc(t.InstanceTags, func(o InstanceTag) bool { return o.Label == tag.Label }); j >= 0 {
 			return Target{}, p.fail(p.lines[item], item, "tag %q becomes the label %q, as does tag %q at line %d",
 				key, tag.Label, t.InstanceTags[j].Key, p.lines[fmt.Sprintf("%s[%d]", field, j)])
@@ -391,16 +335,8 @@ func (p *parser) cleanURL(s, field string, versions ...string) string {
 	return u.String()
 }
 
-// tagLabel is "tag_" and the key with each character that a Prometheus
-// label name cannot hold replaced by "_": cost-center -> tag_cost_center.
-func tagLabel(key string) string {
-	return "tag_" + strings.Map(func(r rune) rune {
-		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
-			return r
-		}
-		return '_'
-	}, key)
-}
+// notInLabelRE matches what a label name cannot hold: tag cost-center is label tag_cost_center.
+var notInLabelRE = regexp.MustCompile(`[^a-zA-Z0-9_]`)
 
 // origin is the field a target's key came from: its own, or the defaults'.
 func origin(path, key string, own bool) string {

@@ -196,7 +196,13 @@ func TestParseErrors(t *testing.T) {
 		{"credential file absolute missing", creds("access_key_file: /nonexistent/dcs/ak", "secret_key_file: sk"), `dcs_exporter.yml:5: targets[0].credentials.access_key_file: file "/nonexistent/dcs/ak" does not exist`},
 		{"credential file is a directory", creds("access_key_file: adir", "secret_key_file: sk"), `dcs_exporter.yml:5: targets[0].credentials.access_key_file: "adir" is a directory, not a file`},
 		{"credential file under a file", creds("access_key_file: ak/x", "secret_key_file: sk"), `dcs_exporter.yml:5: targets[0].credentials.access_key_file: cannot access file "ak/x": not a directory`},
-		{"security_token_file missing", creds("access_key_file: ak", "secret_key_file: sk", "security_token_file: tok"), `dcs_exporter.yml:7: targets[0].credentials.security_token_file: file "tok" does not exist`},
+		{"security_token_file missing", creds("access_key_file: ak", "secret_key_file: sk", "security_token_file: tok"), `dcs_exporter.yml:7: targets[0].credentials.security_token_file: file (name withheld: it does not look like a path) does not exist`},
+		// A secret pasted into a *_file key by mistake is not quoted: only a
+		// name with a dot or a slash and no run of 16 letters or digits is.
+		{"secret in secret_key_file", creds("access_key_file: ak", "secret_key_file: SUPERSECRET-SK"), `dcs_exporter.yml:6: targets[0].credentials.secret_key_file: file (name withheld: it does not look like a path) does not exist`},
+		{"40-character secret in secret_key_file", creds("access_key_file: ak", "secret_key_file: SUPERSECRETq8Zk2Lm4Np6Rt8Vx0Bz2Dc4Fg6Hj8K"), `dcs_exporter.yml:6: targets[0].credentials.secret_key_file: file (name withheld: it does not look like a path) does not exist`},
+		{"token with slashes in security_token_file", creds("access_key_file: ak", "secret_key_file: sk", "security_token_file: SUPERSECRETgQ5jbi1ub3J0aC00/Vz+Yq.x"), `dcs_exporter.yml:7: targets[0].credentials.security_token_file: file (name withheld: it does not look like a path) does not exist`},
+		{"token too long for a file name", creds("access_key_file: ak", "secret_key_file: sk", "security_token_file: SUPERSECRET"+strings.Repeat("a1B2", 80)), `dcs_exporter.yml:7: targets[0].credentials.security_token_file: cannot access file (name withheld: it does not look like a path): file name too long`},
 		{"ca_file missing", target("    tls: {ca_file: certs/ca.pem}"), `dcs_exporter.yml:5: targets[0].tls.ca_file: file "certs/ca.pem" does not exist`},
 		{"defaults ca_file missing", doc("defaults:", "  tls:", "    ca_file: nope.pem", "targets: []"), `dcs_exporter.yml:3: defaults.tls.ca_file: file "nope.pem" does not exist`},
 	}

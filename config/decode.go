@@ -1,8 +1,7 @@
 package config
 
-// This file's job: decode the YAML text into the document structs. The node
-// tree is first checked against their Go types, so that each error can name
-// its line and field; yaml.v3 then decodes it.
+// This file's job: decode the YAML text into the document structs, after a
+// check of the node tree against their types that names each error's line.
 
 import (
 	"bytes"
@@ -15,32 +14,30 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"go.yaml.in/yaml/v3"
 )
 
 // decode fills doc from data, or says why it cannot.
 func (p *parser) decode(data []byte, doc *document) (err error) {
-	// yaml.v3 reports its own failures as errors; this only guards against an
-	// unexpected internal panic so that Parse never crashes the exporter.
-	defer func() {
+	defer func() { // yaml.v3 should not panic, but if it does, Parse must not
 		if r := recover(); r != nil {
 			err = p.fail(0, "", "cannot parse YAML: %v", r)
 		}
 	}()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var root, next yaml.Node
-	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
-		return p.yamlError(err)
+	for _, n := range []*yaml.Node{&root, &next} {
+		if err := dec.Decode(n); err != nil && !errors.Is(err, io.EOF) {
+			return p.yamlError(err)
+		}
 	}
-	if err := dec.Decode(&next); err == nil {
+	if next.Kind == yaml.DocumentNode {
 		return p.fail(next.Line, "", "only one YAML document is allowed")
-	} else if !errors.Is(err, io.EOF) {
-		return p.yamlError(err)
 	}
 	if len(root.Content) == 0 || isNull(root.Content[0]) {
 		return p.fail(0, "", "config is empty; at least one target is required")
@@ -53,8 +50,7 @@ func (p *parser) decode(data []byte, doc *document) (err error) {
 	dec = yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(doc); err != nil {
-		// shape has refused all that this could; yaml.v3's text may quote a
-		// value, a secret even, so only its line is kept.
+		// shape refused all it could; yaml.v3's text may quote a secret.
 		return p.fail(p.yamlError(err).(*Error).Line, "", "cannot decode a value")
 	}
 	return nil
@@ -65,24 +61,22 @@ var yamlLineRE = regexp.MustCompile(`line (\d+): `)
 // yamlError rewrites "yaml: line N: msg" into our "file:N: msg" form.
 func (p *parser) yamlError(err error) error {
 	msg, line := strings.TrimPrefix(err.Error(), "yaml: "), 0
-	if m := yamlLineRE.FindStringSubmatchIndex(msg); m != nil {
-		line, _ = strconv.Atoi(msg[m[2]:m[3]])
-		if m[0] == 0 {
-			msg = msg[m[1]:]
-		}
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = strings.TrimPrefix(msg, m[0])
 	}
 	return p.fail(line, "", "%s", msg)
 }
 
-// shape checks node n, written at line as the field path, against Go type
-// t: a mapping for a struct or a map, a list for a slice, string keys that
-// are known and unique, no merge keys, and each value as its type and the
-// field's check tag require. It records the line of every key and list
-// item. Null means "not set" for a struct field, and is an empty value
-// anywhere else.
+// textTags are read as text, as written: a project_id may look like a number.
+var textTags = []string{"!!str", "!!int", "!!float", "!!timestamp", "!!null"}
+
+// shape checks node n, at line as the field path, against Go type t and the
+// field's check, and records the line of every key and list item. Null is
+// "not set" for a struct field, an empty value elsewhere.
 func (p *parser) shape(n *yaml.Node, t reflect.Type, check, path string, line int) error {
 	n = resolve(n)
-	for t.Kind() == reflect.Pointer {
+	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	var err error
@@ -90,9 +84,10 @@ func (p *parser) shape(n *yaml.Node, t reflect.Type, check, path string, line in
 	case reflect.Bool:
 		err = when(n.ShortTag() != "!!bool", "must be true or false, got %s", describe(n))
 	case reflect.String, reflect.Int64: // Int64: time.Duration
-		var s string
-		if s, err = scalar(n); err == nil && check != "" {
-			err = checks[check](p, s)
+		err = cmp.Or(when(n.Kind != yaml.ScalarNode || !slices.Contains(textTags, n.ShortTag()), "must be a string, got %s", describe(n)),
+			when(n.Value == "" || isNull(n), "must not be empty"))
+		if err == nil && check != "" {
+			err = checks[check](p, n.Value)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
@@ -116,11 +111,15 @@ func (p *parser) shape(n *yaml.Node, t reflect.Type, check, path string, line in
 			if k.Kind != yaml.ScalarNode {
 				return p.fail(line, path, "keys must be strings, got %s", describe(k))
 			}
-			field, elem, vcheck := join(path, k.Value), reflect.Type(nil), ""
+			field, elem, vcheck := strings.TrimPrefix(path+"."+k.Value, "."), reflect.Type(nil), ""
 			if t.Kind() == reflect.Map {
 				elem = t.Elem()
-			} else if f, ok := fieldFor(t, k.Value); ok {
-				elem, vcheck = f.Type, f.Tag.Get("check")
+			} else {
+				for f := range t.Fields() {
+					if yamlKey(f) == k.Value {
+						elem, vcheck = f.Type, f.Tag.Get("check")
+					}
+				}
 			}
 			first, dup := p.lines[field]
 			switch {
@@ -153,16 +152,6 @@ func (p *parser) shape(n *yaml.Node, t reflect.Type, check, path string, line in
 // listOf names the items of each list for "must be a list of" errors.
 var listOf = map[string]string{"targets": "targets", "instance_tags": "tag keys"}
 
-// fieldFor finds the field of struct t whose yaml key is key.
-func fieldFor(t reflect.Type, key string) (reflect.StructField, bool) {
-	for f := range t.Fields() {
-		if yamlKey(f) == key {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
-}
-
 func yamlKey(f reflect.StructField) string {
 	key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 	return key
@@ -176,13 +165,6 @@ func keySet(keys ...string) map[string]bool {
 	return m
 }
 
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
 // resolve follows aliases to the node they refer to.
 func resolve(n *yaml.Node) *yaml.Node {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
@@ -191,36 +173,26 @@ func resolve(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-func isNull(n *yaml.Node) bool {
-	return resolve(n).ShortTag() == "!!null"
-}
+func isNull(n *yaml.Node) bool { return resolve(n).ShortTag() == "!!null" }
 
 var kinds = map[string]string{"!!map": "a mapping", "!!seq": "a list", "!!str": "a string", "!!bool": "a boolean",
 	"!!int": "an integer", "!!float": "a number", "!!null": "null", "!!timestamp": "a timestamp"}
 
 // describe names a node's type for "got ..." messages, never its value.
 func describe(n *yaml.Node) string {
-	tag := resolve(n).ShortTag()
-	return cmp.Or(kinds[tag], "a value tagged "+tag)
-}
-
-var textTags = keySet("!!str", "!!int", "!!float", "!!timestamp")
-
-// scalar reads n as text. Numbers and dates are taken as written, since IDs
-// such as project_id may look like numbers to YAML. Its errors, like those
-// of the checks, never quote a value that may be secret.
-func scalar(n *yaml.Node) (string, error) {
-	if n.Kind != yaml.ScalarNode || !textTags[n.ShortTag()] && !isNull(n) {
-		return "", fmt.Errorf("must be a string, got %s", describe(n))
-	}
-	return n.Value, when(n.Value == "" || isNull(n), "must not be empty")
+	return cmp.Or(kinds[resolve(n).ShortTag()], "a value tagged "+resolve(n).ShortTag())
 }
 
 var (
 	regionRE    = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)+$`)
-	projectIDRE = regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`)
 	labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	keyLikeRE   = regexp.MustCompile(`[A-Za-z0-9]{16}`) // as in access keys, secret keys and tokens
 )
+
+// matching is a check that s matches the regular expression re.
+func matching(re *regexp.Regexp, format string) func(*parser, string) error {
+	return func(_ *parser, s string) error { return when(!re.MatchString(s), format, s) }
+}
 
 // checks validate the text of the fields tagged check:"name".
 var checks = map[string]func(p *parser, s string) error{
@@ -229,40 +201,35 @@ var checks = map[string]func(p *parser, s string) error{
 			when(strings.HasPrefix(s, "__"), "label name %q is reserved: names starting with __ are internal to Prometheus", s),
 			when(reservedLabels[s], "label name %q is already used by the exporter", s))
 	},
-	"name": func(_ *parser, s string) error { // the value of the target label
-		return when(strings.ContainsFunc(s, unicode.IsControl), "%q must not contain control characters", s)
-	},
-	"region": func(_ *parser, s string) error {
-		return when(!regionRE.MatchString(s), `invalid region %q: must be lowercase words joined by "-", e.g. "cn-north-4"`, s)
-	},
-	"project_id": func(_ *parser, s string) error {
-		return when(!projectIDRE.MatchString(s), "invalid project_id %q: must be 1 to 64 letters or digits", s)
-	},
-	"api_version": func(_ *parser, s string) error {
-		return when(s != "v1" && s != "v2", `must be "v1" or "v2", got %q`, s)
-	},
+	"name":        matching(regexp.MustCompile(`^\P{Cc}*$`), "%q must not contain control characters"), // the target label's value
+	"region":      matching(regionRE, `invalid region %q: must be lowercase words joined by "-", e.g. "cn-north-4"`),
+	"project_id":  matching(regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`), "invalid project_id %q: must be 1 to 64 letters or digits"),
+	"api_version": matching(regexp.MustCompile(`^v[12]$`), `must be "v1" or "v2", got %q`),
 	"timeout": func(_ *parser, s string) error {
 		d, err := time.ParseDuration(s)
 		return cmp.Or(when(err != nil, "invalid duration %q", s), when(d <= 0, "must be greater than 0, got %q", s),
 			when(d > MaxTimeout, "must be at most %v, got %q", MaxTimeout, s))
 	},
-	// An absolute http(s) URL without query or fragment, so that API paths
-	// can be appended. s is not quoted: a proxy URL may carry a password.
+	// Absolute, so that API paths can be appended; shown redacted of any password.
 	"url": func(_ *parser, s string) error {
 		u, err := url.Parse(s)
 		if err != nil {
 			return fmt.Errorf("invalid URL: %v", errors.Unwrap(err))
 		}
-		shown := u.Redacted()
-		return cmp.Or(when(u.Scheme != "http" && u.Scheme != "https", "URL %q must start with http:// or https://", shown),
-			when(u.Hostname() == "", "URL %q has no host", shown),
-			when(u.RawQuery != "" || u.ForceQuery || strings.Contains(s, "#"), "URL %q must not have a query or fragment", shown))
+		return cmp.Or(when(u.Scheme != "http" && u.Scheme != "https", "URL %q must start with http:// or https://", u.Redacted()),
+			when(u.Hostname() == "", "URL %q has no host", u.Redacted()),
+			when(u.RawQuery != "" || u.ForceQuery || strings.Contains(s, "#"), "URL %q must not have a query or fragment", u.Redacted()))
 	},
-	// A file must exist, but is not read here: secrets are re-read at use.
+	// A file must exist; it is read at use. Lest a key pasted here reach the
+	// log, only a name like a path (a dot or slash, no key-like run) is shown.
 	"file": func(p *parser, s string) error {
 		fi, err := os.Stat(p.abs(s))
-		return cmp.Or(when(errors.Is(err, os.ErrNotExist), "file %q does not exist", p.abs(s)),
-			when(err != nil, "cannot access file %q: %v", p.abs(s), errors.Unwrap(err)),
+		name := "(name withheld: it does not look like a path)"
+		if strings.ContainsAny(s, "./") && !keyLikeRE.MatchString(s) {
+			name = strconv.Quote(p.abs(s))
+		}
+		return cmp.Or(when(errors.Is(err, os.ErrNotExist), "file %s does not exist", name),
+			when(err != nil, "cannot access file %s: %v", name, errors.Unwrap(err)),
 			when(err == nil && fi.IsDir(), "%q is a directory, not a file", p.abs(s)))
 	},
 }

@@ -1,7 +1,6 @@
-// Package dcsapi is a small client for the parts of the Huawei Cloud DCS and
-// IAM APIs the exporter needs: instance status counts, the instance list and
-// project lookup. It signs requests exactly as the official SDK does, decodes
-// every documented response shape, and returns typed errors.
+// This file makes the calls: the Client and its options, signed GETs with
+// retries within the caller's deadline, and capped reading of the answers.
+
 package dcsapi
 
 import (
@@ -26,10 +25,11 @@ import (
 
 // The API names used in errors and in request counts.
 const (
-	APIInstanceStatus = "instance_status"
-	APIListInstances  = "list_instances"
-	APIIAMProjects    = "iam_projects"
-	APIMetadata       = "metadata"
+	APIInstanceStatus  = "instance_status"
+	APIListInstances   = "list_instances"
+	APIIAMProjects     = "iam_projects"      // GET /v3/projects?name=REGION
+	APIIAMAuthProjects = "iam_auth_projects" // GET /v3/auth/projects, when the first is refused
+	APIMetadata        = "metadata"
 )
 
 // DefaultMaxBodyBytes bounds every response body; a longer one is an error
@@ -157,42 +157,13 @@ func (c *Client) InstanceStatus(ctx context.Context, includeFailure bool) (*Stat
 		return derr
 	})
 	var apiErr *APIError
-	if c.opts.APIVersion == V2 && errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound && gatewayCodeIs(apiErr.Code, "0101") {
+	// Whatever the body says (APIGW.0101 from the gateway, DCS.4001 or
+	// 111404001 from the service), a missing v2 path is what Open Telekom
+	// Cloud answers: it documents the status API as v1.0 only.
+	if c.opts.APIVersion == V2 && errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
 		apiErr.Hint = "this cloud may offer only the v1 status API: set api_version: v1 for this target"
 	}
 	return report, err
-}
-
-// ProjectID returns the configured project id, or looks it up in IAM by
-// region name on first use and remembers it.
-func (c *Client) ProjectID(ctx context.Context) (string, error) {
-	if pid, ok := c.CachedProjectID(); ok {
-		return pid, nil
-	}
-	c.projectMu.Lock()
-	defer c.projectMu.Unlock()
-	if pid, ok := c.CachedProjectID(); ok {
-		return pid, nil
-	}
-	var ids []string
-	query := "name=" + string(appendEscaped(nil, c.opts.Region))
-	err := c.call(ctx, APIIAMProjects, c.iam, "/v3/projects", query, "", func(body []byte) error {
-		var derr error
-		ids, derr = decodeProjects(body, c.opts.Region)
-		return derr
-	})
-	if err != nil {
-		return "", err
-	}
-	switch len(ids) {
-	case 1:
-		c.projectID.Store(&ids[0])
-		return ids[0], nil
-	case 0:
-		return "", fmt.Errorf("%s: no project named %q: check the region, or set project_id", APIIAMProjects, c.opts.Region)
-	default:
-		return "", fmt.Errorf("%s: %d projects named %q (%s): set project_id", APIIAMProjects, len(ids), c.opts.Region, strings.Join(ids, ", "))
-	}
 }
 
 // CloseIdleConnections closes the kept-alive connections the client is not
@@ -293,7 +264,7 @@ func (c *Client) attempt(ctx context.Context, api string, base *url.URL, path, r
 
 	limit := c.opts.MaxBodyBytes
 	if resp.StatusCode >= 400 {
-		limit = min(limit, 64<<10) // an error page needs no more than this
+		limit = min(limit, maxErrorBodyBytes)
 	} else if resp.ContentLength > limit {
 		return 0, fmt.Errorf("%s: %w (%d bytes announced, limit %d)", api, ErrResponseTooLarge, resp.ContentLength, limit)
 	}
@@ -304,18 +275,19 @@ func (c *Client) attempt(ctx context.Context, api string, base *url.URL, path, r
 			bodyBuffers.Put(buf)
 		}
 	}()
-	n, err := readCapped(buf, resp.Body, limit+1, resp.ContentLength)
+	err = readCapped(buf, resp.Body, limit, resp.ContentLength)
+	if resp.StatusCode >= 400 && (err == nil || errors.Is(err, ErrResponseTooLarge)) {
+		// An error page is worth its first part even when it goes on.
+		apiErr := newAPIError(api, resp, buf.Bytes(), c.opts.Now(), creds.SecretKey, creds.SecurityToken)
+		return apiErr.RetryAfter, apiErr
+	}
+	if errors.Is(err, ErrResponseTooLarge) {
+		return 0, fmt.Errorf("%s: %w (%d bytes)", api, ErrResponseTooLarge, limit)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("%s: reading response: %w", api, scrubURLError(err))
 	}
 	body := buf.Bytes()
-	if resp.StatusCode >= 400 {
-		apiErr := newAPIError(api, resp, body[:min(n, limit)], c.opts.Now())
-		return apiErr.RetryAfter, apiErr
-	}
-	if n > limit {
-		return 0, fmt.Errorf("%s: %w (%d bytes)", api, ErrResponseTooLarge, limit)
-	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return 0, &APIError{API: api, StatusCode: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"), Message: "unexpected status"}
 	}
@@ -330,35 +302,44 @@ func (c *Client) attempt(ctx context.Context, api string, base *url.URL, path, r
 	return 0, nil
 }
 
-// readCapped reads r into buf until EOF or until limit bytes are in. buf
-// grows to the announced size at once when there is one, and otherwise
-// doubles but jumps straight to limit where one more doubling would pass
-// it: an answer that is too long then costs 2 times the limit in
-// allocations instead of 4, and a 256 MiB one no more than a 9 MiB one.
-func readCapped(buf *bytes.Buffer, r io.Reader, limit, announced int64) (int64, error) {
-	if announced >= 0 && announced < limit {
+// maxErrorBodyBytes bounds what is read of an error answer: its code and
+// message come first, and a proxy's page says no more past this.
+const maxErrorBodyBytes = 64 << 10
+
+// readCapped reads r into buf until EOF, but keeps at most limit bytes: a
+// longer body fails with ErrResponseTooLarge after limit+1 bytes, and buf
+// then holds its first limit bytes. It is the one reader of every response
+// body, DCS, IAM and metadata alike. buf grows to the announced size at
+// once when there is one, and otherwise doubles but jumps straight to the
+// cap where one more doubling would pass it: an answer that is too long
+// then costs 2 times the limit in allocations instead of 4, and a 256 MiB
+// one no more than a 9 MiB one.
+func readCapped(buf *bytes.Buffer, r io.Reader, limit, announced int64) error {
+	capacity := limit + 1 // the extra byte tells a body of exactly limit from a longer one
+	if announced >= 0 && announced < capacity {
 		buf.Grow(int(announced) + 1) // the extra byte lets the read see EOF without growing
 	}
-	for int64(buf.Len()) < limit {
+	for int64(buf.Len()) < capacity {
 		if buf.Available() == 0 {
-			room := limit - int64(buf.Len())
+			room := capacity - int64(buf.Len())
 			grow := max(int64(buf.Cap()), 4<<10)
 			if room-grow < grow {
 				grow = room
 			}
 			buf.Grow(int(grow))
 		}
-		free := buf.AvailableBuffer()[:min(int64(buf.Available()), limit-int64(buf.Len()))]
+		free := buf.AvailableBuffer()[:min(int64(buf.Available()), capacity-int64(buf.Len()))]
 		n, err := r.Read(free)
 		buf.Write(free[:n]) // free is buf's own spare room: this only extends it
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
-			return int64(buf.Len()), err
+			return err
 		}
 	}
-	return int64(buf.Len()), nil
+	buf.Truncate(int(limit))
+	return ErrResponseTooLarge
 }
 
 func (c *Client) count(api, code string) {

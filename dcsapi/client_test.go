@@ -629,13 +629,8 @@ func TestListInstances(t *testing.T) {
 	if len(got) != len(fleet) {
 		t.Fatalf("got %d instances, want %d", len(got), len(fleet))
 	}
-	for i, in := range fleet {
-		want := dcsapi.Instance{
-			ID: in.ID, Name: in.Name, Engine: in.Engine, EngineVersion: in.EngineVersion, Status: in.Status,
-			SpecCode: in.SpecCode, CapacityGB: in.CapacityGB, MaxMemoryMB: in.MaxMemoryMB, UsedMemoryMB: in.UsedMemoryMB,
-			ChargingMode: int64(in.ChargingMode), AZCodes: in.AZCodes,
-		}
-		if !reflect.DeepEqual(got[i], want) {
+	for i, in := range e.srv.Instances(pid) {
+		if want := wantInstance(in); !reflect.DeepEqual(got[i], want) {
 			t.Fatalf("instance %d:\n got %+v\nwant %+v", i, got[i], want)
 		}
 	}
@@ -895,6 +890,51 @@ func TestNoSecretsInErrors(t *testing.T) {
 		}
 		e.srv.ClearFaults()
 	}
+
+	// The paths no fault kind above takes, each with a server that echoes
+	// the token where it can.
+	tempCreds := func(o *dcsapi.Options) {
+		o.Retry = noRetry()
+		o.Credentials = dcsapi.StaticCredentials{AccessKey: tempAK, SecretKey: tempSecret, SecurityToken: tempToken}
+	}
+	check := func(err error) {
+		t.Helper()
+		if err == nil {
+			t.Error("no error")
+			return
+		}
+		errText(t, err)
+	}
+	byRegion := func(o *dcsapi.Options) {
+		tempCreds(o)
+		o.ProjectID, o.Region, o.IAMEndpoint = "", region, e.srv.URL
+	}
+	e.srv.SetIAMProjectListDenied(true)
+	e.srv.AddProject(region+"_dev", "dddd0000")
+	_, err := e.client(byRegion).ProjectID(ctxFor(t, 5*time.Second)) // only a sub-project
+	check(err)
+	e.srv.InjectFault("", dcsapitest.APIIAMAuthProjects, dcsapitest.Fault{Status: 500, Message: "echo " + tempToken})
+	_, err = e.client(byRegion).ProjectID(ctxFor(t, 5*time.Second)) // both calls fail
+	check(err)
+	e.srv.ClearFaults()
+
+	for _, shape := range []dcsapitest.ErrorShape{dcsapitest.ShapeGateway, dcsapitest.ShapeService, dcsapitest.ShapeCodeMessage, dcsapitest.ShapeNested} {
+		e.srv.InjectFault(pid, "", dcsapitest.Fault{Status: 401, Shape: shape, Message: "echo " + tempToken + " " + tempSecret})
+		_, err = e.client(tempCreds).InstanceStatus(ctxFor(t, 5*time.Second), true)
+		check(err)
+		e.srv.ClearFaults()
+	}
+
+	e.srv.SetGatewayClockOffset(time.Hour)
+	_, err = e.client(tempCreds).InstanceStatus(ctxFor(t, 5*time.Second), true)
+	check(err)
+	e.srv.SetGatewayClockOffset(0)
+
+	const listed = "abcd0000abcd0000abcd0000abcd0000"
+	e.srv.SetInstances(listed, dcsapitest.SampleFleet(dcsapi.ListPageSize))
+	e.srv.InjectFault(listed, dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultInstanceNum, InstanceNum: 5000})
+	_, err = e.client(func(o *dcsapi.Options) { tempCreds(o); o.ProjectID = listed }).ListInstances(ctxFor(t, 5*time.Second))
+	check(err) // an empty page before instance_num
 
 	seenMu.Lock()
 	defer seenMu.Unlock()

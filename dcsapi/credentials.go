@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -260,10 +259,11 @@ func (m *MetadataCredentials) fetch(ctx context.Context) (Credentials, time.Time
 	}
 	defer resp.Body.Close()
 	m.count(statusCode(resp.StatusCode))
-	body, err := readLimited(resp.Body, 64<<10)
-	if err != nil {
+	var buf bytes.Buffer
+	if err := readCapped(&buf, resp.Body, 64<<10, resp.ContentLength); err != nil {
 		return Credentials{}, time.Time{}, fmt.Errorf("metadata service: %w", err)
 	}
+	body := buf.Bytes()
 	if resp.StatusCode >= 400 {
 		return Credentials{}, time.Time{}, newAPIError(APIMetadata, resp, body, m.now())
 	}
@@ -305,11 +305,11 @@ func (m *MetadataCredentials) sessionToken(ctx context.Context, client *http.Cli
 	}
 	defer resp.Body.Close()
 	m.count(statusCode(resp.StatusCode))
-	body, err := readLimited(resp.Body, 4<<10)
-	if err != nil || resp.StatusCode != http.StatusOK {
+	var body bytes.Buffer
+	if err := readCapped(&body, resp.Body, 4<<10, resp.ContentLength); err != nil || resp.StatusCode != http.StatusOK {
 		return ""
 	}
-	return strings.TrimSpace(string(body))
+	return strings.TrimSpace(body.String())
 }
 
 func (m *MetadataCredentials) count(code string) {
@@ -323,18 +323,4 @@ func firstNonEmpty(a, b string) string {
 		return a
 	}
 	return b
-}
-
-// readLimited reads at most limit bytes and fails, without reading further,
-// when the body is longer.
-func readLimited(r io.Reader, limit int64) ([]byte, error) {
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if n > limit {
-		return nil, ErrResponseTooLarge
-	}
-	return buf.Bytes(), nil
 }

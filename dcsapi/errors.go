@@ -1,7 +1,11 @@
+// This file holds the typed errors, and reads error answers the way the SDK
+// does.
+
 package dcsapi
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,19 +20,30 @@ import (
 // APIError is an error answer (HTTP status 400 or above) from the DCS API,
 // IAM or the API gateway in front of them.
 type APIError struct {
-	API        string // which call: instance_status, list_instances, iam_projects, metadata
+	API        string // which call: instance_status, list_instances, iam_projects, ...
 	StatusCode int
-	Code       string // error_code, e.g. APIGW.0308 or DCS.4800; empty if the body had none
-	Message    string // error_msg, or a summary of at most 200 bytes of a non-JSON body
-	RequestID  string // X-Request-Id header, or request_id from the body
+	Code       string // e.g. APIGW.0308, DCS.4800, or IAM's 403; empty if the body had none
+	Message    string // the body's message, or a summary of at most 200 bytes of it
+	RequestID  string // X-Request-Id, request_id in the body, or X-IAM-Trace-Id
 	RetryAfter time.Duration
-	Hint       string // what the user can do about it, when we know
+	// ClockSkew is how far the API's clock (its Date header) was ahead of
+	// the local clock when it refused a signature; negative when it was
+	// behind. It is measured on 401 answers that carry a Date, and is 0
+	// otherwise. Beyond ClockSkewLimit, the Hint blames the local clock.
+	ClockSkew time.Duration
+	Hint      string // what the user can do about it, when we know
 }
+
+// ClockSkewLimit is how far the clocks may be apart before a refused
+// signature is blamed on the local clock. The gateway refuses signature
+// dates more than 15 minutes off its own clock (APIG FAQ, "signature
+// expired"); a third of that is already a clock that needs fixing.
+const ClockSkewLimit = 5 * time.Minute
 
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: HTTP %d", e.API, e.StatusCode)
-	if e.Code != "" {
+	if e.Code != "" && e.Code != strconv.Itoa(e.StatusCode) { // IAM's code is its status
 		b.WriteString(" " + e.Code)
 	}
 	if e.Message != "" {
@@ -120,62 +135,135 @@ type CredentialsError struct {
 func (e *CredentialsError) Error() string { return "credentials (" + e.Source + "): " + e.Err.Error() }
 func (e *CredentialsError) Unwrap() error { return e.Err }
 
-// errorBody is the JSON error shape shared by DCS, IAM and the gateway. IAM
-// nests its own inside "error" with code and message.
-type errorBody struct {
-	ErrorCode string `json:"error_code"`
-	ErrorMsg  string `json:"error_msg"`
-	Code      any    `json:"code"`
-	Message   string `json:"message"`
-	RequestID string `json:"request_id"`
-	Error     *struct {
-		Code    any    `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 // newAPIError builds the error for a non-2xx answer from its status, headers
-// and (already size-limited) body.
-func newAPIError(api string, resp *http.Response, body []byte, now time.Time) *APIError {
-	e := &APIError{API: api, StatusCode: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
-	if e.RequestID == "" {
-		e.RequestID = resp.Header.Get("X-IAM-Trace-Id")
-	}
+// and (already size-limited) body. secrets are cut out of the server's
+// words before anything else is done with them: a gateway that echoes a
+// security token back must not put it into logs.
+func newAPIError(api string, resp *http.Response, body []byte, now time.Time, secrets ...string) *APIError {
+	e := &APIError{API: api, StatusCode: resp.StatusCode}
 	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now)
-	var eb errorBody
-	if json.Unmarshal(body, &eb) == nil {
-		e.Code, e.Message = eb.ErrorCode, eb.ErrorMsg
-		if e.Code == "" && eb.Code != nil {
-			e.Code = codeString(eb.Code)
-			e.Message = eb.Message
+	var bodyRequestID string
+	if doc, ok := decodeJSONObject(body); ok {
+		if e.Code, e.Message, ok = findErrorFields(doc, maxErrorNesting); !ok {
+			e.Message = summarizeBody(body) // as the SDK does, which keeps the raw body
 		}
-		if e.Code == "" && eb.Error != nil {
-			e.Code = codeString(eb.Error.Code)
-			e.Message = eb.Error.Message
-		}
-		if e.RequestID == "" {
-			e.RequestID = eb.RequestID
-		}
-		e.Message = truncateUTF8(e.Message, 1024)
+		bodyRequestID = jsonText(doc["request_id"])
 	} else {
 		e.Message = summarizeBody(body)
 	}
+	e.RequestID = cmp.Or(resp.Header.Get("X-Request-Id"), bodyRequestID, resp.Header.Get("X-IAM-Trace-Id"))
+	for _, s := range secrets {
+		if len(s) >= minRedactedLength {
+			e.Code = strings.ReplaceAll(e.Code, s, redacted)
+			e.Message = strings.ReplaceAll(e.Message, s, redacted)
+			e.RequestID = strings.ReplaceAll(e.RequestID, s, redacted)
+		}
+	}
 	// The server's words end up in logs: keep them to one printable line.
-	e.Message = printable(e.Message)
+	e.Message = printable(truncateUTF8(e.Message, 1024))
 	e.Code = truncateUTF8(printable(e.Code), 32)
 	e.RequestID = truncateUTF8(printable(e.RequestID), 128)
+	if resp.StatusCode == http.StatusUnauthorized {
+		e.noteClockSkew(resp.Header.Get("Date"), now)
+	}
 	return e
 }
 
-func codeString(v any) string {
-	switch c := v.(type) {
-	case string:
-		return c
-	case float64:
-		return strconv.FormatFloat(c, 'f', -1, 64)
-	default:
-		return ""
+const (
+	redacted = "[redacted]"
+	// minRedactedLength keeps short values from being cut out of ordinary
+	// words; real secret keys and tokens are far longer.
+	minRedactedLength = 8
+	// maxErrorNesting bounds the search for a code in nested objects.
+	maxErrorNesting = 4
+)
+
+// decodeJSONObject reads body as one JSON object, keeping numbers exact.
+func decodeJSONObject(body []byte) (map[string]any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc map[string]any
+	if dec.Decode(&doc) != nil || doc == nil {
+		return nil, false
 	}
+	return doc, true
+}
+
+// findErrorFields finds the code and message of an error body as the SDK
+// does (core/sdkerr/errors.go, processServiceResponseError): error_code
+// with error_msg (DCS and the API gateway), else code with message, else
+// the same inside a nested object, such as IAM's {"error": {"code": 403,
+// "message": ..., "title": "Forbidden"}}. Unlike the SDK it takes numeric
+// codes, and a pair with only one half; "error" is searched before other
+// nested objects, and those in name order, so that one body always reads
+// the same.
+func findErrorFields(doc map[string]any, depth int) (code, message string, ok bool) {
+	for _, pair := range [...][2]string{{"error_code", "error_msg"}, {"code", "message"}} {
+		code, message = jsonText(doc[pair[0]]), jsonText(doc[pair[1]])
+		if code != "" || message != "" {
+			return code, message, true
+		}
+	}
+	if depth == 0 {
+		return "", "", false
+	}
+	if nested, isObject := doc["error"].(map[string]any); isObject {
+		if code, message, ok = findErrorFields(nested, depth-1); ok {
+			return code, message, true
+		}
+	}
+	for _, key := range sortedKeys(doc) {
+		if nested, isObject := doc[key].(map[string]any); isObject && key != "error" {
+			if code, message, ok = findErrorFields(nested, depth-1); ok {
+				return code, message, true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// jsonText is a JSON string or number as text; anything else is "".
+func jsonText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	}
+	return ""
+}
+
+// noteClockSkew compares the answer's Date with the local clock, and blames
+// the local clock when they are too far apart for the gateway to accept a
+// signature.
+func (e *APIError) noteClockSkew(date string, now time.Time) {
+	serverTime, err := http.ParseTime(date)
+	if err != nil || now.IsZero() {
+		return
+	}
+	e.ClockSkew = serverTime.Sub(now).Round(time.Second) // Date has whole seconds
+	off, direction := e.ClockSkew, "behind"
+	if off < 0 {
+		off, direction = -off, "ahead of"
+	}
+	if off <= ClockSkewLimit {
+		return
+	}
+	e.Hint = fmt.Sprintf("the local clock is off: it is about %s %s the API's (its Date header), and signatures more than 15 minutes off are refused; check NTP on this host",
+		roughDuration(off), direction)
+}
+
+// roughDuration writes d in whole minutes, hours or days: the error text
+// must read the same from one call to the next, while the measured skew
+// moves by a second now and then.
+func roughDuration(d time.Duration) string {
+	switch {
+	case d < 2*time.Hour:
+		return strconv.Itoa(int(d.Round(time.Minute)/time.Minute)) + " minutes"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Round(time.Hour)/time.Hour)) + " hours"
+	}
+	return strconv.Itoa(int(d.Round(24*time.Hour)/(24*time.Hour))) + " days"
 }
 
 // maxRetryAfter caps what a server can ask for.

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"math"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -40,6 +39,11 @@ func FuzzDecodeInstances(f *testing.F) {
 		`{"instance_num":1,"instances":[{"instance_id":{"nested":true}}]}`,
 		`{"instance_num":1,"instances":[{"instance_id":"a","capacity":"NaN","max_memory":1e400}]}`,
 		`{"instance_num":1,"instances":{"instance_id":"a"}}`,
+		// The context fields, in the documented example's types and worse.
+		`{"instance_num":2,"instances":[{"instance_id":"a","enterprise_project_id":0,"tags":[{"key":1,"value":"DCS"},"x",{"key":"k"}],` +
+			`"maintain_begin":"22:00:00","maintain_end":"02:00:00","service_upgrade":false,"created_at":"2022-08-29T09:00:34.335Z"},` +
+			`{"instance_id":"b","enterprise_project_id":{},"tags":{"a":"b"},"az_codes":"x","maintain_begin":7200,"service_upgrade":"yes","created_at":12}]}`,
+		`{"instance_num":1,"instances":[{"instance_id":"\u0061","name":"\ud800","created_at":"2024-01-01T00:00:00+14:00","tags":[{"key":"\"","value":null}]}]}`,
 		`{"instance_num":1,"instances":[{"instance_id":"a"}]} trailing`,
 		`[]`, ``, `   `, `null`, `{`, "\x00", `{"instance_num":1.5,"instances":[]}`,
 	} {
@@ -66,7 +70,7 @@ func FuzzDecodeInstances(f *testing.F) {
 			}
 		}
 		again, total2, err := dcsapi.DecodeInstances(body)
-		if err != nil || total2 != total || !sameInstances(instances, again) {
+		if err != nil || total2 != total || !reflect.DeepEqual(instances, again) {
 			t.Fatalf("the second decoding differs: %v", err)
 		}
 
@@ -80,47 +84,40 @@ func FuzzDecodeInstances(f *testing.F) {
 		if err != nil {
 			t.Fatalf("own answer %s does not decode: %v", page, err)
 		}
-		if total3 != total || !sameInstances(instances, back) {
+		if total3 != total || !reflect.DeepEqual(instances, back) {
 			t.Fatalf("own answer decodes differently:\nfirst %+v\nthen  %+v\nfrom  %s", instances, back, page)
 		}
 	})
 }
 
-// sameInstances is reflect.DeepEqual with NaN equal to itself.
-func sameInstances(a, b []dcsapi.Instance) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := a[i], b[i]
-		if math.IsNaN(x.CapacityGB) && math.IsNaN(y.CapacityGB) {
-			x.CapacityGB, y.CapacityGB = 0, 0
-		}
-		if !reflect.DeepEqual(x, y) {
-			return false
-		}
-	}
-	return true
-}
-
 // encodeListPage writes instances as the list API would. It reports false
-// when a value would not come back the same through JSON: a float that is
-// not finite, or an integer beyond float64's exact range (the decoder reads
-// every number as a float64, like encoding/json).
+// when a value would not come back the same through JSON: an integer beyond
+// float64's exact range (the decoder reads every number as a float64, like
+// encoding/json).
 func encodeListPage(instances []dcsapi.Instance, total int) ([]byte, bool) {
+	type tag struct {
+		Key   string `json:"key"`
+		Value string `json:"value"`
+	}
 	type wire struct {
-		InstanceID    string   `json:"instance_id"`
-		Name          string   `json:"name"`
-		Engine        string   `json:"engine"`
-		EngineVersion string   `json:"engine_version"`
-		Status        string   `json:"status"`
-		SpecCode      string   `json:"spec_code"`
-		Capacity      float64  `json:"capacity"`
-		CapacityMinor float64  `json:"capacity_minor"`
-		MaxMemory     int64    `json:"max_memory"`
-		UsedMemory    int64    `json:"used_memory"`
-		ChargingMode  int64    `json:"charging_mode"`
-		AZCodes       []string `json:"az_codes,omitempty"`
+		InstanceID          string   `json:"instance_id"`
+		Name                string   `json:"name"`
+		Engine              string   `json:"engine"`
+		EngineVersion       string   `json:"engine_version"`
+		Status              string   `json:"status"`
+		SpecCode            string   `json:"spec_code"`
+		Capacity            float64  `json:"capacity"`
+		CapacityMinor       float64  `json:"capacity_minor"`
+		MaxMemory           int64    `json:"max_memory"`
+		UsedMemory          int64    `json:"used_memory"`
+		ChargingMode        int64    `json:"charging_mode"`
+		AZCodes             []string `json:"az_codes,omitempty"`
+		EnterpriseProjectID string   `json:"enterprise_project_id"`
+		Tags                []tag    `json:"tags,omitempty"`
+		MaintainBegin       string   `json:"maintain_begin"`
+		MaintainEnd         string   `json:"maintain_end"`
+		ServiceUpgrade      *bool    `json:"service_upgrade,omitempty"`
+		CreatedAt           string   `json:"created_at,omitempty"`
 	}
 	const exact = 1 << 53
 	page := struct {
@@ -133,14 +130,20 @@ func encodeListPage(instances []dcsapi.Instance, total int) ([]byte, bool) {
 				return nil, false
 			}
 		}
-		if math.IsNaN(in.CapacityGB) || math.IsInf(in.CapacityGB, 0) {
-			return nil, false
-		}
-		page.Instances = append(page.Instances, wire{
+		w := wire{
 			InstanceID: in.ID, Name: in.Name, Engine: in.Engine, EngineVersion: in.EngineVersion,
 			Status: in.Status, SpecCode: in.SpecCode, Capacity: in.CapacityGB,
 			MaxMemory: in.MaxMemoryMB, UsedMemory: in.UsedMemoryMB, ChargingMode: in.ChargingMode, AZCodes: in.AZCodes,
-		})
+			EnterpriseProjectID: in.EnterpriseProjectID, MaintainBegin: in.MaintainBegin, MaintainEnd: in.MaintainEnd,
+			ServiceUpgrade: in.ServiceUpgrade,
+		}
+		if !in.CreatedAt.IsZero() {
+			w.CreatedAt = in.CreatedAt.Format(time.RFC3339Nano)
+		}
+		for _, t := range in.Tags {
+			w.Tags = append(w.Tags, tag{t.Key, t.Value})
+		}
+		page.Instances = append(page.Instances, w)
 	}
 	b, err := json.Marshal(page)
 	return b, err == nil

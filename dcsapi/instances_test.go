@@ -3,6 +3,8 @@ package dcsapi_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"reflect"
 	"sync/atomic"
 	"testing"
@@ -23,10 +25,9 @@ func TestDecodeInstancesShapes(t *testing.T) {
 				"status":"RUNNING","spec_code":"s","capacity":0,"capacity_minor":".125","max_memory":102,"used_memory":3,
 				"charging_mode":1,"az_codes":[],"tags":[{"key":1}],"publicip_id":{}}]}`,
 			want: dcsapi.Instance{ID: "a", Name: "n", Engine: "Redis", EngineVersion: "6.0", Status: "RUNNING", SpecCode: "s",
-				CapacityGB: 0.125, MaxMemoryMB: 102, UsedMemoryMB: 3, ChargingMode: 1},
+				CapacityGB: 0.125, MaxMemoryMB: 102, UsedMemoryMB: 3, ChargingMode: 1, Tags: []dcsapi.Tag{{Key: "1"}}},
 		},
 		{
-			// Text as a number sends the page through the lenient decoder.
 			name: "text as numbers",
 			body: `{"instance_num":1,"instances":[{"instance_id":"a","name":123,"engine_version":5.0,"status":"ERROR",
 				"spec_code":{"odd":true},"capacity":4,"az_codes":["az1",7]}]}`,
@@ -138,5 +139,46 @@ func TestListInstancesWithPageTimeout(t *testing.T) {
 	errText(t, err)
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("a hanging page ended the listing after %v, want about the 200 ms page timeout", took)
+	}
+}
+
+// listPageBody fetches one full page of the fake's listing, as the list API
+// sends it.
+func listPageBody(tb testing.TB, fleet []dcsapitest.Instance) []byte {
+	tb.Helper()
+	srv := dcsapitest.NewServer()
+	defer srv.Close()
+	srv.SetInstances(pid, fleet)
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/v2/"+pid+"/instances?include_failure=true&limit=1000&offset=0", nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	creds := dcsapi.Credentials{AccessKey: dcsapitest.TestAccessKey, SecretKey: dcsapitest.TestSecretKey}
+	if err := dcsapi.Sign(req, nil, creds, time.Now()); err != nil {
+		tb.Fatal(err)
+	}
+	transport := &http.Transport{}
+	defer transport.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: transport}).Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		tb.Fatalf("HTTP %d, %v: %s", resp.StatusCode, err, body)
+	}
+	return body
+}
+
+// BenchmarkDecodeInstances decodes one full page of the list API.
+func BenchmarkDecodeInstances(b *testing.B) {
+	body := listPageBody(b, dcsapitest.SampleFleet(dcsapi.ListPageSize))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if list, _, err := dcsapi.DecodeInstances(body); err != nil || len(list) != dcsapi.ListPageSize {
+			b.Fatal(len(list), err)
+		}
 	}
 }

@@ -23,14 +23,22 @@ func (endless) Read(p []byte) (int, error) {
 // buffer no bigger than that: doubling all the way would end at twice the
 // limit and pass through three times it.
 func TestReadCappedStopsAtTheLimit(t *testing.T) {
-	const limit = DefaultMaxBodyBytes + 1
+	const limit = DefaultMaxBodyBytes
 	var buf bytes.Buffer
-	n, err := readCapped(&buf, endless{}, limit, -1)
-	if err != nil || n != limit || buf.Len() != limit {
-		t.Fatalf("read %d bytes (buffer %d), err %v; want %d", n, buf.Len(), err, limit)
+	err := readCapped(&buf, endless{}, limit, -1)
+	if !errors.Is(err, ErrResponseTooLarge) || buf.Len() != limit {
+		t.Fatalf("kept %d bytes, err %v; want %d and ErrResponseTooLarge", buf.Len(), err, limit)
 	}
 	if c := buf.Cap(); c > limit+limit/64 {
 		t.Errorf("the buffer grew to %d bytes for a limit of %d", c, limit)
+	}
+	// One byte too many is too many; exactly the limit is not.
+	for _, size := range []int{limit - 1, limit, limit + 1} {
+		buf.Reset()
+		err := readCapped(&buf, strings.NewReader(strings.Repeat("y", size)), limit, -1)
+		if tooLarge := errors.Is(err, ErrResponseTooLarge); tooLarge != (size > limit) || buf.Len() != min(size, limit) {
+			t.Errorf("%d bytes: kept %d, err %v", size, buf.Len(), err)
+		}
 	}
 }
 
@@ -43,16 +51,16 @@ func TestReadCappedReadsShortBodies(t *testing.T) {
 		{"announced wrongly", 3}, // the body decides, not the header
 	} {
 		var buf bytes.Buffer
-		n, err := readCapped(&buf, strings.NewReader(c.body), 1<<20, c.announced)
-		if err != nil || n != int64(len(c.body)) || buf.String() != c.body {
-			t.Errorf("%.20q announced as %d: read %d bytes, err %v", c.body, c.announced, n, err)
+		err := readCapped(&buf, strings.NewReader(c.body), 1<<20, c.announced)
+		if err != nil || buf.String() != c.body {
+			t.Errorf("%.20q announced as %d: read %d bytes, err %v", c.body, c.announced, buf.Len(), err)
 		}
 		if c.announced == int64(len(c.body)) && buf.Cap() > len(c.body)+bytes.MinRead {
 			t.Errorf("%d bytes announced: the buffer grew to %d", c.announced, buf.Cap())
 		}
 	}
 	var buf bytes.Buffer
-	if _, err := readCapped(&buf, io.MultiReader(strings.NewReader("half"), errReader{}), 1<<20, -1); !errors.Is(err, io.ErrUnexpectedEOF) {
+	if err := readCapped(&buf, io.MultiReader(strings.NewReader("half"), errReader{}), 1<<20, -1); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("err = %v, want the reader's", err)
 	}
 }

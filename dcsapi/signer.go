@@ -1,3 +1,5 @@
+// This file signs requests with SDK-HMAC-SHA256, exactly as the SDK does.
+
 package dcsapi
 
 import (
@@ -6,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"net/http"
 	"net/url"
 	"slices"
@@ -193,7 +194,6 @@ type signingState struct {
 	signed []byte // the SignedHeaders list
 	names  []string
 	pairs  []queryPair
-	hasher hash.Hash
 	sum    [sha256.Size]byte
 	crHex  [2 * sha256.Size]byte
 	sigHex [2 * sha256.Size]byte
@@ -201,7 +201,7 @@ type signingState struct {
 
 type queryPair struct{ key, value string }
 
-var signingPool = sync.Pool{New: func() any { return &signingState{hasher: sha256.New()} }}
+var signingPool = sync.Pool{New: func() any { return new(signingState) }}
 
 func getSigningState() *signingState { return signingPool.Get().(*signingState) }
 
@@ -271,56 +271,21 @@ func (st *signingState) canonicalRequest(req *http.Request, body []byte) error {
 	}
 	st.buf = b
 
-	st.hasher.Reset()
-	st.hasher.Write(b)
-	st.hasher.Sum(st.sum[:0])
+	st.sum = sha256.Sum256(b)
 	hex.Encode(st.crHex[:], st.sum[:])
 	return nil
 }
 
 // signature puts into st.sigHex the hex HMAC-SHA256 of the string to sign,
-// keyed with the raw secret key (there is no key derivation, unlike AWS
-// SigV4). The HMAC is spelled out (RFC 2104) on the pooled hasher, because
-// crypto/hmac allocates two hashers per call.
+// keyed with the raw secret key: there is no key derivation, unlike AWS
+// SigV4 (SDK core/auth/signer/signer.go, signStringToSign).
 func (st *signingState) signature(date []byte, secretKey string) {
-	h := st.hasher
-	// Everything hashed goes through st.buf: a slice of a local array passed
-	// to the hash.Hash interface would escape to the heap.
-	key := append(st.buf[:0], secretKey...)
-	if len(key) > sha256.BlockSize {
-		h.Reset()
-		h.Write(key)
-		key = h.Sum(key[:0])
-	}
-	var pad [sha256.BlockSize]byte
-	copy(pad[:], key)
-
-	// inner = H((K xor ipad) || string to sign)
-	for i := range pad {
-		pad[i] ^= 0x36
-	}
-	msg := append(st.buf[:0], pad[:]...)
-	msg = append(msg, signingAlgorithm+"\n"...)
-	msg = append(msg, date...)
-	msg = append(msg, '\n')
-	msg = append(msg, st.crHex[:]...)
-	h.Reset()
-	h.Write(msg)
-	inner := h.Sum(st.sum[:0])
-
-	// outer = H((K xor opad) || inner); xor with 0x36^0x5c turns ipad into opad
-	for i := range pad {
-		pad[i] ^= 0x36 ^ 0x5c
-	}
-	msg = append(msg[:0], pad[:]...)
-	msg = append(msg, inner...)
-	st.buf = msg
-	h.Reset()
-	h.Write(msg)
-	h.Sum(st.sum[:0])
-	hex.Encode(st.sigHex[:], st.sum[:])
-	clear(pad[:])
-	clear(st.buf[:cap(st.buf)]) // the buffer held the key
+	mac := hmac.New(sha256.New, []byte(secretKey))
+	mac.Write([]byte(signingAlgorithm + "\n"))
+	mac.Write(date)
+	mac.Write([]byte{'\n'})
+	mac.Write(st.crHex[:])
+	hex.Encode(st.sigHex[:], mac.Sum(st.sum[:0]))
 }
 
 // appendCanonicalURI escapes each path segment and ends the path with '/',

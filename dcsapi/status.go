@@ -1,3 +1,6 @@
+// This file decodes the status API's answer, and remembers the last one so
+// that a repeated answer is not decoded again.
+
 package dcsapi
 
 import (
@@ -66,25 +69,6 @@ func DocumentedEngines(v APIVersion) []string {
 
 const countSuffix = "_count"
 
-// DecodeStatus parses a status API answer. It is generic on purpose: every
-// top-level "*_count" number is an aggregate state, every top-level object is
-// an engine whose "*_count" numbers are its states, so a state or an engine
-// the API adds later comes through without a code change. Other fields are
-// ignored. Counts must be non-negative integers that fit in int64; a count
-// that is not is an error naming the field. A null count is treated as
-// absent, as the SDK's optional fields do.
-//
-// An ordinary answer is decoded in one pass without encoding/json (see
-// status_fast.go), because the exporter decodes one per target and query.
-// Anything unusual, every error included, is decoded again by the
-// encoding/json based decoder below, which defines the behaviour.
-func DecodeStatus(body []byte) (*StatusReport, error) {
-	if r, ok := decodeStatusFast(body); ok {
-		return r, nil
-	}
-	return decodeStatusSlow(body)
-}
-
 // statusMemo remembers a client's last status answer and its report. The
 // counts of a project rarely change from one query to the next, so most
 // answers repeat the previous one byte for byte; recognising that replaces
@@ -119,9 +103,17 @@ func (m *statusMemo) decode(body []byte) (*StatusReport, error) {
 	return r, nil
 }
 
-// decodeStatusSlow is the reference decoder: simple, built on encoding/json,
-// and exact in its error messages.
-func decodeStatusSlow(body []byte) (*StatusReport, error) {
+// DecodeStatus parses a status API answer. It is generic on purpose: every
+// top-level "*_count" number is an aggregate state, every top-level object is
+// an engine whose "*_count" numbers are its states, so a state or an engine
+// the API adds later comes through without a code change. Other fields are
+// ignored. Counts must be non-negative integers that fit in int64; a count
+// that is not is an error naming the field. A null count is treated as
+// absent, as the SDK's optional fields do.
+//
+// Most answers never get here: the client's statusMemo recognises an answer
+// that repeats the previous one, which is what a project's counts usually do.
+func DecodeStatus(body []byte) (*StatusReport, error) {
 	var top map[string]json.RawMessage
 	if err := decodeObject(body, &top); err != nil {
 		return nil, &DecodeError{API: APIInstanceStatus, Err: err}

@@ -175,3 +175,37 @@ func BenchmarkDecodeStatus(b *testing.B) {
 		}
 	}
 }
+
+func TestStatusMemo(t *testing.T) {
+	var m statusMemo
+	body := []byte(docExample)
+	first, err := m.decode(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := m.decode([]byte(docExample)); again != first {
+		t.Error("a repeated answer was decoded again")
+	}
+	// The same length, one count changed: a new answer.
+	changed := []byte(strings.Replace(docExample, `"running_count" : 16`, `"running_count" : 17`, 1))
+	if len(changed) != len(body) {
+		t.Fatal("test body has a different length")
+	}
+	if r, _ := m.decode(changed); r == first || r.Total["running"] != 17 {
+		t.Errorf("a changed answer of the same length was not decoded: %v", r.Total)
+	}
+	if _, err := m.decode([]byte(`{"running_count":"x"}`)); err == nil {
+		t.Fatal("bad answer accepted")
+	}
+	if r, _ := m.decode(changed); r.Total["running"] != 17 {
+		t.Error("a failed decode replaced the remembered answer")
+	}
+	other, err := m.decode([]byte(v1Example))
+	if err != nil || other.Total["closed"] != 3 {
+		t.Errorf("a changed answer was not decoded: %+v, %v", other, err)
+	}
+	v1 := []byte(v1Example)
+	if n := testing.AllocsPerRun(100, func() { _, _ = m.decode(v1) }); n > 0 {
+		t.Errorf("a repeated answer cost %.0f allocations", n)
+	}
+}

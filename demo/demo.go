@@ -118,7 +118,7 @@ func Populate(srv *dcsapitest.Server, rng *rand.Rand) {
 }
 
 // fleet makes n instances, mostly running Redis, with some Memcached and a
-// few in other states.
+// few in other states, each tagged and with a maintenance window.
 func fleet(prefix string, n int, rng *rand.Rand) []dcsapitest.Instance {
 	out := make([]dcsapitest.Instance, n)
 	for i := range out {
@@ -152,6 +152,7 @@ func fleet(prefix string, n int, rng *rand.Rand) []dcsapitest.Instance {
 			ChargingMode:  rng.IntN(2),
 			AZCodes:       []string{"az1"},
 		}
+		dcsapitest.Annotate(&out[i]) // owners, enterprise projects, maintenance windows, upgrades
 	}
 	return out
 }

@@ -1,3 +1,6 @@
+// This file builds the fake's answers, the services' error shapes among
+// them, and sends them whole or badly.
+
 package dcsapitest
 
 import (
@@ -46,20 +49,71 @@ func mustJSON(v any) []byte {
 func gatewayError(status int, code, msg string) *answer {
 	a := jsonAnswer(status, nil)
 	a.body = mustJSON(struct {
-		Code      string `json:"error_code"`
+		Code      any    `json:"error_code"`
 		Msg       string `json:"error_msg"`
 		RequestID string `json:"request_id"`
-	}{code, msg, a.header.Get("X-Request-Id")})
+	}{jsonCode(code), msg, a.header.Get("X-Request-Id")})
 	return a
 }
 
 // serviceError is the DCS service's own error shape (ErrorInfo).
 func serviceError(status int, code, msg string) *answer {
 	return jsonAnswer(status, mustJSON(struct {
-		Code   string  `json:"error_code"`
+		Code   any     `json:"error_code"`
 		Msg    string  `json:"error_msg"`
 		ExtMsg *string `json:"error_ext_msg"`
-	}{code, msg, nil}))
+	}{jsonCode(code), msg, nil}))
+}
+
+// iamError is IAM's nested shape; its request id is X-IAM-Trace-Id alone.
+func iamError(status int, code, msg string) *answer {
+	a := jsonAnswer(status, nil)
+	a.header.Set("X-IAM-Trace-Id", a.header.Get("X-Request-Id"))
+	a.header.Del("X-Request-Id")
+	type inner struct {
+		Code    any    `json:"code"`
+		Message string `json:"message"`
+		Title   string `json:"title"`
+	}
+	a.body = mustJSON(struct {
+		Error inner `json:"error"`
+	}{inner{jsonCode(code), msg, http.StatusText(status)}})
+	return a
+}
+
+// errorAnswer spells an error in the given shape.
+func errorAnswer(sh ErrorShape, status int, code, msg string) *answer {
+	switch sh {
+	case ShapeService:
+		return serviceError(status, code, msg)
+	case ShapeNested:
+		return iamError(status, code, msg)
+	case ShapeCodeMessage:
+		a := jsonAnswer(status, nil)
+		id := a.header.Get("X-Request-Id")
+		a.header.Del("X-Request-Id")
+		a.body = mustJSON(struct {
+			Code      any    `json:"code"`
+			Message   string `json:"message"`
+			RequestID string `json:"request_id"`
+		}{jsonCode(code), msg, id})
+		return a
+	}
+	return gatewayError(status, code, msg)
+}
+
+// jsonCode sends a code of digits, such as IAM's 403 or DCS's legacy
+// 111400002, as a JSON number, and any other as a string.
+func jsonCode(code string) any {
+	if code == "" {
+		return code
+	}
+	for _, c := range code {
+		if c < '0' || c > '9' {
+			return code
+		}
+	}
+	return json.Number(code)
 }
 
 func apiNotFound() *answer {

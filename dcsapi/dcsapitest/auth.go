@@ -40,7 +40,7 @@ func parseAuthorization(h string) (ak string, signed []string) {
 // access key for five minutes, good signatures or not.
 func (s *Server) authenticate(r *http.Request, projectID string) string {
 	ak, signed := parseAuthorization(r.Header.Get("Authorization"))
-	now := s.now()
+	now := s.gatewayNow()
 	s.mu.Lock()
 	key, known := s.keys[ak]
 	until, locked := s.lockedUntil[ak]

@@ -1,3 +1,5 @@
+// This file injects faults: the ways a call can fail, and when they strike.
+
 package dcsapitest
 
 import (
@@ -52,11 +54,24 @@ const (
 	// FaultOversized answers 200 with a body of Fault.Size bytes (default
 	// 256 MiB), streamed without being held in memory.
 	FaultOversized
+	// FaultOddFields serves the listing with odd types in the instances'
+	// fields: those of the documented example answer (enterprise_project_id
+	// and numeric tag keys as numbers) and worse ones (the maintenance
+	// window and created_at as numbers, service_upgrade as a string, tags
+	// as an object, az_codes as a string), taken in turns by the instances
+	// by their place in the listing (see spoilFields).
+	// Other APIs answer normally.
+	FaultOddFields
+	// FaultInstanceNum serves the listing's page as usual but announces
+	// Fault.InstanceNum as instance_num, as a count that is out of step
+	// with the pages would. Other APIs answer normally.
+	FaultInstanceNum
 )
 
 var faultNames = [...]string{
 	"status", "throttle", "html", "hang", "reset", "trickle", "truncated_json",
 	"malformed_json", "wrong_types", "negative_count", "huge_number", "empty_body", "oversized",
+	"odd_fields", "instance_num",
 }
 
 func (k FaultKind) String() string {
@@ -81,8 +96,12 @@ const (
 type Fault struct {
 	Kind    FaultKind
 	Status  int    // FaultStatus, FaultHTML
-	Code    string // FaultStatus, FaultThrottle: error_code
-	Message string // FaultStatus, FaultThrottle: error_msg
+	Code    string // FaultStatus, FaultThrottle: the error code; digits go as a JSON number
+	Message string // FaultStatus, FaultThrottle: the error message
+	// Shape is how FaultStatus and FaultThrottle spell the error.
+	Shape ErrorShape
+	// InstanceNum is the total FaultInstanceNum announces.
+	InstanceNum int
 	// RetryAfter is sent as Retry-After in whole seconds, rounded up
 	// (FaultStatus, FaultThrottle); zero sends none.
 	RetryAfter time.Duration
@@ -103,6 +122,30 @@ type Fault struct {
 	// page. See AtOffset.
 	Offset *int
 }
+
+// ErrorShape is one of the ways the services spell an error answer. The
+// SDK reads them all the same way (core/sdkerr/errors.go): error_code and
+// error_msg, else code and message, else either pair in a nested object.
+type ErrorShape int
+
+// The error shapes.
+const (
+	// ShapeGateway is the API gateway's {"error_code", "error_msg",
+	// "request_id"}, with the request id in X-Request-Id too (API signing
+	// guide, "Error Codes").
+	ShapeGateway ErrorShape = iota
+	// ShapeService is DCS's own ErrorInfo, {"error_code", "error_msg",
+	// "error_ext_msg": null}, with the request id in X-Request-Id only
+	// (DCS API reference, "Error Codes").
+	ShapeService
+	// ShapeCodeMessage is {"code", "message"} at the top level, the SDK's
+	// second form, with the request id in the body's "request_id" only.
+	ShapeCodeMessage
+	// ShapeNested is IAM's {"error": {"code", "message", "title"}}, with
+	// the request id in X-IAM-Trace-Id only (IAM API reference, "Error
+	// Codes"; SDK core/auth/internal reads X-IAM-Trace-Id).
+	ShapeNested
+)
 
 // AtOffset returns a pointer to n, for Fault.Offset.
 func AtOffset(n int) *int { return &n }
@@ -161,7 +204,7 @@ func (s *Server) faultAnswer(r *http.Request, rt route, f *Fault) *answer {
 	var a *answer
 	switch f.Kind {
 	case FaultThrottle:
-		a = gatewayError(http.StatusTooManyRequests,
+		a = errorAnswer(f.Shape, http.StatusTooManyRequests,
 			orDefault(f.Code, "APIGW.0308"),
 			orDefault(f.Message, "The throttling threshold has been reached: policy user over ratelimit,limit:200,time:1 second"))
 	case FaultHTML:
@@ -178,6 +221,13 @@ func (s *Server) faultAnswer(r *http.Request, rt route, f *Fault) *answer {
 		a = s.serviceAnswer(r, rt, shapeNegative)
 	case FaultHugeNumber:
 		a = s.serviceAnswer(r, rt, shapeHuge)
+	case FaultOddFields:
+		a = s.serviceAnswer(r, rt, shapeOddFields)
+	case FaultInstanceNum:
+		a = s.serviceAnswer(r, rt, shapeNormal)
+		if rt.api == APIListInstances && a.status == http.StatusOK {
+			a = s.listAnswerWithTotal(r, rt, f.InstanceNum)
+		}
 	case FaultEmptyBody:
 		a = jsonAnswer(http.StatusOK, nil)
 	case FaultOversized:
@@ -189,7 +239,7 @@ func (s *Server) faultAnswer(r *http.Request, rt route, f *Fault) *answer {
 	default: // FaultStatus, and any unknown kind
 		status := orDefaultInt(f.Status, http.StatusInternalServerError)
 		code, msg := defaultError(status)
-		a = gatewayError(status, orDefault(f.Code, code), orDefault(f.Message, msg))
+		a = errorAnswer(f.Shape, status, orDefault(f.Code, code), orDefault(f.Message, msg))
 	}
 	a.chunked = f.Chunked
 	if f.RetryAfter > 0 {

@@ -1,8 +1,12 @@
+// This file keeps the fake's instances and serves them through the status
+// and list APIs.
+
 package dcsapitest
 
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -21,29 +25,57 @@ type Instance struct {
 	EngineVersion string
 	Status        string // RUNNING, ERROR, CREATEFAILED, ... or anything else
 	SpecCode      string
-	CapacityGB    float64 // 0.125 is served as capacity 0, capacity_minor ".125"
-	MaxMemoryMB   int64
-	UsedMemoryMB  int64
-	ChargingMode  int // 0 pay-per-use, 1 yearly/monthly
-	AZCodes       []string
+	// CapacityGB under 1 is served as capacity 0 and capacity_minor (0.125
+	// as ".125"), as the API does for small instances; 1 and over as the
+	// whole number capacity.
+	CapacityGB   float64
+	MaxMemoryMB  int64
+	UsedMemoryMB int64
+	ChargingMode int // 0 pay-per-use, 1 yearly/monthly
+	AZCodes      []string
+
+	EnterpriseProjectID string // "" is served as "0", the default project
+	Tags                []Tag
+	// MaintainBegin and MaintainEnd are the daily maintenance window,
+	// HH:mm:ss UTC; "" leaves the field out of the answer.
+	MaintainBegin  string
+	MaintainEnd    string
+	ServiceUpgrade bool      // an upgrade task is pending
+	CreatedAt      time.Time // zero: a minute after the instance created before it
 }
+
+// Tag is a resource tag of an instance.
+type Tag struct{ Key, Value string }
 
 func (in Instance) clone() Instance {
 	in.AZCodes = append([]string(nil), in.AZCodes...)
+	in.Tags = append([]Tag(nil), in.Tags...)
 	return in
 }
 
 // createdBase is when the first instance of every fake was created; the
-// list shows creation times a minute apart, in creation order.
+// list shows creation times a minute apart, in creation order, for
+// instances that do not set their own.
 var createdBase = time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC)
 
 func (s *Server) newRecordLocked(in Instance) record {
 	if in.ID == "" {
 		in.ID = randomUUID()
 	}
-	rec := record{Instance: in.clone(), created: createdBase.Add(time.Duration(s.created) * time.Minute)}
+	rec := record{Instance: in.clone(), created: createdBase.Add(time.Duration(s.created) * time.Minute), seq: s.created}
+	if !in.CreatedAt.IsZero() {
+		rec.created = in.CreatedAt
+	}
 	s.created++
+	rec.encode()
 	return rec
+}
+
+// encode keeps the record's list item as the API sends it normally: a
+// listing of thousands then costs the fake a copy, not an encoding, which
+// keeps its share of a benchmark of the exporter small.
+func (rec *record) encode() {
+	rec.json = mustJSON(toWire(*rec, 0, shapeNormal))
 }
 
 // SetInstances replaces the fleet of a project, creating the project if
@@ -68,6 +100,7 @@ func (s *Server) UpsertInstance(projectID string, in Instance) {
 	for i := range p.instances {
 		if in.ID != "" && p.instances[i].ID == in.ID {
 			p.instances[i].Instance = in.clone()
+			p.instances[i].encode()
 			return
 		}
 	}
@@ -83,6 +116,7 @@ func (s *Server) SetInstanceStatus(projectID, instanceID, status string) bool {
 		for i := range p.instances {
 			if p.instances[i].ID == instanceID {
 				p.instances[i].Status = status
+				p.instances[i].encode()
 				return true
 			}
 		}
@@ -116,12 +150,13 @@ func (s *Server) Instances(projectID string) []Instance {
 	out := make([]Instance, len(p.instances))
 	for i, rec := range p.instances {
 		out[i] = rec.clone()
+		out[i].CreatedAt = rec.created
 	}
 	return out
 }
 
-// snapshot copies the records of a project under the lock; their AZCodes are
-// never changed in place, so sharing them is safe.
+// snapshot copies the records of a project under the lock; their AZCodes
+// and Tags are never changed in place, so sharing them is safe.
 func (s *Server) snapshot(projectID string) (recs []record, override []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -136,10 +171,11 @@ func (s *Server) snapshot(projectID string) (recs []record, override []byte) {
 type shape int
 
 const (
-	shapeNormal   shape = iota
-	shapeStrings        // counts as JSON strings
-	shapeNegative       // one count -1
-	shapeHuge           // one count beyond int64
+	shapeNormal    shape = iota
+	shapeStrings         // counts as JSON strings
+	shapeNegative        // one count -1
+	shapeHuge            // one count beyond int64
+	shapeOddFields       // listing: the documented example's types, and worse
 )
 
 const hugeNumber = "99999999999999999999999"
@@ -267,6 +303,15 @@ const (
 // listAnswer serves one page of GET /v2/{project_id}/instances. It knows the
 // offset, limit, include_failure and status parameters.
 func (s *Server) listAnswer(r *http.Request, rt route, sh shape) *answer {
+	return s.listPage(r, rt, sh, -1)
+}
+
+// listAnswerWithTotal is listAnswer announcing total as instance_num.
+func (s *Server) listAnswerWithTotal(r *http.Request, rt route, total int) *answer {
+	return s.listPage(r, rt, shapeNormal, total)
+}
+
+func (s *Server) listPage(r *http.Request, rt route, sh shape, total int) *answer {
 	q := r.URL.Query()
 	offset, ok := intParam(q, "offset", 0)
 	if !ok || offset < 0 {
@@ -288,23 +333,62 @@ func (s *Server) listAnswer(r *http.Request, rt route, sh shape) *answer {
 		}
 		matching = append(matching, rec)
 	}
+	if offset > 0 && offset >= len(matching) && s.listPastEndRefused() {
+		return serviceError(http.StatusBadRequest, "DCS.4800", "Invalid offset in the request.")
+	}
+	if total < 0 {
+		total = len(matching)
+	}
 	page := matching[min(offset, len(matching)):min(offset+limit, len(matching))]
+	if sh == shapeNormal {
+		size := 64
+		for _, rec := range page {
+			size += len(rec.json) + 1
+		}
+		b := append(make([]byte, 0, size), `{"instance_num":`...)
+		b = strconv.AppendInt(b, int64(total), 10)
+		b = append(b, `,"instances":[`...)
+		for i, rec := range page {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, rec.json...)
+		}
+		return jsonAnswer(http.StatusOK, append(b, "]}"...))
+	}
 	doc := struct {
 		InstanceNum any            `json:"instance_num"`
 		Instances   []wireInstance `json:"instances"`
-	}{InstanceNum: len(matching), Instances: make([]wireInstance, 0, len(page))}
+	}{InstanceNum: total, Instances: make([]wireInstance, 0, len(page))}
 	switch sh {
 	case shapeStrings:
-		doc.InstanceNum = strconv.Itoa(len(matching))
+		doc.InstanceNum = strconv.Itoa(total)
 	case shapeNegative:
 		doc.InstanceNum = -1
 	case shapeHuge:
 		doc.InstanceNum = json.Number(hugeNumber)
 	}
-	for _, rec := range page {
-		doc.Instances = append(doc.Instances, toWire(rec, sh))
+	for i, rec := range page {
+		doc.Instances = append(doc.Instances, toWire(rec, offset+i, sh))
 	}
 	return jsonAnswer(http.StatusOK, mustJSON(doc))
+}
+
+// SetListPastEndRefused with true makes the list API answer 400 DCS.4800
+// "Invalid offset in the request." to an offset at or past the end of the
+// listing (other than 0), instead of an empty page. The documented 400
+// example of the list API is this answer; which of the two a real
+// listing's end gets is not documented, so a client must take both.
+func (s *Server) SetListPastEndRefused(refuse bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pastEndRefused = refuse
+}
+
+func (s *Server) listPastEndRefused() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pastEndRefused
 }
 
 // intParam reads an integer query parameter; absent gives def.
@@ -317,9 +401,12 @@ func intParam(q url.Values, name string, def int) (int, bool) {
 	return n, err == nil
 }
 
-// wireInstance is InstanceListInfo as the service sends it, including the
-// documented oddities a tolerant client must skip: a boolean
-// no_password_access, an object publicip_id, a tag with a numeric key.
+// wireInstance is InstanceListInfo as the service sends it (OTC api-ref
+// "Querying All DCS Instances", SDK model_instance_list_info.go), with the
+// oddities of the documented example answer that a tolerant client must
+// skip: a boolean no_password_access, an object publicip_id. Fields typed
+// any take the other oddities of that example (enterprise_project_id 0, a
+// tag key 1) under FaultOddFields.
 type wireInstance struct {
 	InstanceID          string          `json:"instance_id"`
 	Name                string          `json:"name"`
@@ -332,7 +419,7 @@ type wireInstance struct {
 	MaxMemory           any             `json:"max_memory"`
 	UsedMemory          any             `json:"used_memory"`
 	SpecCode            string          `json:"spec_code"`
-	AZCodes             []string        `json:"az_codes"`
+	AZCodes             any             `json:"az_codes"`
 	ChargingMode        int             `json:"charging_mode"`
 	CPUType             string          `json:"cpu_type"`
 	IP                  string          `json:"ip"`
@@ -344,21 +431,23 @@ type wireInstance struct {
 	SubnetID            string          `json:"subnet_id"`
 	SecurityGroupID     string          `json:"security_group_id"`
 	PublicIPID          struct{}        `json:"publicip_id"`
-	PublicIPAddress     string          `json:"publicip_address"`
+	PublicIPAddress     *string         `json:"publicip_address"`
 	EnablePublicIP      bool            `json:"enable_publicip"`
 	EnableSSL           bool            `json:"enable_ssl"`
 	NoPasswordAccess    bool            `json:"no_password_access"`
-	AccessUser          string          `json:"access_user"`
+	AccessUser          *string         `json:"access_user"`
 	UserID              string          `json:"user_id"`
 	UserName            string          `json:"user_name"`
-	EnterpriseProjectID string          `json:"enterprise_project_id"`
+	EnterpriseProjectID any             `json:"enterprise_project_id"`
 	Description         *string         `json:"description"`
-	MaintainBegin       string          `json:"maintain_begin"`
-	MaintainEnd         string          `json:"maintain_end"`
-	CreatedAt           string          `json:"created_at"`
+	MaintainBegin       any             `json:"maintain_begin,omitempty"`
+	MaintainEnd         any             `json:"maintain_end,omitempty"`
+	ServiceUpgrade      any             `json:"service_upgrade"`
+	ServiceTaskID       string          `json:"service_task_id"`
+	CreatedAt           any             `json:"created_at"`
 	UpdatedAt           string          `json:"updated_at"`
-	OrderID             string          `json:"order_id"`
-	Tags                []any           `json:"tags"`
+	OrderID             *string         `json:"order_id"`
+	Tags                any             `json:"tags"`
 	Features            map[string]bool `json:"features"`
 }
 
@@ -367,13 +456,23 @@ type wireTag struct {
 	Value string `json:"value"`
 }
 
-func toWire(rec record, sh shape) wireInstance {
+const createdLayout = "2006-01-02T15:04:05.000Z" // as in the documented example
+
+// toWire is rec as the list API sends it at the given place of the listing.
+func toWire(rec record, place int, sh shape) wireInstance {
 	whole, minor := splitCapacity(rec.CapacityGB)
 	port := 6379
 	if strings.EqualFold(rec.Engine, "Memcached") {
 		port = 11211
 	}
-	seq := rec.created.Sub(createdBase) / time.Minute
+	ep := rec.EnterpriseProjectID
+	if ep == "" {
+		ep = "0"
+	}
+	tags := make([]wireTag, len(rec.Tags))
+	for i, t := range rec.Tags {
+		tags[i] = wireTag{Key: t.Key, Value: t.Value}
+	}
 	w := wireInstance{
 		InstanceID:          rec.ID,
 		Name:                rec.Name,
@@ -389,7 +488,7 @@ func toWire(rec record, sh shape) wireInstance {
 		AZCodes:             append([]string{}, rec.AZCodes...),
 		ChargingMode:        rec.ChargingMode,
 		CPUType:             "x86_64",
-		IP:                  fmt.Sprintf("192.168.%d.%d", 1+seq/250%250, 2+seq%250),
+		IP:                  fmt.Sprintf("192.168.%d.%d", 1+rec.seq/250%250, 2+rec.seq%250),
 		Port:                port,
 		DomainName:          rec.ID + ".dcs.huaweicloud.com",
 		VPCID:               "5e37b3be-950a-48e1-b498-65b63d336481",
@@ -397,35 +496,77 @@ func toWire(rec record, sh shape) wireInstance {
 		SubnetID:            "a4112635-3ec0-471c-95c3-5cf49b9533af",
 		SecurityGroupID:     "d57fad27-e3e9-43f7-9c97-9c0f9d1b1a2f",
 		NoPasswordAccess:    true,
-		AccessUser:          "",
 		UserID:              "6d0977e4c9b74ae2a1ad9a4f3b5c9d20",
 		UserName:            "dcs-demo",
-		EnterpriseProjectID: "0",
-		MaintainBegin:       "02:00:00",
-		MaintainEnd:         "06:00:00",
-		CreatedAt:           rec.created.Format("2006-01-02T15:04:05.000Z"),
-		UpdatedAt:           rec.created.Add(time.Hour).Format("2006-01-02T15:04:05.000Z"),
-		OrderID:             "",
-		Tags:                []any{wireTag{"env", "demo"}, wireTag{1, "numeric key"}},
+		EnterpriseProjectID: ep,
+		ServiceUpgrade:      rec.ServiceUpgrade,
+		CreatedAt:           rec.created.UTC().Format(createdLayout),
+		UpdatedAt:           rec.created.Add(time.Hour).UTC().Format(createdLayout),
+		Tags:                tags,
 		Features:            map[string]bool{"support_acl": true, "support_ssl": false},
 	}
-	if sh == shapeStrings {
+	if rec.MaintainBegin != "" {
+		w.MaintainBegin = rec.MaintainBegin
+	}
+	if rec.MaintainEnd != "" {
+		w.MaintainEnd = rec.MaintainEnd
+	}
+	if rec.ServiceUpgrade {
+		w.ServiceTaskID = uuidFrom(uint64(rec.seq), 0x7570677261646521)
+	}
+	switch sh {
+	case shapeStrings:
 		w.Capacity = strconv.Itoa(whole)
 		w.MaxMemory = strconv.FormatInt(rec.MaxMemoryMB, 10)
 		w.UsedMemory = strconv.FormatInt(rec.UsedMemoryMB, 10)
+	case shapeOddFields:
+		spoilFields(&w, rec, place)
 	}
 	return w
 }
 
-// splitCapacity gives whole gigabytes and the documented string for the
-// rest, e.g. 0.125 -> 0, ".125"; 2 -> 2, "".
-func splitCapacity(gb float64) (int, string) {
-	whole := math.Floor(gb)
-	frac := math.Round((gb-whole)*1000) / 1000
-	if frac <= 0 {
-		return int(whole), ""
+// spoilFields gives the fields of one instance the types of the documented
+// example answer where it contradicts the SDK (a numeric
+// enterprise_project_id and tag key), and types no documentation shows,
+// which a tolerant client must drop field by field: numbers for the
+// maintenance window and the creation time, a string for service_upgrade,
+// an object for the tags or a string for az_codes. Instances take turns by
+// their place in the listing, so that one page of four has every kind.
+func spoilFields(w *wireInstance, rec record, place int) {
+	if n, err := strconv.Atoi(rec.EnterpriseProjectID); err == nil || rec.EnterpriseProjectID == "" {
+		w.EnterpriseProjectID = n // "0" or "" goes as 0, as in the example
 	}
-	return int(whole), strings.TrimPrefix(strconv.FormatFloat(frac, 'f', -1, 64), "0")
+	for i, t := range rec.Tags {
+		if n, err := strconv.Atoi(t.Key); err == nil {
+			w.Tags.([]wireTag)[i].Key = n
+		}
+	}
+	switch place % 4 {
+	case 0:
+		w.MaintainBegin, w.MaintainEnd = 7200, 21600
+	case 1:
+		w.ServiceUpgrade = "yes"
+		w.CreatedAt = rec.created.Unix()
+	case 2:
+		w.Tags = map[string]string{"owner": "nobody"}
+		w.AZCodes = "az1"
+	case 3:
+		w.EnterpriseProjectID = map[string]string{"id": rec.EnterpriseProjectID}
+		w.Tags = []any{"owner=nobody", wireTag{Key: true, Value: "a boolean key"}}
+	}
+}
+
+// splitCapacity gives whole gigabytes, and the documented string for sizes
+// under 1 GB: 0.125 -> 0, ".125"; 2 -> 2, "".
+func splitCapacity(gb float64) (int, string) {
+	if gb >= 1 {
+		return int(math.Round(gb)), ""
+	}
+	frac := math.Round(gb*1000) / 1000
+	if frac <= 0 {
+		return 0, ""
+	}
+	return 0, strings.TrimPrefix(strconv.FormatFloat(frac, 'f', -1, 64), "0")
 }
 
 func randomUUID() string {
@@ -439,9 +580,52 @@ func uuidFrom(hi, lo uint64) string {
 	return fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", hi>>32, hi>>16&0xffff, hi&0xffff, lo>>48, lo&0xffffffffffff)
 }
 
+// The choices of Annotate. Window starts are those the Terraform provider
+// accepts for maintain_begin (resource_huaweicloud_dcs_instance.go); the
+// documented example answer has a one-hour window, 18:00:00 to 19:00:00.
+var (
+	sampleOwners       = []string{"team-payments", "team-search", "team-platform", "team-data"}
+	sampleCostCenters  = []string{"cc-1001", "cc-2002", "cc-3003"}
+	sampleEnvs         = []string{"prod", "staging", "dev"}
+	sampleEnterprise   = []string{"0", "0", "8e3c5f2a-41d7-4b8e-9a6f-2c1d0e9b7a53", "b71f0c94-5e2a-4d3b-8c6e-7f1a2b3c4d5e"}
+	sampleWindowStarts = []int{22, 2, 6, 10, 14, 18}
+)
+
+// Annotate gives in the context a real fleet has, drawn from its ID, so
+// that an instance always gets the same: owner, cost-center and env tags
+// (one instance in eight has no owner tag), an enterprise project ("0",
+// the default one, for half of them), a daily maintenance window of four
+// hours or one hour (those starting at 22:00 run past midnight), and for
+// one in twenty a pending upgrade.
+func Annotate(in *Instance) {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(in.ID)) // a hash never fails to write
+	r := rand.New(rand.NewPCG(h.Sum64(), 0x616e6e6f74617465))
+	owner := sampleOwners[r.IntN(len(sampleOwners))]
+	in.Tags = []Tag{
+		{"cost-center", sampleCostCenters[r.IntN(len(sampleCostCenters))]},
+		{"env", sampleEnvs[r.IntN(len(sampleEnvs))]},
+	}
+	if r.IntN(8) != 0 {
+		in.Tags = append([]Tag{{"owner", owner}}, in.Tags...)
+	} else {
+		in.Tags = append(in.Tags, Tag{"team", owner}) // three tags, but no owner
+	}
+	in.EnterpriseProjectID = sampleEnterprise[r.IntN(len(sampleEnterprise))]
+	start, hours := sampleWindowStarts[r.IntN(len(sampleWindowStarts))], 4
+	if r.IntN(4) == 0 {
+		hours = 1
+	}
+	in.MaintainBegin = fmt.Sprintf("%02d:00:00", start)
+	in.MaintainEnd = fmt.Sprintf("%02d:00:00", (start+hours)%24)
+	in.ServiceUpgrade = r.IntN(20) == 0
+}
+
 // SampleFleet returns n made-up instances with some variety: mostly running
 // Redis of several versions and sizes, some Memcached, a few instances in
-// other states. The same n always gives the same fleet.
+// other states, each with the tags, enterprise project, maintenance window
+// and pending upgrade of Annotate. The same n always gives the same fleet,
+// and a larger n the same instances first.
 func SampleFleet(n int) []Instance {
 	sizes := []float64{0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64}
 	versions := []string{"5.0", "6.0", "4.0", "7.0"}
@@ -463,6 +647,7 @@ func SampleFleet(n int) []Instance {
 			ChargingMode:  r.IntN(2),
 			AZCodes:       []string{"cn-north-4a", "cn-north-4c"},
 		}
+		Annotate(&in)
 		if i%5 == 4 {
 			in.Engine, in.EngineVersion = "Memcached", "1.5"
 			in.SpecCode = fmt.Sprintf("dcs.memcached.master_standby.%d", max(1, int(gb)))

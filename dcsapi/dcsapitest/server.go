@@ -1,8 +1,6 @@
-// Package dcsapitest runs a fake Huawei Cloud DCS API, with the IAM project
-// lookup and the ECS metadata service beside it, on one local listener. It
-// checks request signatures the way the API gateway does and can be told to
-// fail the way the real service and the network do. The dcsapi tests and the
-// exporter's --demo mode both use it; it is safe for concurrent use.
+// This file runs the fake: the listener, routing, counting and the
+// switches that change the whole cloud's behaviour.
+
 package dcsapitest
 
 import (
@@ -30,14 +28,15 @@ const (
 )
 
 // The API names used by Requests, ProjectRequests, RequestLog and
-// InjectFault. The first four are dcsapi's names for the same calls.
+// InjectFault. The first five are dcsapi's names for the same calls.
 const (
-	APIInstanceStatus = "instance_status" // v2 and v1.0 status paths
-	APIListInstances  = "list_instances"
-	APIIAMProjects    = "iam_projects"
-	APIMetadata       = "metadata"       // GET /openstack/latest/securitykey
-	APIMetadataToken  = "metadata_token" // PUT /meta-data/latest/api/token
-	APIUnknown        = "unknown"        // any other path or method
+	APIInstanceStatus  = "instance_status" // v2 and v1.0 status paths
+	APIListInstances   = "list_instances"
+	APIIAMProjects     = "iam_projects"      // GET /v3/projects
+	APIIAMAuthProjects = "iam_auth_projects" // GET /v3/auth/projects
+	APIMetadata        = "metadata"          // GET /openstack/latest/securitykey
+	APIMetadataToken   = "metadata_token"    // PUT /meta-data/latest/api/token
+	APIUnknown         = "unknown"           // any other path or method
 )
 
 // lockout rules of the API gateway: more than maxAuthFailures failures in a
@@ -81,6 +80,9 @@ type Server struct {
 	metadataTokens map[string]time.Time
 	hijacked       map[net.Conn]struct{}
 	created        int // instances ever created, for created_at
+	pastEndRefused bool
+	iamListDenied  bool
+	gatewaySkew    time.Duration
 }
 
 type accessKey struct {
@@ -96,10 +98,12 @@ type project struct {
 }
 
 // record is an instance as the fake keeps it, with the creation time its
-// listing shows.
+// listing shows, its place in the order of creation and its list item.
 type record struct {
 	Instance
 	created time.Time
+	seq     int
+	json    []byte // the list item, kept up to date by encode
 }
 
 type iamProject struct{ region, id string }
@@ -192,6 +196,25 @@ func (s *Server) now() time.Time {
 		return time.Now()
 	}
 	return clock()
+}
+
+// SetGatewayClockOffset puts the API gateway's clock d ahead of the
+// server's clock (behind, for a negative d), as when the client's clock is
+// off by -d: the gateway then judges signature dates by it (more than 15
+// minutes off is refused), counts lockouts by it, and sends it in the Date
+// header of every DCS and IAM answer.
+func (s *Server) SetGatewayClockOffset(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gatewaySkew = d
+}
+
+// gatewayNow is the API gateway's clock.
+func (s *Server) gatewayNow() time.Time {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return now.Add(s.gatewaySkew)
 }
 
 // SetLatency delays every answer by d, faults included.
@@ -327,6 +350,8 @@ func routeOf(r *http.Request) route {
 	switch {
 	case get && path == "/v3/projects":
 		return route{api: APIIAMProjects}
+	case get && path == "/v3/auth/projects":
+		return route{api: APIIAMAuthProjects}
 	case get && path == "/openstack/latest/securitykey":
 		return route{api: APIMetadata}
 	case r.Method == http.MethodPut && path == "/meta-data/latest/api/token":
@@ -371,6 +396,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		abort()
 	}
 	a, fault := s.answer(r, rt)
+	if rt.api != APIMetadata && rt.api != APIMetadataToken {
+		// The gateway's answers carry its own clock, right or wrong.
+		a.header.Set("Date", s.gatewayNow().UTC().Format(http.TimeFormat))
+	}
 	wait := s.latencyNow()
 	for _, f := range []*Fault{transport, fault} {
 		if f != nil {
@@ -459,7 +488,12 @@ func (s *Server) v2Unavailable(projectID string) bool {
 func (s *Server) serviceAnswer(r *http.Request, rt route, sh shape) *answer {
 	switch rt.api {
 	case APIIAMProjects:
+		if s.iamListIsDenied() {
+			return iamListDenied()
+		}
 		return s.iamAnswer(r, sh)
+	case APIIAMAuthProjects:
+		return s.authProjectsAnswer(sh)
 	case APIMetadata, APIMetadataToken:
 		return s.metadataAnswer(r, rt, sh)
 	}

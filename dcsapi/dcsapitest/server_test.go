@@ -1,6 +1,7 @@
 package dcsapitest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,11 +49,7 @@ type reply struct {
 	status int
 	header http.Header
 	body   []byte
-	err    struct {
-		Code      string `json:"error_code"`
-		Msg       string `json:"error_msg"`
-		RequestID string `json:"request_id"`
-	}
+	err    errorBody
 }
 
 // get sends a GET signed with cred at the time now (zero: time.Now);
@@ -93,14 +90,42 @@ func (f *fixture) send(req *http.Request) reply {
 	}
 	r := reply{status: resp.StatusCode, header: resp.Header, body: body}
 	if resp.StatusCode >= 400 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		if err := json.Unmarshal(body, &r.err); err != nil {
-			f.t.Fatalf("error body %q: %v", body, err)
-		}
+		r.err = parseErrorBody(f.t, body)
 	}
-	if resp.Header.Get("X-Request-Id") == "" {
-		f.t.Errorf("%s: no X-Request-Id", req.URL.Path)
+	// Every answer can be traced: by X-Request-Id, or IAM's X-IAM-Trace-Id,
+	// or the body's request_id.
+	if resp.Header.Get("X-Request-Id") == "" && resp.Header.Get("X-IAM-Trace-Id") == "" && r.err.RequestID == "" {
+		f.t.Errorf("%s: no request id", req.URL.Path)
 	}
 	return r
+}
+
+type errorBody struct{ Code, Msg, RequestID string }
+
+// parseErrorBody reads the error shapes of ErrorShape; a numeric code is
+// read as its digits.
+func parseErrorBody(t *testing.T, body []byte) errorBody {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("error body %q: %v", body, err)
+	}
+	text := func(m map[string]any, key string) string {
+		switch v := m[key].(type) {
+		case string:
+			return v
+		case json.Number:
+			return v.String()
+		}
+		return ""
+	}
+	e := errorBody{Code: text(doc, "error_code") + text(doc, "code"), Msg: text(doc, "error_msg") + text(doc, "message"), RequestID: text(doc, "request_id")}
+	if nested, ok := doc["error"].(map[string]any); ok {
+		e.Code, e.Msg = text(nested, "code"), text(nested, "message")
+	}
+	return e
 }
 
 func (r reply) want(t *testing.T, status int, code string) {
