@@ -207,9 +207,16 @@ func TestCheckHints(t *testing.T) {
 		{"wrong secret key", func(_ *testing.T, _ *fixture, tg target) {
 			tg["credentials"] = "{access_key: " + checkAK + ", secret_key: " + wrongSK + "}"
 		}, want{diagnosis.StepStatus, 401, "APIGW.0301", true, []string{"access key or secret key is wrong", "clock", "NTP"}}},
-		{"clock off by 20 minutes", func(_ *testing.T, f *fixture, _ target) {
-			f.fake.SetClock(func() time.Time { return time.Now().Add(20 * time.Minute) })
-		}, want{diagnosis.StepStatus, 401, "APIGW.0301", true, []string{"clock", "NTP"}}},
+		{"clock 20 minutes behind", func(_ *testing.T, f *fixture, _ target) {
+			f.fake.SetGatewayClockOffset(20 * time.Minute)
+		}, want{diagnosis.StepStatus, 401, "APIGW.0301", true, []string{"clock is about 20 minutes behind the API gateway's", "NTP"}}},
+		{"clock 3 hours ahead", func(_ *testing.T, f *fixture, _ target) {
+			f.fake.SetGatewayClockOffset(-3 * time.Hour)
+		}, want{diagnosis.StepStatus, 401, "APIGW.0301", true, []string{"clock is about 3 hours ahead of the API gateway's", "NTP"}}},
+		{"wrong key, clock 3 minutes off", func(_ *testing.T, f *fixture, tg target) {
+			f.fake.SetGatewayClockOffset(3 * time.Minute)
+			tg["credentials"] = "{access_key: " + checkAK + ", secret_key: " + wrongSK + "}"
+		}, want{diagnosis.StepStatus, 401, "APIGW.0301", true, []string{"access key or secret key is wrong", "more than 15 minutes off"}}},
 		{"key locked out", func(_ *testing.T, f *fixture, _ target) {
 			f.fake.InjectFault("", dcsapitest.APIInstanceStatus, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 401, Code: "APIGW.0301",
 				Message: "Incorrect IAM authentication information: AK access failed to reach the limit,forbidden"})
@@ -226,13 +233,36 @@ func TestCheckHints(t *testing.T) {
 		{"v1-only cloud", func(_ *testing.T, f *fixture, _ target) {
 			f.fake.SetV2StatusAvailable(projectID, false)
 		}, want{diagnosis.StepStatus, 404, "APIGW.0101", true, []string{"api_version: v1"}}},
+		{"v1-only cloud answering as the service", func(_ *testing.T, f *fixture, _ target) {
+			f.fake.InjectFault("", dcsapitest.APIInstanceStatus, dcsapitest.Fault{Status: 404, Code: "DCS.4001", Message: "The requested URL does not exist.", Shape: dcsapitest.ShapeService})
+		}, want{diagnosis.StepStatus, 404, "DCS.4001", true, []string{"api_version: v1"}}},
+		{"v1-only cloud answering in IAM's nested shape", func(_ *testing.T, f *fixture, _ target) {
+			f.fake.InjectFault("", dcsapitest.APIInstanceStatus, dcsapitest.Fault{Status: 404, Code: "111404001", Message: "The requested URL does not exist.", Shape: dcsapitest.ShapeNested})
+		}, want{diagnosis.StepStatus, 404, "111404001", true, []string{"api_version: v1"}}},
+		{"v1-only cloud behind a proxy page", func(_ *testing.T, f *fixture, _ target) {
+			f.fake.InjectFault("", dcsapitest.APIInstanceStatus, dcsapitest.Fault{Kind: dcsapitest.FaultHTML, Status: 404})
+		}, want{diagnosis.StepStatus, 404, "", true, []string{"api_version: v1"}}},
+		{"404 of the v1 path", func(_ *testing.T, f *fixture, tg target) {
+			tg["api_version"] = "v1"
+			f.fake.InjectFault("", dcsapitest.APIInstanceStatus, dcsapitest.Fault{Status: 404})
+		}, want{diagnosis.StepStatus, 404, "APIGW.0101", true, []string{"path does not exist at " + "http://"}}},
 		{"throttled", func(_ *testing.T, f *fixture, _ target) {
 			f.fake.InjectFault("", dcsapitest.APIInstanceStatus, dcsapitest.Fault{Kind: dcsapitest.FaultThrottle, RetryAfter: 30 * time.Second})
 		}, want{diagnosis.StepStatus, 429, "APIGW.0308", true, []string{"throttling", "Try again later", "30s"}}},
-		{"IAM lookup refused", func(_ *testing.T, f *fixture, tg target) {
+		{"IAM lookup refused, fallback fails too", func(_ *testing.T, f *fixture, tg target) {
 			tg["project_id"] = ""
-			f.fake.InjectFault("", dcsapitest.APIIAMProjects, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 403, Code: "APIGW.0302"})
-		}, want{diagnosis.StepIAMLookup, 403, "APIGW.0302", true, []string{"Set project_id", "iam:projects:list"}}},
+			f.fake.SetIAMProjectListDenied(true)
+			f.fake.InjectFault("", dcsapitest.APIIAMAuthProjects, dcsapitest.Fault{Status: 500})
+		}, want{diagnosis.StepIAMLookup, 403, "", true, []string{"Set project_id", "iam:projects:list", "DCS ReadOnlyAccess"}}},
+		{"IAM lookup refused, no project of the region", func(_ *testing.T, f *fixture, tg target) {
+			tg["project_id"] = ""
+			tg["region"] = "eu-west-0"
+			f.fake.SetIAMProjectListDenied(true)
+		}, want{diagnosis.StepIAMLookup, 0, "", false, []string{"No project of this account is named after region eu-west-0", "set project_id"}}},
+		{"IAM lookup finds two projects", func(_ *testing.T, f *fixture, tg target) {
+			tg["project_id"] = ""
+			f.fake.AddProject(region, "ffff0000ffff0000ffff0000ffff0000")
+		}, want{diagnosis.StepIAMLookup, 0, "", false, []string{"Several projects", "set project_id"}}},
 		{"connection refused", func(t *testing.T, _ *fixture, tg target) {
 			tg["endpoint"] = "http://" + closedPort(t)
 		}, want{diagnosis.StepStatus, 0, "", false, []string{"Nothing accepts connections", "endpoint", "region", "proxy_url"}}},

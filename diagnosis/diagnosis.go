@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -59,10 +60,18 @@ func Diagnose(step Step, err error, t config.Target) Finding {
 	f := Finding{Step: stepOf(step, err), Problem: err.Error()}
 	var apiErr *dcsapi.APIError
 	var decodeErr *dcsapi.DecodeError
+	var lookupErr *dcsapi.ProjectLookupError
+	var noProject *dcsapi.NoProjectError
 	switch {
 	case errors.As(err, &apiErr):
 		f.StatusCode, f.Code, f.RequestID = apiErr.StatusCode, apiErr.Code, apiErr.RequestID
-		f.Problem = apiErr.Message
+		if f.Code == strconv.Itoa(f.StatusCode) {
+			f.Code = "" // IAM's nested errors repeat the status as their code
+		}
+		// Both lookups failed: the error itself says how each did.
+		if !errors.As(err, &lookupErr) {
+			f.Problem = apiErr.Message
+		}
 		if f.Problem == "" {
 			f.Problem = http.StatusText(apiErr.StatusCode)
 		}
@@ -73,6 +82,10 @@ func Diagnose(step Step, err error, t config.Target) Finding {
 	switch {
 	case errors.As(err, &credErr):
 		f.Hint = credentialsHint(credErr, t)
+	case lookupErr != nil:
+		f.Hint = iamRefusedHint
+	case errors.As(err, &noProject):
+		f.Hint = noProjectHint(noProject)
 	case apiErr != nil:
 		f.Hint = apiHint(f.Step, apiErr, t)
 	default:
@@ -106,8 +119,13 @@ func (f Finding) Summary() string {
 // step.
 func stepOf(step Step, err error) Step {
 	var credErr *dcsapi.CredentialsError
-	if errors.As(err, &credErr) {
+	var lookupErr *dcsapi.ProjectLookupError
+	var noProject *dcsapi.NoProjectError
+	switch {
+	case errors.As(err, &credErr):
 		return StepCredentials
+	case errors.As(err, &lookupErr), errors.As(err, &noProject):
+		return StepIAMLookup
 	}
 	api := ""
 	var apiErr *dcsapi.APIError
@@ -119,7 +137,7 @@ func stepOf(step Step, err error) Step {
 		api = decodeErr.API
 	}
 	switch api {
-	case dcsapi.APIIAMProjects:
+	case dcsapi.APIIAMProjects, dcsapi.APIIAMAuthProjects:
 		return StepIAMLookup
 	case dcsapi.APIInstanceStatus:
 		return StepStatus
@@ -166,8 +184,7 @@ func apiHint(step Step, e *dcsapi.APIError, t config.Target) string {
 			"; the exporter backs off by itself. If it keeps happening, refresh less often (--dcs.refresh-interval, the scrape interval) or spread targets over several keys."
 
 	case status == http.StatusForbidden && step == StepIAMLookup:
-		return "IAM refused to list the projects: the key lacks the IAM permission iam:projects:list, which the DCS ReadOnlyAccess policy does not grant. " +
-			"Set project_id for this target (the console shows it under My Credentials > API Credentials), or grant that permission."
+		return iamRefusedHint
 	case gatewayCode(code, "0310"):
 		return fmt.Sprintf("The project is not available to this key: project_id %s does not belong to the key's account, or is not a project of region %s. "+
 			"Check project_id and region, or leave project_id out to look it up in IAM.", orUnset(t.ProjectID), t.Region)
@@ -179,6 +196,10 @@ func apiHint(step Step, e *dcsapi.APIError, t config.Target) string {
 		return fmt.Sprintf("The key is not allowed to read DCS in this project: attach the DCS ReadOnlyAccess policy for region %s to the key's user group, "+
 			"and check that project_id %s belongs to the key's account.", t.Region, orUnset(t.ProjectID))
 
+	// Whatever the body says (APIGW.0101 from the gateway, DCS.4001 or
+	// 111404001 from the service), a missing v2 status path is what Open
+	// Telekom Cloud answers: it documents the status API as v1.0 only
+	// (dcs-api-notes 4.2).
 	case status == http.StatusNotFound && step == StepStatus && t.APIVersion != string(dcsapi.V1):
 		return "This cloud has no v2 status API (Open Telekom Cloud and some others offer only v1.0): set api_version: v1 for this target."
 	case status == http.StatusNotFound:
@@ -193,10 +214,46 @@ func apiHint(step Step, e *dcsapi.APIError, t config.Target) string {
 	return ""
 }
 
+// iamRefusedHint explains an IAM project lookup that the key may not make.
+// Which permission it needs, and that DCS ReadOnlyAccess lacks it, is in
+// dcs-api-notes 3.8 (IAM API reference, KeystoneListProjects).
+var iamRefusedHint = "IAM refused to list the projects: the key lacks the IAM permission " + dcsapi.PermissionListProjects +
+	", which the DCS ReadOnlyAccess policy does not grant. Set project_id for this target (the console shows it under My Credentials > API Credentials), which avoids the lookup, or grant that permission."
+
+// noProjectHint explains a lookup that found no single project.
+func noProjectHint(e *dcsapi.NoProjectError) string {
+	if len(e.IDs) > 1 {
+		return "Several projects have this name: set project_id to the one to watch."
+	}
+	return fmt.Sprintf("No project of this account is named after region %s: check the region for typos, or set project_id.", e.Region)
+}
+
 // signatureHint explains a refused signature, naming the clock when the
-// answer showed that it is off.
+// answer's Date showed that it is off: the gateway refuses signatures more
+// than 15 minutes off its clock (APIG FAQ, dcs-api-notes 1.8).
 func signatureHint(e *dcsapi.APIError) string {
+	off, side := e.ClockSkew, "behind"
+	if off < 0 {
+		off, side = -off, "ahead of"
+	}
+	if off > dcsapi.ClockSkewLimit {
+		return fmt.Sprintf("This machine's clock is about %s %s the API gateway's (by its Date header), and signatures more than 15 minutes off are refused: fix the clock (check NTP). "+
+			"If the clock is right, the access key or secret key is wrong.", roughDuration(off), side)
+	}
 	return "The access key or secret key is wrong (the gateway locks a key for 5 minutes after more than 5 failures in a row), or this machine's clock is more than 15 minutes off (check NTP)."
+}
+
+// roughDuration writes d in whole minutes, hours or days: a hint must read
+// the same from one call to the next, while the measured offset moves by a
+// second now and then.
+func roughDuration(d time.Duration) string {
+	switch {
+	case d < 2*time.Hour:
+		return strconv.Itoa(int(d.Round(time.Minute)/time.Minute)) + " minutes"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Round(time.Hour)/time.Hour)) + " hours"
+	}
+	return strconv.Itoa(int(d.Round(24*time.Hour)/(24*time.Hour))) + " days"
 }
 
 // metadataAnswerHint explains an error answer of the ECS metadata service.

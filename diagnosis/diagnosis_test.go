@@ -98,3 +98,29 @@ func TestSummary(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+// The hint must read the same on every call, while the measured offset
+// moves by a second now and then.
+func TestClockHintIsStable(t *testing.T) {
+	var hints []string
+	for _, skew := range []time.Duration{20*time.Minute + 29*time.Second, 19*time.Minute + 31*time.Second} {
+		f := diagnosis.Diagnose(diagnosis.StepStatus, &dcsapi.APIError{API: dcsapi.APIInstanceStatus, StatusCode: 401, Code: "APIGW.0301", ClockSkew: skew}, target())
+		hints = append(hints, f.Hint)
+	}
+	if hints[0] != hints[1] || !strings.Contains(hints[0], "about 20 minutes behind") {
+		t.Errorf("hints differ or miss the offset:\n%s\n%s", hints[0], hints[1])
+	}
+	f := diagnosis.Diagnose(diagnosis.StepStatus, &dcsapi.APIError{API: dcsapi.APIInstanceStatus, StatusCode: 401, Code: "APIGW.0301", ClockSkew: dcsapi.ClockSkewLimit}, target())
+	if strings.Contains(f.Hint, "about") {
+		t.Errorf("a skew at the limit is blamed: %s", f.Hint)
+	}
+}
+
+// IAM's nested errors carry the status as their code; the finding does not
+// repeat it.
+func TestIAMCodeIsNotRepeated(t *testing.T) {
+	f := diagnosis.Diagnose(diagnosis.StepIAMLookup, &dcsapi.APIError{API: dcsapi.APIIAMProjects, StatusCode: 403, Code: "403", Message: "You are not authorized"}, target())
+	if f.Code != "" || f.Summary() != "IAM lookup: HTTP 403: You are not authorized" {
+		t.Errorf("got %q: %s", f.Code, f.Summary())
+	}
+}
