@@ -181,7 +181,7 @@ func run(args []string, stop <-chan struct{}) int {
 		return 1
 	}
 	if f.configCheck || f.dcsCheck {
-		return runChecks(ctx, f, os.Stdout, os.Stderr)
+		return runChecks(ctx, f, os.Stdout)
 	}
 	a, err := buildApp(ctx, f, nil)
 	if err != nil {
@@ -383,12 +383,12 @@ func (m *reloadMetrics) record(ok bool) {
 
 // runChecks runs --config.check and --dcs.check (both, in that order, when
 // both are given) and returns the exit status.
-func runChecks(ctx context.Context, f *flags, stdout, stderr io.Writer) int {
+func runChecks(ctx context.Context, f *flags, stdout io.Writer) int {
 	configFile := f.configFile
 	if f.demo {
 		d, err := demo.Start(ctx, slog.New(slog.DiscardHandler))
 		if err != nil {
-			fmt.Fprintln(stderr, "dcs_exporter: starting the demo:", err)
+			fmt.Fprintln(os.Stderr, "dcs_exporter: starting the demo:", err)
 			return 1
 		}
 		defer d.Close()
@@ -396,26 +396,29 @@ func runChecks(ctx context.Context, f *flags, stdout, stderr io.Writer) int {
 	}
 	cfg, err := config.Load(configFile)
 	if err != nil {
-		fmt.Fprintln(stderr, "dcs_exporter: loading the configuration:", err)
+		fmt.Fprintln(os.Stderr, "dcs_exporter: loading the configuration:", err)
 		return 1
 	}
+	ok := true
 	if f.configCheck {
-		checks.PrintConfig(stdout, configFile, cfg)
+		err = checks.PrintConfig(stdout, configFile, cfg)
 	} else {
-		checks.PrintNotes(stderr, cfg)
+		err = checks.PrintNotes(os.Stderr, cfg)
 	}
-	if f.dcsCheck {
+	if err == nil && f.dcsCheck {
 		if f.configCheck {
-			fmt.Fprintln(stdout)
+			_, err = fmt.Fprintln(stdout)
 		}
-		ok, err := checks.DCS(ctx, stdout, cfg, checks.DCSOptions{MaxConcurrency: f.maxConcurrency, UserAgent: exporterName + "/" + version.Version})
-		if err != nil {
-			fmt.Fprintln(stderr, "dcs_exporter:", err)
-			return 1
+		if err == nil {
+			ok, err = checks.DCS(ctx, stdout, cfg, checks.DCSOptions{MaxConcurrency: f.maxConcurrency, UserAgent: exporterName + "/" + version.Version})
 		}
-		if !ok {
-			return 1
-		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dcs_exporter:", err)
+		return 1
+	}
+	if !ok {
+		return 1
 	}
 	return 0
 }

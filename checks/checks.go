@@ -4,7 +4,24 @@
 // failure with the same diagnosis the status page shows.
 package checks
 
-import "strings"
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// printer keeps the first write error, so that a report is written with
+// plain calls and checked once at the end.
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) printf(format string, args ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintf(p.w, format, args...)
+	}
+}
 
 // oneLine keeps text from a server or the network from breaking the
 // terminal layout.

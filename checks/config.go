@@ -14,13 +14,20 @@ import (
 // PrintConfig writes what each target of a valid configuration resolves to:
 // one block per target, keys aligned, credential keys by source only. It
 // contacts no endpoint and never prints a credential value.
-func PrintConfig(w io.Writer, file string, cfg *config.Config) {
-	fmt.Fprintf(w, "%s is valid: %d %s.\n", file, len(cfg.Targets), plural(len(cfg.Targets), "target", "targets"))
-	PrintNotes(w, cfg)
+func PrintConfig(w io.Writer, file string, cfg *config.Config) error {
+	head := &printer{w: w}
+	head.printf("%s is valid: %d %s.\n", file, len(cfg.Targets), plural(len(cfg.Targets), "target", "targets"))
+	if head.err != nil {
+		return head.err
+	}
+	if err := PrintNotes(w, cfg); err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	p := &printer{w: tw}
 	for _, t := range cfg.Targets {
-		fmt.Fprintf(tw, "\n%s\n", oneLine(t.Name))
-		row := func(key, value string) { fmt.Fprintf(tw, "  %s\t%s\n", key, oneLine(value)) }
+		p.printf("\n%s\n", oneLine(t.Name))
+		row := func(key, value string) { p.printf("  %s\t%s\n", key, oneLine(value)) }
 		row("region", t.Region)
 		iamUse := ""
 		if t.ProjectID == "" {
@@ -55,16 +62,21 @@ func PrintConfig(w io.Writer, file string, cfg *config.Config) {
 			row(s.Key, sourceOf(s))
 		}
 	}
-	_ = tw.Flush()
+	if p.err != nil {
+		return p.err
+	}
+	return tw.Flush()
 }
 
 // PrintNotes writes what the load noticed without failing (an unknown
 // region whose endpoints are guessed, an API version cut from an endpoint),
 // as the exporter logs it at start.
-func PrintNotes(w io.Writer, cfg *config.Config) {
+func PrintNotes(w io.Writer, cfg *config.Config) error {
+	p := &printer{w: w}
 	for _, n := range cfg.Notes {
-		fmt.Fprintf(w, "%s: %s\n", strings.ToLower(n.Level.String()), oneLine(n.Msg))
+		p.printf("%s: %s\n", strings.ToLower(n.Level.String()), oneLine(n.Msg))
 	}
+	return p.err
 }
 
 // sourceOf names where a credential key comes from. For the environment it

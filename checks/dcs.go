@@ -42,7 +42,7 @@ func DCS(ctx context.Context, w io.Writer, cfg *config.Config, o DCSOptions) (bo
 	if err != nil {
 		return false, err
 	}
-	return PrintDCS(w, results), nil
+	return PrintDCS(w, results)
 }
 
 // CheckDCS checks every target of cfg, at most o.MaxConcurrency at a time,
@@ -123,9 +123,10 @@ func checkTarget(ctx context.Context, client *dcsapi.Client, tc config.Target) T
 
 // PrintDCS writes one aligned line per target and a closing count, and
 // reports whether every target answered.
-func PrintDCS(w io.Writer, results []TargetResult) bool {
+func PrintDCS(w io.Writer, results []TargetResult) (bool, error) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TARGET\tRESULT\tDETAILS")
+	p := &printer{w: tw}
+	p.printf("TARGET\tRESULT\tDETAILS\n")
 	failed := 0
 	for _, r := range results {
 		if r.Failure != nil {
@@ -134,20 +135,26 @@ func PrintDCS(w io.Writer, results []TargetResult) bool {
 			if r.Failure.Hint != "" {
 				line += " | hint: " + r.Failure.Hint
 			}
-			fmt.Fprintf(tw, "%s\tFAILED\t%s\n", r.Name, oneLine(line))
+			p.printf("%s\tFAILED\t%s\n", oneLine(r.Name), oneLine(line))
 			continue
 		}
 		line := fmt.Sprintf("%d instances, %d not running", r.Total, r.NotRunning)
 		if r.Listed {
 			line += fmt.Sprintf("; listing allowed (%d instances)", r.Listable)
 		}
-		fmt.Fprintf(tw, "%s\tok\t%s\n", r.Name, line)
+		p.printf("%s\tok\t%s\n", oneLine(r.Name), line)
 	}
-	_ = tw.Flush()
+	if p.err != nil {
+		return false, p.err
+	}
+	if err := tw.Flush(); err != nil {
+		return false, err
+	}
+	end := &printer{w: w}
 	if failed == 0 {
-		fmt.Fprintf(w, "\nAll %d targets answered.\n", len(results))
+		end.printf("\nAll %d targets answered.\n", len(results))
 	} else {
-		fmt.Fprintf(w, "\n%d of %d targets failed.\n", failed, len(results))
+		end.printf("\n%d of %d targets failed.\n", failed, len(results))
 	}
-	return failed == 0
+	return failed == 0, end.err
 }

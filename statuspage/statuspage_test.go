@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"html"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,13 +25,12 @@ var mixedFleet = []testTarget{
 	{name: `f-<script>alert("x")</script>&`, size: 1},
 }
 
-func get(t *testing.T, h http.Handler, path string) (*http.Response, string) {
+// get serves one GET and returns its status, headers and body.
+func get(t *testing.T, h http.Handler, path string) (int, http.Header, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-	resp := rec.Result()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, string(body)
+	return rec.Code, rec.Header(), rec.Body.String()
 }
 
 // TestPageAgreesWithDCSCheck renders a fleet with every kind of failure and
@@ -40,9 +38,9 @@ func get(t *testing.T, h http.Handler, path string) (*http.Response, string) {
 // that --dcs.check prints for it.
 func TestPageAgreesWithDCSCheck(t *testing.T) {
 	f := newFleet(t, mixedFleet)
-	resp, body := get(t, f.page(""), "/")
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
-		t.Fatalf("HTTP %d, %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	code, header, body := get(t, f.page(""), "/")
+	if code != http.StatusOK || !strings.HasPrefix(header.Get("Content-Type"), "text/html") {
+		t.Fatalf("HTTP %d, %s", code, header.Get("Content-Type"))
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -107,8 +105,8 @@ func TestPageAgreesWithDCSCheck(t *testing.T) {
 func TestPageHeadersAndPaths(t *testing.T) {
 	f := newFleet(t, mixedFleet[:1])
 	h := f.page("DEMO MODE: a fake fleet")
-	resp, body := get(t, h, "/")
-	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+	_, header, body := get(t, h, "/")
+	if csp := header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
 		t.Errorf("Content-Security-Policy %q forbids nothing", csp)
 	}
 	if !strings.Contains(body, `class="demo"`) || !strings.Contains(body, "DEMO MODE: a fake fleet") {
@@ -119,8 +117,8 @@ func TestPageHeadersAndPaths(t *testing.T) {
 			t.Errorf("the page has %s, which could load an asset", tag)
 		}
 	}
-	if resp, _ := get(t, h, "/favicon.ico"); resp.StatusCode != http.StatusNotFound {
-		t.Errorf("/favicon.ico: HTTP %d, want 404", resp.StatusCode)
+	if code, _, _ := get(t, h, "/favicon.ico"); code != http.StatusNotFound {
+		t.Errorf("/favicon.ico: HTTP %d, want 404", code)
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", nil))
