@@ -1,11 +1,13 @@
 package main
 
-// End-to-end test of the deployment ("Deploy and observe"): Debian's
-// Prometheus scrapes the exporter, which runs in-process against the fake DCS
-// API, loads a copy of the shipped rules with shortened durations and sends
-// its alerts to Debian's Alertmanager, which posts them to a webhook of the
-// test. Every PromQL query of the Grafana dashboard must return data, and an
-// instance put into the error state must reach Alertmanager as an alert.
+// End-to-end test of the deployment ("Deploy and observe"): the pinned
+// Prometheus 3 scrapes the exporter, which runs in-process against the fake
+// DCS API, loads a copy of the shipped rules with shortened durations and
+// sends its alerts to the pinned Alertmanager, which posts them to a webhook
+// of the test. The scrape goes through the exporter's own Content-Type, which
+// Prometheus 3 checks strictly (no fallback_scrape_protocol is set). Every
+// PromQL query of the Grafana dashboard must return data, and an instance put
+// into the error state must reach Alertmanager as an alert.
 
 import (
 	"bytes"
@@ -54,12 +56,9 @@ const (
 )
 
 func TestE2EDeployAndObserve(t *testing.T) {
-	if testing.Short() {
-		t.Skip("SKIPPED: the end-to-end test starts Prometheus and Alertmanager; not with -short")
-	}
-	prometheusBin := requireTool(t, "prometheus")
-	alertmanagerBin := requireTool(t, "prometheus-alertmanager")
-	promtool := requireTool(t, "promtool")
+	prometheusBin := pinnedTool(t, "prometheus")
+	alertmanagerBin := pinnedTool(t, "alertmanager")
+	promtool := pinnedTool(t, "promtool")
 	start := time.Now()
 
 	// The exporter, in-process, in front of the fake API, with a third
@@ -71,7 +70,20 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	if code, body := h.post("/-/reload"); code != http.StatusOK {
 		t.Fatalf("adding the listed target: HTTP %d: %s", code, body)
 	}
-	exporterURL, err := url.Parse(h.srv.URL)
+	// Prometheus scrapes the exporter's handler through a recorder of what
+	// each scrape asked for and got, and, as a control, through one that
+	// blanks the Content-Type, which Prometheus 3 must refuse.
+	scrapes := &scrapeRecorder{next: h.app.handler}
+	exporterSrv := httptest.NewServer(scrapes)
+	t.Cleanup(exporterSrv.Close)
+	blanked := &scrapeRecorder{next: h.app.handler, blankContentType: true}
+	controlSrv := httptest.NewServer(blanked)
+	t.Cleanup(controlSrv.Close)
+	exporterURL, err := url.Parse(exporterSrv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	controlURL, err := url.Parse(controlSrv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +127,7 @@ func TestE2EDeployAndObserve(t *testing.T) {
 		}
 	})
 	promConfig := filepath.Join(dir, "prometheus.yml")
-	writeFile(t, promConfig, fmt.Sprintf(prometheusConfig, rulesPath, e.am.host, exporterURL.Host))
+	writeFile(t, promConfig, fmt.Sprintf(prometheusConfig, rulesPath, e.am.host, exporterURL.Host, controlURL.Host))
 	runTool(t, promtool, "check", "config", promConfig)
 	e.prom = e.startDaemon("prometheus", func(port int) []string {
 		return []string{prometheusBin,
@@ -130,6 +142,7 @@ func TestE2EDeployAndObserve(t *testing.T) {
 
 	// Prometheus scrapes the exporter, and the recording rules run.
 	e.waitQuery(`up{job="dcs"} == 1`, e2eScrapeTimeout)
+	e.checkContentNegotiation(scrapes, blanked)
 	e.waitQuery(`dcs:instances:sum{target="fleet"}`, e2eScrapeTimeout)
 	t.Logf("scraped and recorded after %v", time.Since(start).Round(time.Millisecond))
 
@@ -229,6 +242,12 @@ alerting:
         - targets: [%q]
 scrape_configs:
   - job_name: dcs
+    static_configs:
+      - targets: [%q]
+  # The exporter with its Content-Type blanked: proves that this Prometheus
+  # checks the Content-Type, so that the dcs job being up means the
+  # exporter's own one passed.
+  - job_name: content_type_control
     static_configs:
       - targets: [%q]
 `

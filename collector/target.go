@@ -344,7 +344,7 @@ func (t *Target) renderCounts(out *[numFamilies][]byte, prefix string, r *dcsapi
 		counts := r.Engines[engine]
 		var states []string
 		if containsString(dcsapi.DocumentedEngines(version), engine) {
-			states = unionSorted(documented, counts)
+			states = unionSorted(dcsapi.DocumentedEngineStates(version), counts)
 		} else {
 			states = unionSorted(nil, counts)
 		}
