@@ -45,9 +45,9 @@ func TestDashboardIsImportable(t *testing.T) {
 }
 
 // TestDeployChecks runs deploy/check.sh: promtool check and test of the
-// rules, the dashboard's queries, helm lint and helm template (default and
-// all-on values) checked against the Kubernetes API types, all with the
-// pinned promtool and helm.
+// rules, the alerts' runbook sections, the dashboard (tools/dashcheck),
+// helm lint, and the chart's renderings checked against the Kubernetes API
+// types (tools/k8scheck), all with the pinned promtool and helm.
 func TestDeployChecks(t *testing.T) {
 	promtool, helm := pinnedTool(t, "promtool"), pinnedTool(t, "helm")
 	bash, err := exec.LookPath("bash")

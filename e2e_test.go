@@ -143,7 +143,7 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	// Prometheus scrapes the exporter, and the recording rules run.
 	e.waitQuery(`up{job="dcs"} == 1`, e2eScrapeTimeout)
 	e.checkContentNegotiation(scrapes, blanked)
-	e.waitQuery(`dcs:instances:sum{target="fleet"}`, e2eScrapeTimeout)
+	e.waitQuery(`dcs:instances:max{target="fleet"}`, e2eScrapeTimeout)
 	t.Logf("scraped and recorded after %v", time.Since(start).Round(time.Millisecond))
 
 	// Every query of the dashboard returns data, with every variable at
@@ -164,8 +164,8 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	}
 
 	// Instances go into error: the alert must reach Alertmanager.
-	if got := e.query(`ALERTS{alertname="DCSInstancesInError"}`); len(got.samples) != 0 {
-		t.Fatalf("DCSInstancesInError is active before any instance is in error: %v", got.samples)
+	if got := e.query(`ALERTS{alertname="DCSTargetHasInstancesInError"}`); len(got.samples) != 0 {
+		t.Fatalf("DCSTargetHasInstancesInError is active before any instance is in error: %v", got.samples)
 	}
 	staging := h.fake.Instances(projectStaging)
 	if len(staging) < 2 {
@@ -181,7 +181,7 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	}
 	injected := time.Now()
 	wantLabels := map[string]string{
-		"alertname":  "DCSInstancesInError",
+		"alertname":  "DCSTargetHasInstancesInError",
 		"severity":   "critical",
 		"target":     "staging",
 		"region":     "ap-southeast-1",
@@ -189,17 +189,17 @@ func TestE2EDeployAndObserve(t *testing.T) {
 		"engine":     "redis",
 	}
 	alert := e.waitWebhookAlert(wantLabels, e2eAlertTimeout)
-	t.Logf("DCSInstancesInError for staging reached the webhook %v after the injection", time.Since(injected).Round(time.Millisecond))
+	t.Logf("DCSTargetHasInstancesInError for staging reached the webhook %v after the injection", time.Since(injected).Round(time.Millisecond))
 	if s := alert.Annotations["summary"]; !strings.Contains(s, "staging") {
 		t.Errorf("summary of the alert does not name the target: %q", s)
 	}
 	for _, a := range e.webhookAlerts() {
-		if a.Labels["alertname"] == "DCSInstancesInError" && a.Labels["target"] != "staging" {
-			t.Errorf("DCSInstancesInError for another target: %v", a.Labels)
+		if a.Labels["alertname"] == "DCSTargetHasInstancesInError" && a.Labels["target"] != "staging" {
+			t.Errorf("DCSTargetHasInstancesInError for another target: %v", a.Labels)
 		}
 	}
 	e.checkAlertmanagerAlert(wantLabels)
-	e.waitQuery(`sum(dcs:instances:sum{target="staging", state="error"}) == 2`, e2eScrapeTimeout)
+	e.waitQuery(`sum(dcs:instances:max{target="staging", state="error"}) == 2`, e2eScrapeTimeout)
 	// The dashboard's alert annotations show it.
 	for _, q := range dash.queries {
 		if !strings.Contains(q.expr, "ALERTS") {
@@ -210,7 +210,7 @@ func TestE2EDeployAndObserve(t *testing.T) {
 		expr := substituteVariables(t, q.expr, selection)
 		r := e.query(expr)
 		if !slices.ContainsFunc(r.series, func(l map[string]string) bool { return hasLabels(l, wantLabels) }) {
-			t.Errorf("%s shows no DCSInstancesInError for staging: %s\n  query: %s", q.where, r, expr)
+			t.Errorf("%s shows no DCSTargetHasInstancesInError for staging: %s\n  query: %s", q.where, r, expr)
 		}
 	}
 	t.Logf("end-to-end test done in %v", time.Since(start).Round(time.Millisecond))
@@ -244,6 +244,8 @@ scrape_configs:
   - job_name: dcs
     static_configs:
       - targets: [%q]
+        # The dashboard's cluster variable needs a value to choose.
+        labels: {cluster: e2e}
   # The exporter with its Content-Type blanked: proves that this Prometheus
   # checks the Content-Type, so that the dcs job being up means the
   # exporter's own one passed.
