@@ -2,12 +2,15 @@ package main
 
 // End-to-end test of the deployment ("Deploy and observe"): the pinned
 // Prometheus 3 scrapes the exporter, which runs in-process against the fake
-// DCS API, loads a copy of the shipped rules with shortened durations and
-// sends its alerts to the pinned Alertmanager, which posts them to a webhook
-// of the test. The scrape goes through the exporter's own Content-Type, which
+// DCS API, loads the alerting rules of the shipped rule file (not its
+// recording rules, which are optional) with shortened durations and sends its
+// alerts to the pinned Alertmanager, which posts them to a webhook of the
+// test. The scrape goes through the exporter's own Content-Type, which
 // Prometheus 3 checks strictly (no fallback_scrape_protocol is set). Every
-// PromQL query of the Grafana dashboard must return data, and an instance put
-// into the error state must reach Alertmanager as an alert.
+// PromQL query of the Grafana dashboard must return data without any recorded
+// series, a second exporter process scraped for the same targets (a rollout)
+// must change no count and no alert, and an instance put into the error state
+// must reach Alertmanager as an alert.
 
 import (
 	"bytes"
@@ -47,13 +50,17 @@ const (
 	e2eForDuration   = "2s"
 	e2eGroupInterval = "1s"
 
-	// Bounds of the waits; the whole test normally takes about 15 seconds
-	// (Prometheus passes new scrape targets on only every 5 seconds).
+	// Bounds of the waits; the whole test normally takes 15 to 20 seconds
+	// (Prometheus' discovery passes new scrape targets on only every 5
+	// seconds).
 	e2eStartTimeout     = 20 * time.Second
 	e2eScrapeTimeout    = 20 * time.Second
 	e2eDashboardTimeout = 30 * time.Second
 	e2eAlertTimeout     = 60 * time.Second
 )
+
+// e2eExporterFlags are the flags of every exporter process of the test.
+var e2eExporterFlags = []string{"--dcs.refresh-interval=1s", "--dcs.instances-refresh-interval=1s"}
 
 func TestE2EDeployAndObserve(t *testing.T) {
 	prometheusBin := pinnedTool(t, "prometheus")
@@ -63,7 +70,7 @@ func TestE2EDeployAndObserve(t *testing.T) {
 
 	// The exporter, in-process, in front of the fake API, with a third
 	// target whose instances are listed one by one.
-	h := newHarness(t, "--dcs.refresh-interval=1s", "--dcs.instances-refresh-interval=1s")
+	h := newHarness(t, e2eExporterFlags...)
 	h.fake.AddProject("cn-east-3", projectFleet)
 	h.fake.SetInstances(projectFleet, dcsapitest.SampleFleet(25))
 	h.writeConfig(h.configText("  - name: fleet\n    region: cn-east-3\n    project_id: " + projectFleet + "\n    instances: true\n    labels: {env: prod}\n"))
@@ -97,7 +104,9 @@ func TestE2EDeployAndObserve(t *testing.T) {
 		}
 	})
 
-	// The shipped rules with short durations, checked by promtool.
+	// The shipped alerting rules with short durations, checked by promtool.
+	// The recording rules are left out: the alerts and the dashboard must
+	// work without them.
 	rulesPath := filepath.Join(dir, "dcs-alerts.yml")
 	shipped, err := os.ReadFile(e2eRulesFile)
 	if err != nil {
@@ -107,7 +116,12 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: %v", e2eRulesFile, err)
 	}
-	writeFile(t, rulesPath, shortened)
+	alerting, recorded, err := alertingRulesOnly(shortened)
+	if err != nil {
+		t.Fatalf("%s: %v", e2eRulesFile, err)
+	}
+	t.Logf("%s: left out the recording rules of %v", e2eRulesFile, recorded)
+	writeFile(t, rulesPath, alerting)
 	runTool(t, promtool, "check", "rules", rulesPath)
 
 	// The webhook receiver of Alertmanager.
@@ -126,8 +140,12 @@ func TestE2EDeployAndObserve(t *testing.T) {
 			"--log.level=info",
 		}
 	})
+	// The dcs job finds its targets in a file, so that the rollout check can
+	// add a second exporter to it.
+	targetsFile := filepath.Join(dir, "dcs-targets.json")
+	writeScrapeTargets(t, targetsFile, exporterURL.Host)
 	promConfig := filepath.Join(dir, "prometheus.yml")
-	writeFile(t, promConfig, fmt.Sprintf(prometheusConfig, rulesPath, e.am.host, exporterURL.Host, controlURL.Host))
+	writeFile(t, promConfig, fmt.Sprintf(prometheusConfig, rulesPath, e.am.host, targetsFile, controlURL.Host))
 	runTool(t, promtool, "check", "config", promConfig)
 	e.prom = e.startDaemon("prometheus", func(port int) []string {
 		return []string{prometheusBin,
@@ -135,16 +153,20 @@ func TestE2EDeployAndObserve(t *testing.T) {
 			"--storage.tsdb.path=" + filepath.Join(dir, "prometheus-data"),
 			"--web.listen-address=" + loopback(port),
 			"--log.level=info",
+			// A hidden flag (5 s by default): how long the scrape manager
+			// holds new targets back, here the exporter at the start and the
+			// second exporter of the rollout check.
+			"--scrape.discovery-reload-interval=1s",
 		}
 	})
 	t.Logf("components up after %v: exporter %s, alertmanager %s, prometheus %s, webhook %s",
 		time.Since(start).Round(time.Millisecond), exporterURL.Host, e.am.host, e.prom.host, hook.URL)
 
-	// Prometheus scrapes the exporter, and the recording rules run.
+	// Prometheus scrapes the exporter, which has queried every target.
 	e.waitQuery(`up{job="dcs"} == 1`, e2eScrapeTimeout)
 	e.checkContentNegotiation(scrapes, blanked)
-	e.waitQuery(`dcs:instances:max{target="fleet"}`, e2eScrapeTimeout)
-	t.Logf("scraped and recorded after %v", time.Since(start).Round(time.Millisecond))
+	e.waitQuery(`dcs_instances{target="fleet"}`, e2eScrapeTimeout)
+	t.Logf("scraped after %v", time.Since(start).Round(time.Millisecond))
 
 	// Every query of the dashboard returns data, with every variable at
 	// "All" and with one value chosen for each, as a user would.
@@ -158,6 +180,7 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	if !t.Failed() {
 		e.checkDashboard(dash, fmt.Sprint(chosen), chosen)
 	}
+	e.checkNoRecordedSeries(recorded)
 	t.Logf("dashboard checked after %v", time.Since(start).Round(time.Millisecond))
 	if t.Failed() {
 		return
@@ -199,7 +222,7 @@ func TestE2EDeployAndObserve(t *testing.T) {
 		}
 	}
 	e.checkAlertmanagerAlert(wantLabels)
-	e.waitQuery(`sum(dcs:instances:max{target="staging", state="error"}) == 2`, e2eScrapeTimeout)
+	e.waitQuery(`sum(max by (target, region, project_id, engine, state) (dcs_instances{target="staging", state="error"})) == 2`, e2eScrapeTimeout)
 	// The dashboard's alert annotations show it.
 	for _, q := range dash.queries {
 		if !strings.Contains(q.expr, "ALERTS") {
@@ -213,6 +236,14 @@ func TestE2EDeployAndObserve(t *testing.T) {
 			t.Errorf("%s shows no DCSTargetHasInstancesInError for staging: %s\n  query: %s", q.where, r, expr)
 		}
 	}
+	if t.Failed() {
+		return
+	}
+
+	// A rollout: a second exporter process joins the job for a while. The
+	// dashboard and the alerts, the critical one included, must not notice.
+	e.checkRollout(dash, []dashSelection{{"All", dash.allSelected()}, {fmt.Sprint(chosen), chosen}},
+		targetsFile, exporterURL.Host, func() (string, func()) { return startExporterProcess(t, h.config) })
 	t.Logf("end-to-end test done in %v", time.Since(start).Round(time.Millisecond))
 }
 
@@ -242,10 +273,11 @@ alerting:
         - targets: [%q]
 scrape_configs:
   - job_name: dcs
-    static_configs:
-      - targets: [%q]
-        # The dashboard's cluster variable needs a value to choose.
-        labels: {cluster: e2e}
+    file_sd_configs:
+      # Written by writeScrapeTargets; Prometheus watches it and, should a
+      # change be missed, reads it again every second.
+      - files: [%q]
+        refresh_interval: 1s
   # The exporter with its Content-Type blanked: proves that this Prometheus
   # checks the Content-Type, so that the dcs job being up means the
   # exporter's own one passed.
@@ -438,6 +470,7 @@ type promAnswer struct {
 type queryResult struct {
 	err     string              // API error, if any
 	series  []map[string]string // labels of each series
+	values  []string            // value of each series, as Prometheus wrote it
 	samples []string            // one "labels value" per series
 	numbers int                 // samples whose value is a number (not NaN)
 }
@@ -457,8 +490,18 @@ func (r queryResult) String() string {
 // query runs an instant query at the current time.
 func (e *e2e) query(q string) queryResult {
 	e.t.Helper()
+	return e.queryAt(q, time.Time{})
+}
+
+// queryAt runs an instant query at the time, or now for the zero time.
+func (e *e2e) queryAt(q string, at time.Time) queryResult {
+	e.t.Helper()
+	params := url.Values{"query": {q}}
+	if !at.IsZero() {
+		params.Set("time", promTime(at))
+	}
 	var ans promAnswer
-	e.getJSON(e.prom.url("/api/v1/query?"+url.Values{"query": {q}}.Encode()), &ans)
+	e.getJSON(e.prom.url("/api/v1/query?"+params.Encode()), &ans)
 	if ans.Status != "success" {
 		return queryResult{err: ans.ErrorType + ": " + ans.Error}
 	}
@@ -473,6 +516,7 @@ func (e *e2e) query(q string) queryResult {
 	add := func(labels map[string]string, value any) {
 		s, _ := value.(string)
 		r.series = append(r.series, labels)
+		r.values = append(r.values, s)
 		r.samples = append(r.samples, fmt.Sprintf("%v %s", labels, s))
 		if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) {
 			r.numbers++

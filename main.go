@@ -31,6 +31,7 @@ import (
 	"github.com/dcs-exporter/dcs_exporter/collector"
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/demo"
+	"github.com/dcs-exporter/dcs_exporter/internal/processcollector"
 	"github.com/dcs-exporter/dcs_exporter/statuspage"
 )
 
@@ -136,7 +137,7 @@ func buildApp(ctx context.Context, f *flags, logOut io.Writer) (*app, error) {
 	reg := prometheus.NewRegistry()
 	reloads := newReloadMetrics()
 	reg.MustRegister(versioncollector.NewCollector(exporterName), collectors.NewGoCollector(),
-		collector.NewProcessCollector(), reloads.success, reloads.timestamp)
+		processcollector.New(), reloads.success, reloads.timestamp)
 
 	a.exporter = collector.New(collector.Options{
 		RefreshInterval:          f.refreshInterval,
@@ -146,6 +147,7 @@ func buildApp(ctx context.Context, f *flags, logOut io.Writer) (*app, error) {
 		UserAgent:                exporterName + "/" + version.Version,
 		Logger:                   logger,
 	})
+	reg.MustRegister(a.exporter) // its settings: the refresh intervals
 	cfg, err := config.Load(configFile)
 	if err != nil {
 		a.close()

@@ -1,5 +1,8 @@
 package checks
 
+// This file is --config.check: what each target resolves to, printed
+// without a secret and without calling anything.
+
 import (
 	"fmt"
 	"io"

@@ -1,5 +1,7 @@
 package checks
 
+// This file is --dcs.check: one status call per target, explained.
+
 import (
 	"context"
 	"fmt"

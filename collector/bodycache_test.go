@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
-	"hash/crc32"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -19,24 +17,8 @@ import (
 
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi/dcsapitest"
+	"github.com/dcs-exporter/dcs_exporter/internal/processcollector"
 )
-
-func TestCRCCombine(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, lens := range [][2]int{{0, 0}, {0, 5}, {5, 0}, {1, 1}, {3, 7}, {100, 1}, {1, 1000}, {4096, 65537}, {10, 5 << 20}} {
-		a, b := make([]byte, lens[0]), make([]byte, lens[1])
-		for i := range a {
-			a[i] = byte(rng.Uint32())
-		}
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
-		want := crc32.ChecksumIEEE(append(append([]byte(nil), a...), b...))
-		if got := crc32Combine(crc32.ChecksumIEEE(a), crc32.ChecksumIEEE(b), len(b)); got != want {
-			t.Errorf("lengths %v: combined %08x, want %08x", lens, got, want)
-		}
-	}
-}
 
 // staticGatherer stands for the exporter's own registry with series that do
 // not change from scrape to scrape.
@@ -204,7 +186,7 @@ func BenchmarkCachedScrape(b *testing.B) {
 			// Own metrics as the exporter has them: a scrape's cost is mostly
 			// theirs.
 			reg := prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), NewProcessCollector())
+			reg.MustRegister(collectors.NewGoCollector(), processcollector.New())
 			h := exp.MetricsHandler(reg)
 			for _, gz := range []bool{false, true} {
 				name := "plain"

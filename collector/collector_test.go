@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -78,20 +80,23 @@ type env struct {
 }
 
 // newEnv starts the fake API with two projects and an exporter whose
-// targets are given as YAML list items; {{URL}} stands for the fake API.
+// targets are given as YAML list items. Both run on a test clock that moves
+// only when told, unless opts.Now sets another clock.
 func newEnv(t *testing.T, opts Options, targetsYAML string) *env {
 	t.Helper()
 	clock := newTestClock()
 	srv := dcsapitest.NewServer()
 	t.Cleanup(srv.Close)
-	srv.SetClock(clock.Now)
+	if opts.Now == nil {
+		opts.Now = clock.Now
+	}
+	srv.SetClock(opts.Now) // signatures are checked against the exporter's clock
 	srv.AddProject("cn-north-4", projectA)
 	srv.AddProject("ap-southeast-1", projectB)
 	srv.SetInstances(projectA, smallFleet())
 	srv.SetInstances(projectB, smallFleet()[:2])
 
 	logs := &logBuffer{}
-	opts.Now = clock.Now
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if opts.MaxConcurrency == 0 {
 		opts.MaxConcurrency = 4
@@ -315,11 +320,13 @@ func TestCachedModeServesWithoutCalling(t *testing.T) {
 }
 
 func TestCachedModeRefreshesEachInterval(t *testing.T) {
-	e := newEnv(t, Options{RefreshInterval: 100 * time.Millisecond}, targetA+targetB)
+	// An interval of a second leaves each round's calls, a few milliseconds
+	// on loopback, a second to finish before the next round.
+	e := newEnv(t, Options{RefreshInterval: time.Second}, targetA+targetB)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { e.exp.Run(ctx); close(done) }()
-	waitFor(t, func() bool { return e.srv.Requests(dcsapitest.APIInstanceStatus) >= 6 })
+	waitFor(t, func() bool { return e.srv.Requests(dcsapitest.APIInstanceStatus) >= 4 })
 	cancel()
 	<-done
 	a, b := e.srv.ProjectRequests(projectA, dcsapitest.APIInstanceStatus), e.srv.ProjectRequests(projectB, dcsapitest.APIInstanceStatus)
@@ -329,17 +336,44 @@ func TestCachedModeRefreshesEachInterval(t *testing.T) {
 }
 
 func TestConcurrentScrapesShareOneCall(t *testing.T) {
-	e := newEnv(t, Options{}, targetA)
-	e.srv.SetLatency(200 * time.Millisecond)
+	e := newEnv(t, Options{MaxConcurrency: 1}, targetA)
+	// The only API slot is taken, so the first scrape's query cannot call
+	// the API until every scrape is waiting for it.
+	e.exp.sem <- struct{}{}
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Add(1)
 		go func() { defer wg.Done(); e.scrape("prod") }()
 	}
+	waitFor(t, func() bool { return goroutinesWaitingIn("collector.(*Exporter).collect(") == 50 })
+	<-e.exp.sem
 	wg.Wait()
 	if n := e.srv.Requests(dcsapitest.APIInstanceStatus); n != 1 {
 		t.Errorf("50 concurrent scrapes made %d calls, want 1", n)
 	}
+}
+
+// goroutinesWaitingIn counts the goroutines blocked in a select inside the
+// function fn (as a stack trace spells it): scrapes that have started or
+// joined their targets' queries and wait for them.
+func goroutinesWaitingIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		header, _, _ := strings.Cut(g, "\n")
+		if strings.Contains(header, "[select") && strings.Contains(g, fn) {
+			count++
+		}
+	}
+	return count
 }
 
 func TestScrapeTimeoutHeaderIsHonoured(t *testing.T) {
@@ -350,8 +384,10 @@ func TestScrapeTimeoutHeaderIsHonoured(t *testing.T) {
 	rec := httptest.NewRecorder()
 	start := time.Now()
 	e.exp.MetricsHandler(nil).ServeHTTP(rec, req)
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("answered after %v, past the 1 s scrape timeout", took)
+	// The answer is due 0.9 s after the start (TestScrapeDeadline); the
+	// hanging target would hold it for its 10 s timeout.
+	if took := time.Since(start); took < 900*time.Millisecond || took > 1900*time.Millisecond {
+		t.Errorf("answered after %v, want at the scrape deadline 0.9 s after the start", took)
 	}
 	body := rec.Body.String()
 	if !strings.Contains(body, `dcs_up{target="staging",region="ap-southeast-1",project_id="`+projectB+`"} 0`) {
@@ -365,24 +401,26 @@ func TestScrapeTimeoutHeaderIsHonoured(t *testing.T) {
 func TestAuthFailureBacksOff(t *testing.T) {
 	e := newEnv(t, Options{AuthBackoff: time.Minute, MaxAuthBackoff: 10 * time.Minute}, targetA)
 	e.apply(strings.Replace(targetA, "labels:", "credentials: {access_key: WRONGAK, secret_key: NotTheSecretKey4711}\n    labels:", 1))
+	calls := func() int { return e.srv.Requests(dcsapitest.APIInstanceStatus) }
 	for range 10 {
 		e.scrape("prod")
 	}
-	if n := e.srv.Requests(dcsapitest.APIInstanceStatus); n != 1 {
+	if n := calls(); n != 1 {
 		t.Fatalf("10 scrapes with a refused key made %d calls, want 1", n)
 	}
-	e.clock.Advance(61 * time.Second)
-	for range 10 {
+	// Each step of the backoff, a minute and then twice as long, is checked
+	// just before it ends (no call) and just after (one call).
+	for i, step := range []time.Duration{time.Minute, 2 * time.Minute} {
+		e.clock.Advance(step - time.Second)
 		e.scrape("prod")
-	}
-	if n := e.srv.Requests(dcsapitest.APIInstanceStatus); n != 2 {
-		t.Fatalf("after the first backoff step: %d calls, want 2", n)
-	}
-	// The second step is twice as long.
-	e.clock.Advance(61 * time.Second)
-	e.scrape("prod")
-	if n := e.srv.Requests(dcsapitest.APIInstanceStatus); n != 2 {
-		t.Fatalf("backoff did not double: %d calls", n)
+		if n := calls(); n != i+1 {
+			t.Fatalf("backoff step %d (%v): called again after %v", i+1, step, step-time.Second)
+		}
+		e.clock.Advance(2 * time.Second)
+		e.scrape("prod")
+		if n := calls(); n != i+2 {
+			t.Fatalf("backoff step %d (%v): not called again after %v", i+1, step, step+time.Second)
+		}
 	}
 	if c := strings.Count(e.logs.String(), "query failed"); c != 1 {
 		t.Errorf("the same failure was logged %d times, want once:\n%s", c, e.logs)
@@ -555,34 +593,92 @@ func TestQueryWithoutAPISlotIsDown(t *testing.T) {
 
 func TestSlowTargetUsesLateAnswers(t *testing.T) {
 	e := newEnv(t, Options{}, targetA)
-	e.srv.SetLatency(700 * time.Millisecond)
-	var ups int
-	for i := range 4 {
-		got := e.probeWithTimeout("prod", "0.5")
-		if strings.Contains(got, prodUp+"1") {
-			ups++
-		} else if i > 0 {
-			t.Errorf("scrape %d: a target slower than the scrape timeout is down although its queries succeed:\n%s", i, got)
-		}
-		time.Sleep(500 * time.Millisecond)
+	tg := e.exp.Target("prod")
+	idle := func() bool {
+		tg.mu.Lock()
+		defer tg.mu.Unlock()
+		return tg.inflight == nil
 	}
-	if ups < 3 {
-		t.Errorf("%d of 4 scrapes up, want at least 3", ups)
+	calls := func() int { return e.srv.Requests(dcsapitest.APIInstanceStatus) }
+	// Queries take 1.2 s. A scrape timeout of 1.2 s leaves 1.08 s to wait
+	// (TestScrapeDeadline), which is too short for them, yet more than a
+	// second for a fast query.
+	const slow, timeout = 1200 * time.Millisecond, "1.2"
+	e.srv.SetLatency(slow)
+
+	// The first scrape, with 50 ms to wait, gives up on its query.
+	if got := e.probeWithTimeout("prod", "0.1"); !strings.Contains(got, prodUp+"0") {
+		t.Errorf("a scrape that could not wait for its query is up:\n%s", got)
 	}
-	// Each scrape starts at most one query.
-	if n := e.srv.Requests(dcsapitest.APIInstanceStatus); n > 4 {
-		t.Errorf("%d status calls for 4 scrapes", n)
+	// Each later scrape serves the answer of the query before it, and
+	// starts the next one without waiting for it.
+	waitFor(t, idle)
+	if got := e.probeWithTimeout("prod", timeout); !strings.Contains(got, prodUp+"1") {
+		t.Errorf("a target slower than the scrape timeout is down although its queries succeed:\n%s", got)
 	}
-	// Once the target is fast again, scrapes wait for fresh answers.
-	e.srv.SetLatency(0)
-	time.Sleep(800 * time.Millisecond) // the last slow query ends
-	e.probeWithTimeout("prod", "0.5")  // serves its late answer, starts a fast query
-	time.Sleep(100 * time.Millisecond)
-	before := e.srv.Requests(dcsapitest.APIInstanceStatus)
-	if got := e.probeWithTimeout("prod", "0.5"); !strings.Contains(got, prodUp+"1") {
+	waitFor(t, idle)
+	e.srv.SetLatency(0) // from the next query on
+	if got := e.probeWithTimeout("prod", timeout); !strings.Contains(got, prodUp+"1") {
+		t.Errorf("the second late answer was not served:\n%s", got)
+	}
+	// Once the target is fast again, a scrape waits for a fresh answer.
+	waitFor(t, idle)
+	if n := calls(); n != 3 {
+		t.Errorf("%d status calls for 3 scrapes, want one each", n)
+	}
+	if got := e.probeWithTimeout("prod", timeout); !strings.Contains(got, prodUp+"1") {
 		t.Errorf("not up once fast again:\n%s", got)
 	}
-	if n := e.srv.Requests(dcsapitest.APIInstanceStatus); n != before+1 {
-		t.Errorf("a fast target's scrape made %d calls, want 1", n-before)
+	if n := calls(); n != 4 {
+		t.Errorf("a fast target's scrape made %d calls, want 1", n-3)
+	}
+	if !idle() {
+		t.Error("the scrape of a fast target did not wait for its query")
+	}
+}
+
+// sampleValue returns the value of the one sample of metric in an
+// exposition.
+func sampleValue(t *testing.T, exposition, metric string) float64 {
+	t.Helper()
+	lines := series(exposition, metric)
+	if len(lines) != 1 {
+		t.Fatalf("%d samples of %s, want 1:\n%s", len(lines), metric, exposition)
+	}
+	v, err := strconv.ParseFloat(lines[0][strings.LastIndexByte(lines[0], ' ')+1:], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestScrapeDurationIsMeasured runs on the real clock, which the golden
+// files cannot: the query's duration must cover the API's delay and fit in
+// the scrape's wall time, after a success and after a failure alike.
+func TestScrapeDurationIsMeasured(t *testing.T) {
+	const latency = 300 * time.Millisecond
+	e := newEnv(t, Options{Now: time.Now}, targetA)
+	e.srv.SetLatency(latency)
+	for _, failing := range []bool{false, true} {
+		if failing {
+			e.srv.InjectFault(projectA, dcsapitest.APIInstanceStatus, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 500})
+		}
+		start := time.Now()
+		got := e.scrape("prod")
+		wall := time.Since(start)
+		if up := sampleValue(t, got, "dcs_up"); up != boolValue(!failing) {
+			t.Fatalf("failing %t: dcs_up %g", failing, up)
+		}
+		d := sampleValue(t, got, "dcs_scrape_duration_seconds")
+		if d < latency.Seconds() || d > wall.Seconds() {
+			t.Errorf("failing %t: dcs_scrape_duration_seconds %g, want between the API's delay %g and the scrape's %g", failing, d, latency.Seconds(), wall.Seconds())
+		}
+		if !failing {
+			last := sampleValue(t, got, "dcs_last_success_timestamp_seconds")
+			// The exposition keeps milliseconds.
+			if last < float64(start.UnixMilli())/1000 || last > float64(time.Now().UnixMilli())/1000 {
+				t.Errorf("dcs_last_success_timestamp_seconds %f is not within the scrape (%v, %v)", last, start, time.Now())
+			}
+		}
 	}
 }

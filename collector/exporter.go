@@ -3,6 +3,9 @@
 // background, caches and coalesces the queries, and serves the series.
 package collector
 
+// This file holds the Exporter: its options, its targets and how a reload
+// replaces them, and the background refresh of cached mode.
+
 import (
 	"context"
 	"fmt"
@@ -11,6 +14,7 @@ import (
 	"net/url"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,6 +188,7 @@ func (e *Exporter) newTarget(tc config.Target, clients map[string]*http.Client) 
 		return nil, err
 	}
 	t := &Target{cfg: tc, ex: e, logger: e.opts.Logger.With(describeTarget(tc)...)}
+	t.updateLabelsLocked() // nobody else knows the target yet
 	t.requests.onAdd = t.invalidate
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.client, err = dcsapi.New(dcsapi.Options{
@@ -204,12 +209,6 @@ func (e *Exporter) newTarget(tc config.Target, clients map[string]*http.Client) 
 		return nil, err
 	}
 	return t, nil
-}
-
-func (t *Target) invalidate() {
-	t.mu.Lock()
-	t.outputChanged()
-	t.mu.Unlock()
 }
 
 // sharedHTTPClient gives targets with the same proxy and TLS settings one
@@ -341,4 +340,25 @@ func waitAll(ctx context.Context, done []<-chan struct{}) {
 			return
 		}
 	}
+}
+
+// newCredentialProvider maps the configured credential source to a provider.
+func newCredentialProvider(c config.Credentials, onRequest func(api, code string)) dcsapi.CredentialProvider {
+	switch {
+	case c.Env:
+		return dcsapi.EnvCredentials{}
+	case c.Metadata:
+		return &dcsapi.MetadataCredentials{Endpoint: c.MetadataEndpoint, OnRequest: onRequest}
+	case c.AccessKeyFile != "" || c.SecretKeyFile != "" || c.SecurityTokenFile != "":
+		// Each key comes from its file, or inline when it has none.
+		return &dcsapi.FileCredentials{AccessKeyFile: c.AccessKeyFile, SecretKeyFile: c.SecretKeyFile, SecurityTokenFile: c.SecurityTokenFile,
+			AccessKey: string(c.AccessKey), SecretKey: string(c.SecretKey), SecurityToken: string(c.SecurityToken)}
+	default:
+		return dcsapi.StaticCredentials{AccessKey: string(c.AccessKey), SecretKey: string(c.SecretKey), SecurityToken: string(c.SecurityToken)}
+	}
+}
+
+// describeTarget is used in log lines.
+func describeTarget(c config.Target) []any {
+	return []any{"target", c.Name, "region", c.Region, "api_version", c.APIVersion, "endpoint", strings.TrimSuffix(c.Endpoint, "/")}
 }

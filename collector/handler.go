@@ -1,10 +1,13 @@
 package collector
 
+// This file serves the targets' series over HTTP: /metrics and /probe,
+// the scrape deadline, waiting for the targets' queries, and the choice
+// between plain and gzip answers.
+
 import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -88,10 +91,10 @@ func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, targets []*Targ
 		e.writeGathered(own, gatherer)
 	}
 	now := e.now()
-	outs := make([]*[numFamilies][]byte, len(targets))
+	outs := make([]*targetSeries, len(targets))
 	for i, t := range targets {
 		if timedOut[i] {
-			outs[i] = t.renderTimedOut(now)
+			outs[i] = t.renderedTimedOut(now)
 		} else {
 			outs[i] = t.rendered(now)
 		}
@@ -170,46 +173,6 @@ func (e *Exporter) collect(r *http.Request, targets []*Target) []bool {
 		}
 	}
 	return timedOut
-}
-
-// writeFamilies writes each family once, with every target's samples of
-// it. Errors are the client's, who left; nothing is left to do about them.
-func writeFamilies(w io.Writer, outs []*[numFamilies][]byte) {
-	var header []byte
-	eachFamilyPart(outs, func(f int) {
-		header = appendHeader(header[:0], families[f])
-		_, _ = w.Write(header)
-	}, func(lines []byte) {
-		_, _ = w.Write(lines)
-	})
-}
-
-// appendFamilies is writeFamilies into a byte slice.
-func appendFamilies(b []byte, outs []*[numFamilies][]byte) []byte {
-	eachFamilyPart(outs, func(f int) {
-		b = appendHeader(b, families[f])
-	}, func(lines []byte) {
-		b = append(b, lines...)
-	})
-	return b
-}
-
-// eachFamilyPart walks the output in exposition order: for each family that
-// has samples, its header once, then every target's lines of it.
-func eachFamilyPart(outs []*[numFamilies][]byte, header func(family int), lines func([]byte)) {
-	for f := range numFamilies {
-		wrote := false
-		for _, out := range outs {
-			if len(out[f]) == 0 {
-				continue
-			}
-			if !wrote {
-				header(f)
-				wrote = true
-			}
-			lines(out[f])
-		}
-	}
 }
 
 func (e *Exporter) writeGathered(buf *bytes.Buffer, gatherer prometheus.Gatherer) {

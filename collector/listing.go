@@ -1,14 +1,20 @@
 package collector
 
+// This file lists each target's instances on their own schedule, keeps
+// what the per-instance series need, and cross-checks the listing against
+// the status API's counts.
+
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 	"github.com/dcs-exporter/dcs_exporter/diagnosis"
 )
@@ -18,6 +24,8 @@ import (
 // per 1000 instances.
 type listingResult struct {
 	instances   []listedInstance // from the last success; nil once too old to serve
+	lines       instanceLines    // instances' series, rendered once per listing
+	windows     *windowSchedule  // instances' maintenance windows; nil when none has one
 	mismatch    []stateDiff      // from the last success; nil when no fresh status counts came with it
 	lastSuccess time.Time
 	attempted   bool
@@ -25,27 +33,37 @@ type listingResult struct {
 	errKey      string
 	err         error // of the last listing when it failed, for the status page
 	running     bool
-
-	// lines caches the per-instance series rendered with prefix, one
-	// slice per family of instanceFamilies, all in one backing array.
-	// Nothing writes to them once rendered, so the target's output shares
-	// them instead of copying some twenty megabytes per render for a large
-	// fleet.
-	lines  [len(instanceFamilies)][]byte
-	prefix string
 }
-
-// instanceFamilies are the families with one series per instance.
-var instanceFamilies = [...]int{famInstanceInfo, famInstanceStatus, famInstanceMemoryMax, famInstanceMemoryUsed, famInstanceCapacity}
 
 // listedInstance is what the exporter keeps of an instance: only what it
 // renders, with the values most instances share interned, so that a fleet
 // of 20,000 costs a few megabytes.
 type listedInstance struct {
 	id, name, engine, engineVersion, status, specCode, chargingMode string
+	enterpriseProjectID                                             string
+	tags                                                            []string // the values of the target's instance_tags, in its order; "" for one it lacks
 
 	maxMemoryMB, usedMemoryMB int64
 	capacityGB                float64
+	createdMilli              int64 // Unix milliseconds; 0 when unknown
+	window                    dailyWindow
+	upgrade                   upgradeState
+}
+
+// upgradeState is the API's service_upgrade, which may be missing.
+type upgradeState int8
+
+const (
+	upgradeUnknown upgradeState = iota
+	upgradeNone
+	upgradePending
+)
+
+// windowReport counts the instances of a listing without a usable
+// maintenance window, to log them in one line.
+type windowReport struct {
+	missing, malformed int
+	example            *dcsapi.Instance // the first malformed one
 }
 
 // stateDiff is one state of the cross-check between the two APIs.
@@ -124,16 +142,27 @@ func (t *Target) refreshListing(ctx context.Context) {
 	var (
 		kept     []listedInstance
 		mismatch []stateDiff
+		lines    instanceLines
+		windows  *windowSchedule
 	)
 	if err == nil {
-		var byStatus map[string]int64
-		kept, byStatus = keepInstances(list)
+		var (
+			byStatus map[string]int64
+			report   windowReport
+		)
+		kept, byStatus, report = keepInstances(list, t.cfg.InstanceTags)
+		t.logWindows(report)
 		// Compare with counts taken just now rather than whatever the
 		// status cache holds, which may be minutes older than the listing
 		// and would report every change in between as a disagreement.
 		if r := t.freshStatus(ctx, start); r != nil {
 			mismatch = crossCheck(byStatus, r, dcsapi.APIVersion(t.cfg.APIVersion), t.cfg.IncludeFailure)
 		}
+		// Rendered without the lock, so that scrapes of the target need
+		// not wait for thousands of instances. The lines do not carry the
+		// target's labels, so a project id found meanwhile changes nothing.
+		lines = renderInstances(kept, t.cfg.InstanceTags)
+		windows = newWindowSchedule(kept)
 	}
 
 	t.mu.Lock()
@@ -145,15 +174,31 @@ func (t *Target) refreshListing(ctx context.Context) {
 		if !l.up && l.errKey != "" {
 			t.logger.Info("instance listing recovered", "after", l.errKey)
 		}
-		l.instances, l.mismatch, l.lastSuccess, l.up, l.errKey, l.err = kept, mismatch, listed, true, "", nil
-		l.lines, l.prefix = [len(instanceFamilies)][]byte{}, ""
+		l.instances, l.lines, l.windows = kept, lines, windows
+		l.mismatch, l.lastSuccess, l.up, l.errKey, l.err = mismatch, listed, true, "", nil
 		return
 	}
 	l.up, l.err = false, err
+	t.expireLocked(listed)
 	if key := errorKey(err); key != l.errKey {
 		l.errKey = key
 		t.logger.Warn("instance listing failed", append(errorAttrs(err), t.hintAttrs(diagnosis.StepListing, err)...)...)
 	}
+}
+
+// logWindows logs, in one line per listing however many instances it
+// concerns, that some instances have no maintenance window to export.
+func (t *Target) logWindows(r windowReport) {
+	if r.missing == 0 && r.malformed == 0 {
+		return
+	}
+	msg := "some instances have no usable maintenance window; they get no dcs_instance_maintenance_window_active"
+	if r.example == nil {
+		t.logger.Info(msg, "missing", r.missing)
+		return
+	}
+	t.logger.Warn(msg, "missing", r.missing, "malformed", r.malformed,
+		"example_instance_id", r.example.ID, "maintain_begin", r.example.MaintainBegin, "maintain_end", r.example.MaintainEnd)
 }
 
 // listInstances makes the calls of one listing, unless the target is
@@ -211,9 +256,11 @@ func (t *Target) freshStatus(ctx context.Context, since time.Time) *dcsapi.Statu
 	return s.report // never changed once stored, so safe to read unlocked
 }
 
-// keepInstances reduces a listing to what the exporter keeps, and counts
-// the instances per status, named as the status API names states.
-func keepInstances(list []dcsapi.Instance) ([]listedInstance, map[string]int64) {
+// keepInstances reduces a listing to what the exporter keeps, counts the
+// instances per status, named as the status API names states, and reports
+// those without a usable maintenance window. tags are the target's
+// instance_tags.
+func keepInstances(list []dcsapi.Instance, tags []config.InstanceTag) ([]listedInstance, map[string]int64, windowReport) {
 	kept := make([]listedInstance, len(list))
 	byRaw := map[string]int64{}
 	interned := map[string]string{}
@@ -224,19 +271,52 @@ func keepInstances(list []dcsapi.Instance) ([]listedInstance, map[string]int64) 
 		interned[s] = s
 		return s
 	}
+	// Every instance's tag values in one array, rather than one per instance.
+	tagValues := make([]string, len(list)*len(tags))
+	var report windowReport
 	for i := range list {
 		in := &list[i]
-		kept[i] = listedInstance{
-			id:            in.ID,
-			name:          in.Name,
-			engine:        intern(strings.ToLower(in.Engine)), // as in dcs_instances, so the two join on engine
-			engineVersion: intern(in.EngineVersion),
-			status:        intern(in.Status),
-			specCode:      intern(in.SpecCode),
-			chargingMode:  chargingMode(in.ChargingMode),
-			maxMemoryMB:   in.MaxMemoryMB,
-			usedMemoryMB:  in.UsedMemoryMB,
-			capacityGB:    in.CapacityGB,
+		k := &kept[i]
+		*k = listedInstance{
+			id:                  in.ID,
+			name:                in.Name,
+			engine:              intern(strings.ToLower(in.Engine)), // as in dcs_instances, so the two join on engine
+			engineVersion:       intern(in.EngineVersion),
+			status:              intern(in.Status),
+			specCode:            intern(in.SpecCode),
+			chargingMode:        chargingMode(in.ChargingMode),
+			enterpriseProjectID: intern(in.EnterpriseProjectID),
+			maxMemoryMB:         in.MaxMemoryMB,
+			usedMemoryMB:        in.UsedMemoryMB,
+			capacityGB:          in.CapacityGB,
+		}
+		if len(tags) > 0 {
+			k.tags = tagValues[i*len(tags) : (i+1)*len(tags) : (i+1)*len(tags)]
+			for j, tag := range tags {
+				if at := slices.IndexFunc(in.Tags, func(t dcsapi.Tag) bool { return t.Key == tag.Key }); at >= 0 {
+					k.tags[j] = intern(in.Tags[at].Value)
+				}
+			}
+		}
+		if !in.CreatedAt.IsZero() {
+			k.createdMilli = in.CreatedAt.UnixMilli()
+		}
+		if in.ServiceUpgrade != nil {
+			k.upgrade = upgradeNone
+			if *in.ServiceUpgrade {
+				k.upgrade = upgradePending
+			}
+		}
+		var problem windowProblem
+		k.window, problem = parseWindow(in.MaintainBegin, in.MaintainEnd)
+		switch problem {
+		case windowMissing:
+			report.missing++
+		case windowMalformed:
+			report.malformed++
+			if report.example == nil {
+				report.example = in
+			}
 		}
 		byRaw[in.Status]++
 	}
@@ -244,7 +324,7 @@ func keepInstances(list []dcsapi.Instance) ([]listedInstance, map[string]int64) 
 	for status, n := range byRaw {
 		byStatus[strings.ToLower(status)] += n
 	}
-	return kept, byStatus
+	return kept, byStatus, report
 }
 
 // crossCheck subtracts the status API's count of each state from the
@@ -257,7 +337,7 @@ func keepInstances(list []dcsapi.Instance) ([]listedInstance, map[string]int64) 
 func crossCheck(byStatus map[string]int64, r *dcsapi.StatusReport, v dcsapi.APIVersion, includeFailure bool) []stateDiff {
 	states := unionSorted(dcsapi.DocumentedStates(v), r.Total)
 	for s := range byStatus {
-		if !containsString(states, s) {
+		if !slices.Contains(states, s) {
 			states = append(states, s)
 		}
 	}
@@ -270,103 +350,6 @@ func crossCheck(byStatus map[string]int64, r *dcsapi.StatusReport, v dcsapi.APIV
 		out = append(out, stateDiff{s, byStatus[s] - r.Total[s]})
 	}
 	return out
-}
-
-// renderListing writes the per-instance series and the cross-check against
-// the status API. A failed listing keeps its last result within the
-// staleness limit, like the status counts; past it, the instances are
-// dropped, from the output and from memory.
-func (t *Target) renderListing(now time.Time, out *[numFamilies][]byte, prefix string) {
-	for _, f := range instanceFamilies {
-		out[f] = nil // never reuse: these may be the cache of an older listing
-	}
-	if !t.cfg.Instances {
-		return
-	}
-	l := &t.listing
-	if !l.attempted {
-		return
-	}
-	up := 0.0
-	if l.up {
-		up = 1
-	}
-	out[famListingUp] = appendSample(out[famListingUp], families[famListingUp].name, prefix, up)
-	if l.lastSuccess.IsZero() {
-		return
-	}
-	if !l.up {
-		expiry := l.lastSuccess.Add(t.ex.opts.MaxStaleness)
-		if t.ex.opts.MaxStaleness <= 0 || !now.Before(expiry) {
-			l.instances, l.mismatch, l.lines, l.prefix = nil, nil, [len(instanceFamilies)][]byte{}, ""
-			return
-		}
-		if t.staleUntil.IsZero() || expiry.Before(t.staleUntil) {
-			t.staleUntil = expiry
-		}
-	}
-	if l.lines[0] == nil || l.prefix != prefix {
-		l.lines, l.prefix = renderInstances(l.instances, prefix), prefix
-	}
-	for i, f := range instanceFamilies {
-		out[f] = l.lines[i]
-	}
-	name := families[famListingMismatch].name
-	for _, d := range l.mismatch {
-		out[famListingMismatch] = appendSample(out[famListingMismatch], name, prefix, float64(d.diff), labelPair{"state", d.state})
-	}
-}
-
-// renderInstances renders the per-instance families into one buffer sized
-// from the instances, so that 20,000 instances take one allocation rather
-// than a series of ever larger copies. Each family's slice is capped at its
-// length: appending to it can never write into the next one.
-func renderInstances(list []listedInstance, prefix string) [len(instanceFamilies)][]byte {
-	var lines [len(instanceFamilies)][]byte
-	if len(list) == 0 {
-		return lines
-	}
-	// Per instance: each family's name, prefix, instance_id and the
-	// punctuation around them; the info labels; five numbers.
-	fixed := len(`,name="",engine="",engine_version="",spec_code="",charging_mode=""`) + len(`,status=""`)
-	for _, f := range instanceFamilies {
-		fixed += len(families[f].name) + len(prefix) + len(`{,instance_id=""} `) + 24 + len("\n")
-	}
-	size := len(list) * fixed
-	for i := range list {
-		in := &list[i]
-		size += 5*len(in.id) + len(in.name) + len(in.engine) + len(in.engineVersion) + len(in.specCode) +
-			len(in.chargingMode) + len(in.status)
-	}
-	buf := make([]byte, 0, size)
-	for i, f := range instanceFamilies {
-		start := len(buf)
-		for j := range list {
-			buf = appendInstanceSample(buf, f, prefix, &list[j])
-		}
-		lines[i] = buf[start:len(buf):len(buf)]
-	}
-	return lines
-}
-
-// appendInstanceSample writes the sample of family f for one instance.
-func appendInstanceSample(b []byte, f int, prefix string, in *listedInstance) []byte {
-	name, id := families[f].name, labelPair{"instance_id", in.id}
-	switch f {
-	case famInstanceInfo:
-		return appendSample(b, name, prefix, 1, id, labelPair{"name", in.name}, labelPair{"engine", in.engine},
-			labelPair{"engine_version", in.engineVersion}, labelPair{"spec_code", in.specCode}, labelPair{"charging_mode", in.chargingMode})
-	case famInstanceStatus:
-		return appendSample(b, name, prefix, 1, id, labelPair{"status", in.status})
-	// The API gives memory in MB and capacity in GB; Prometheus wants bytes.
-	case famInstanceMemoryMax:
-		return appendSample(b, name, prefix, float64(in.maxMemoryMB)*(1<<20), id)
-	case famInstanceMemoryUsed:
-		return appendSample(b, name, prefix, float64(in.usedMemoryMB)*(1<<20), id)
-	case famInstanceCapacity:
-		return appendSample(b, name, prefix, in.capacityGB*(1<<30), id)
-	}
-	panic("collector: not a per-instance family: " + families[f].name)
 }
 
 // chargingMode names the API's billing codes.

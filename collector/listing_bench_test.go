@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"runtime"
 	"testing"
 	"time"
@@ -16,29 +17,17 @@ import (
 // BenchmarkListing20k refreshes the listing of a 20,000-instance project (20
 // pages) from the fake API on loopback and renders it, as the background
 // refresh and the next scrape do. The fake runs in the same process, so
-// time and allocations include its side of the calls.
+// time and allocations include its side of the calls. Each instance has
+// three tags, two of which the target copies onto dcs_instance_info.
 //
 // Besides time and allocations per refresh it reports heap-bytes, the heap
 // the exporter holds for the listing once it is in place (live heap after a
 // GC, against a baseline taken before the first listing), and
-// output-bytes, the size of the per-instance series.
+// output-bytes, the size of the per-instance series as written.
 func BenchmarkListing20k(b *testing.B) {
 	const n = 20000
-	srv := dcsapitest.NewServer()
-	defer srv.Close()
-	srv.SetInstances(projectA, dcsapitest.SampleFleet(n))
-	exp := New(Options{MaxStaleness: 5 * time.Minute, Retry: &dcsapi.RetryPolicy{MaxAttempts: 1}})
-	doc := fmt.Sprintf("defaults:\n  endpoint: %[1]s\n  credentials: {access_key: %[2]s, secret_key: %[3]s}\ntargets:\n%[4]s    instances: true\n",
-		srv.URL, dcsapitest.TestAccessKey, dcsapitest.TestSecretKey, targetA)
-	cfg, err := config.Parse([]byte(doc), "bench.yml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := exp.ApplyConfig(cfg); err != nil {
-		b.Fatal(err)
-	}
-	tg := exp.Target("prod")
-	defer tg.cancel()
+	tg, cleanup := listed20k(b)
+	defer cleanup()
 	ctx := context.Background()
 
 	before := liveHeap()
@@ -51,17 +40,63 @@ func BenchmarkListing20k(b *testing.B) {
 	b.StopTimer()
 
 	out := tg.rendered(time.Now())
-	if got := bytes.Count(out[famInstanceInfo], []byte("\n")); got != n {
+	if got := bytes.Count(out.lines[famInstanceInfo], []byte("\n")); got != n {
 		b.Fatalf("rendered %d instances, want %d", got, n)
-	}
-	size := 0
-	for _, f := range instanceFamilies {
-		size += len(out[f])
 	}
 	held := liveHeap() - before
 	b.ReportMetric(float64(held), "heap-bytes")
-	b.ReportMetric(float64(size), "output-bytes")
+	b.ReportMetric(float64(instanceOutputSize(out)), "output-bytes")
 	runtime.KeepAlive(tg)
+}
+
+// BenchmarkListing20kWrite writes the series of a target with 20,000
+// listed instances, as an on-scrape /metrics or a /probe does, without
+// compression. Cached mode writes them once per change instead.
+func BenchmarkListing20kWrite(b *testing.B) {
+	tg, cleanup := listed20k(b)
+	defer cleanup()
+	tg.RefreshListing(context.Background())
+	outs := []*targetSeries{tg.rendered(time.Now())}
+	b.SetBytes(int64(instanceOutputSize(outs[0])))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		writeFamilies(io.Discard, outs)
+	}
+}
+
+// instanceOutputSize is the size of a target's per-instance series as
+// written.
+func instanceOutputSize(out *targetSeries) int {
+	only := &targetSeries{prefix: out.prefix}
+	for f := range numFamilies {
+		if headless[f] {
+			only.lines[f] = out.lines[f]
+		}
+	}
+	return only.size()
+}
+
+// listed20k sets up a target with instances: true over a project of 20,000
+// instances, and returns it unlisted.
+func listed20k(b *testing.B) (*Target, func()) {
+	const n = 20000
+	srv := dcsapitest.NewServer()
+	fleet := dcsapitest.SampleFleet(n) // three tags each: owner (or team), cost-center, env
+	srv.SetInstances(projectA, fleet)
+	exp := New(Options{MaxStaleness: 5 * time.Minute, Retry: &dcsapi.RetryPolicy{MaxAttempts: 1}})
+	doc := fmt.Sprintf("defaults:\n  endpoint: %[1]s\n  credentials: {access_key: %[2]s, secret_key: %[3]s}\ntargets:\n%[4]s"+
+		"    instances: true\n    instance_tags: [owner, cost-center]\n",
+		srv.URL, dcsapitest.TestAccessKey, dcsapitest.TestSecretKey, targetA)
+	cfg, err := config.Parse([]byte(doc), "bench.yml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := exp.ApplyConfig(cfg); err != nil {
+		b.Fatal(err)
+	}
+	tg := exp.Target("prod")
+	return tg, func() { tg.cancel(); srv.Close() }
 }
 
 // liveHeap returns the bytes of live heap objects. The second GC empties

@@ -58,19 +58,33 @@ func instanceIDs(exposition, metric string) []string {
 // perInstance returns every per-instance sample of an exposition.
 func perInstance(exposition string) []string {
 	var out []string
-	for _, f := range instanceFamilies {
+	for _, f := range append(instanceFamilies[:], famInstanceMaintenance) {
 		out = append(out, series(exposition, families[f].name)...)
 	}
 	return out
 }
 
+// taggedA is listedA copying two tags onto dcs_instance_info; the second
+// is not a label name as it is.
+const taggedA = listedA + "    instance_tags: [owner, cost-center]\n"
+
+// TestListingGolden lists three instances, with the test clock at 10:00:00
+// UTC: r1 inside a plain window, m1 outside one that runs past midnight,
+// c1 without one. r1 has both listed tags and one that is not listed, m1
+// only the owner tag, c1 none.
 func TestListingGolden(t *testing.T) {
-	e := newEnv(t, Options{}, listedA)
+	e := newEnv(t, Options{}, taggedA)
+	created := time.Date(2025, 1, 2, 3, 4, 5, 678e6, time.UTC)
+	ep := "8e3c5f2a-41d7-4b8e-9a6f-2c1d0e9b7a53"
 	e.srv.SetInstances(projectA, []dcsapitest.Instance{
 		{ID: "r1", Name: "orders", Engine: "Redis", EngineVersion: "6.0", Status: "RUNNING",
-			SpecCode: "redis.single.xu1.tiny.128", CapacityGB: 0.125, MaxMemoryMB: 102, UsedMemoryMB: 3},
+			SpecCode: "redis.single.xu1.tiny.128", CapacityGB: 0.125, MaxMemoryMB: 102, UsedMemoryMB: 3,
+			Tags:          []dcsapitest.Tag{{Key: "env", Value: "prod"}, {Key: "cost-center", Value: "cc-1001"}, {Key: "owner", Value: "team-payments"}},
+			MaintainBegin: "09:00:00", MaintainEnd: "11:00:00", ServiceUpgrade: true, CreatedAt: created},
 		{ID: "m1", Name: `quote"d`, Engine: "Memcached", EngineVersion: "1.5", Status: "ERROR",
-			SpecCode: "dcs.memcached.master_standby", CapacityGB: 2, MaxMemoryMB: 2048, UsedMemoryMB: 1024, ChargingMode: 1},
+			SpecCode: "dcs.memcached.master_standby", CapacityGB: 2, MaxMemoryMB: 2048, UsedMemoryMB: 1024, ChargingMode: 1,
+			EnterpriseProjectID: ep, Tags: []dcsapitest.Tag{{Key: "owner", Value: `team "q"`}},
+			MaintainBegin: "22:00:00", MaintainEnd: "02:00:00"},
 		{ID: "c1", Name: "never-born", Engine: "Redis", EngineVersion: "5.0", Status: "CREATEFAILED",
 			SpecCode: "redis.ha.xu1.large.r2.1", CapacityGB: 1, MaxMemoryMB: 1024},
 	})
@@ -82,12 +96,52 @@ func TestListingGolden(t *testing.T) {
 		`dcs_instance_capacity_bytes{` + prodLabels + `,instance_id="r1"} 134217728`,
 		`dcs_instance_memory_max_bytes{` + prodLabels + `,instance_id="r1"} 106954752`,
 		`dcs_instance_memory_used_bytes{` + prodLabels + `,instance_id="r1"} 3145728`,
-		`dcs_instance_info{` + prodLabels + `,instance_id="m1",name="quote\"d",engine="memcached",engine_version="1.5",spec_code="dcs.memcached.master_standby",charging_mode="yearly-monthly"} 1`,
+		`dcs_instance_info{` + prodLabels + `,instance_id="r1",name="orders",engine="redis",engine_version="6.0",spec_code="redis.single.xu1.tiny.128",charging_mode="pay-per-use",enterprise_project_id="0",tag_owner="team-payments",tag_cost_center="cc-1001"} 1`,
+		`dcs_instance_info{` + prodLabels + `,instance_id="m1",name="quote\"d",engine="memcached",engine_version="1.5",spec_code="dcs.memcached.master_standby",charging_mode="yearly-monthly",enterprise_project_id="` + ep + `",tag_owner="team \"q\"",tag_cost_center=""} 1`,
+		`dcs_instance_info{` + prodLabels + `,instance_id="c1",name="never-born",engine="redis",engine_version="5.0",spec_code="redis.ha.xu1.large.r2.1",charging_mode="pay-per-use",enterprise_project_id="0",tag_owner="",tag_cost_center=""} 1`,
 		`dcs_instance_status{` + prodLabels + `,instance_id="c1",status="CREATEFAILED"} 1`,
+		`dcs_instance_maintenance_window_active{` + prodLabels + `,instance_id="r1"} 1`,
+		`dcs_instance_maintenance_window_active{` + prodLabels + `,instance_id="m1"} 0`,
+		`dcs_instance_upgrade_pending{` + prodLabels + `,instance_id="r1"} 1`,
+		`dcs_instance_upgrade_pending{` + prodLabels + `,instance_id="m1"} 0`,
+		`dcs_instance_created_timestamp_seconds{` + prodLabels + `,instance_id="r1"} 1.735787045678e+09`,
 		`dcs_instances_listing_up{` + prodLabels + `} 1`,
 	} {
 		if !strings.Contains(got, line+"\n") {
 			t.Errorf("missing %s", line)
+		}
+	}
+	if ids := instanceIDs(got, "dcs_instance_maintenance_window_active"); slices.Contains(ids, "c1") {
+		t.Error("an instance without a maintenance window has dcs_instance_maintenance_window_active")
+	}
+	if strings.Contains(got, "tag_env") {
+		t.Error("a tag that instance_tags does not list is exported")
+	}
+	if n := strings.Count(e.logs.String(), "no usable maintenance window"); n != 1 {
+		t.Errorf("c1's missing window was logged %d times, want once", n)
+	}
+}
+
+// TestListingTagsFollowConfig checks the tag labels against the target's
+// instance_tags: none without it, and a tag an instance carries twice
+// gives its first value.
+func TestListingTagsFollowConfig(t *testing.T) {
+	fleet := []dcsapitest.Instance{{ID: "r1", Name: "a", Engine: "Redis", Status: "RUNNING",
+		Tags: []dcsapitest.Tag{{Key: "owner", Value: "first"}, {Key: "owner", Value: "second"}, {Key: "Owner", Value: "case"}}}}
+	for _, c := range []struct {
+		config string
+		want   string // the end of r1's info labels
+	}{
+		{listedA, `enterprise_project_id="0"} 1`},
+		{listedA + "    instance_tags: [owner]\n", `enterprise_project_id="0",tag_owner="first"} 1`},
+		{listedA + "    instance_tags: [Owner, team.name]\n", `enterprise_project_id="0",tag_Owner="case",tag_team_name=""} 1`},
+	} {
+		e := newEnv(t, Options{}, c.config)
+		e.srv.SetInstances(projectA, fleet)
+		e.refresh("prod")
+		info := series(e.scrape("prod"), "dcs_instance_info")
+		if len(info) != 1 || !strings.HasSuffix(info[0], c.want) {
+			t.Errorf("with %q: info %q, want it to end with %s", strings.TrimPrefix(c.config, listedA), info, c.want)
 		}
 	}
 }
@@ -240,22 +294,22 @@ func TestListingExpiresAfterMaxStaleness(t *testing.T) {
 	// Render without a scrape, which would query the status API and so
 	// re-render anyway: the cached output itself must expire.
 	out := tg.rendered(e.clock.Now())
-	if len(out[famInstanceInfo]) == 0 || len(out[famListingMismatch]) == 0 {
+	if len(out.lines[famInstanceInfo]) == 0 || len(out.lines[famListingMismatch]) == 0 {
 		t.Fatal("a listing one minute old is not served after a failure")
 	}
 
 	e.clock.Advance(4*time.Minute + time.Second)
 	out = tg.rendered(e.clock.Now())
-	for _, f := range append(instanceFamilies[:], famListingMismatch) {
-		if len(out[f]) != 0 {
-			t.Errorf("%s is served past max staleness:\n%s", families[f].name, out[f])
+	for _, f := range append(instanceFamilies[:], famInstanceMaintenance, famListingMismatch) {
+		if len(out.lines[f]) != 0 {
+			t.Errorf("%s is served past max staleness:\n%s", families[f].name, out.lines[f])
 		}
 	}
-	if want := `dcs_instances_listing_up{` + prodLabels + "} 0\n"; string(out[famListingUp]) != want {
-		t.Errorf("listing_up is %q, want %q", out[famListingUp], want)
+	if want := `dcs_instances_listing_up{` + prodLabels + "} 0\n"; string(out.lines[famListingUp]) != want {
+		t.Errorf("listing_up is %q, want %q", out.lines[famListingUp], want)
 	}
 	tg.mu.Lock()
-	kept := tg.listing.instances != nil || tg.listing.lines[0] != nil
+	kept := tg.listing.instances != nil || tg.listing.lines[0] != nil || tg.listing.windows != nil
 	tg.mu.Unlock()
 	if kept {
 		t.Error("an expired listing is still held in memory")
@@ -407,12 +461,14 @@ func TestScrapesDoNotWaitForListing(t *testing.T) {
 // timeout: the listing of three pages takes longer than one timeout, and
 // must still succeed, because the timeout is per call.
 func TestListingPageTimeout(t *testing.T) {
-	e := newEnv(t, Options{}, listedA+"    timeout: 1s\n")
+	// Three pages of 0.7 s each take longer than the timeout of 2 s, and
+	// each page has 1.3 s to spare.
+	e := newEnv(t, Options{}, listedA+"    timeout: 2s\n")
 	e.srv.SetInstances(projectA, dcsapitest.SampleFleet(2001))
-	e.srv.SetLatency(400 * time.Millisecond)
+	e.srv.SetLatency(700 * time.Millisecond)
 	start := time.Now()
 	e.refresh("prod")
-	if took := time.Since(start); took < time.Second {
+	if took := time.Since(start); took < 2*time.Second {
 		t.Fatalf("the listing took %v; the test needs it to take longer than the timeout", took)
 	}
 	if got := e.scrape("prod"); !strings.Contains(got, `dcs_instances_listing_up{`+prodLabels+`} 1`) {
@@ -445,5 +501,30 @@ func TestListingSkippedWhileBackingOff(t *testing.T) {
 	}
 	if got := e.scrape("prod"); !strings.Contains(got, `dcs_instances_listing_up{`+prodLabels+`} 0`) {
 		t.Errorf("a skipped listing is not reported as failed:\n%s", strings.Join(series(got, "dcs_instances_listing_up"), "\n"))
+	}
+}
+
+// TestListingCarriesDiscoveredProject lists a target whose project id is
+// looked up in IAM: every series, per-instance ones included, carries the
+// id found, whether the listing or a status query found it first.
+func TestListingCarriesDiscoveredProject(t *testing.T) {
+	for _, scrapeFirst := range []bool{false, true} {
+		e := newEnv(t, Options{}, "  - name: discovered\n    region: cn-north-4\n    instances: true\n")
+		if scrapeFirst {
+			e.scrape("discovered")
+		}
+		e.refresh("discovered")
+		got := e.scrape("discovered")
+		lines := append(perInstance(got), series(got, "dcs_up")...)
+		// smallFleet has no maintenance windows; the fake sends every
+		// other field.
+		if len(lines) != len(instanceFamilies)*len(smallFleet())+1 {
+			t.Fatalf("scrape first %t: %d series:\n%s", scrapeFirst, len(lines), got)
+		}
+		for _, line := range lines {
+			if !strings.Contains(line, `project_id="`+projectA+`"`) {
+				t.Errorf("scrape first %t: without the discovered project id: %s", scrapeFirst, line)
+			}
+		}
 	}
 }

@@ -1,5 +1,8 @@
 package collector
 
+// This file gives the status page its view of the targets, read from the
+// same snapshot as their series, and the accessors --dcs.check uses.
+
 import (
 	"time"
 
@@ -70,32 +73,37 @@ func (e *Exporter) TargetStatuses() []TargetStatus {
 
 func (t *Target) statusSnapshot(now time.Time) TargetStatus {
 	pid, known := t.knownProjectID()
-	requests := t.requests.snapshot()
-	ts := TargetStatus{Config: t.cfg, Requests: make([]RequestCount, len(requests)), FailedStep: t.queryStep()}
+	step := t.queryStep()
+	// The same snapshot the target's series are rendered from, so that the
+	// page and /metrics agree; what only the page shows is read with it.
+	t.mu.Lock()
+	t.expireLocked(now)
+	snap := t.snapshotLocked()
+	querying, backoffUntil := t.inflight != nil, t.backoff.until
+	t.mu.Unlock()
+
+	s := &snap.status
+	ts := TargetStatus{
+		Config: t.cfg, FailedStep: step, Querying: querying,
+		Attempted: s.attempted, Up: s.up, LastSuccess: s.lastSuccess, LastError: s.err,
+		Requests: make([]RequestCount, len(snap.requests)),
+	}
+	ts.ProjectID = s.projectID
 	if known {
 		ts.ProjectID = pid
 	}
-	for i, r := range requests {
+	for i, r := range snap.requests {
 		ts.Requests[i] = RequestCount{API: r.api, Code: r.code, N: r.n}
-	}
-
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := &t.status
-	ts.Attempted, ts.Querying, ts.Up = s.attempted, t.inflight != nil, s.up
-	ts.LastSuccess, ts.LastError = s.lastSuccess, s.err
-	if ts.ProjectID == "" {
-		ts.ProjectID = s.projectID
 	}
 	if s.report != nil {
 		ts.HasCounts = true
 		ts.Total, ts.NotRunning = InstanceTotals(s.report)
 	}
-	if now.Before(t.backoff.until) {
-		ts.NextAttempt = t.backoff.until
+	if now.Before(backoffUntil) {
+		ts.NextAttempt = backoffUntil
 	}
-	if t.cfg.Instances {
-		l := &t.listing
+	if snap.listed {
+		l := &snap.listing
 		ts.Listing = &ListingStatus{
 			Attempted: l.attempted, Running: l.running, Up: l.up,
 			Instances: len(l.instances), LastSuccess: l.lastSuccess,

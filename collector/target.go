@@ -1,12 +1,13 @@
 package collector
 
+// This file is the query state machine of a target: starting, joining and
+// abandoning status queries, recording their results, and backing off.
+
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -28,15 +29,15 @@ type Target struct {
 
 	requests requestCounts
 
-	mu         sync.Mutex
-	inflight   chan struct{}
-	late       lateAnswer
-	status     statusResult
-	backoff    backoffState
-	listing    listingResult
-	out        *[numFamilies][]byte // never changed once rendered; see rendered
-	outValid   bool
-	staleUntil time.Time // the rendered output changes then, as stale counts expire
+	mu       sync.Mutex
+	inflight chan struct{}
+	late     lateAnswer
+	status   statusResult
+	backoff  backoffState
+	listing  listingResult
+	labels   string        // rendered by targetLabels; see updateLabelsLocked
+	out      *targetSeries // the series rendered last; nil when out of date
+	outUntil time.Time     // out expires then, as stale data does; zero: it does not
 }
 
 // lateAnswer pipelines a target that answers more slowly than the scrape
@@ -155,7 +156,8 @@ func (t *Target) query(waitLimit time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := &t.status
-	s.attempted, s.duration, s.projectID = true, end.Sub(start), pid
+	s.attempted, s.duration = true, end.Sub(start)
+	t.setProjectIDLocked(pid)
 	t.outputChanged()
 	if !s.up && s.err != nil {
 		t.logger.Info("target recovered", "after", s.errKey)
@@ -176,9 +178,7 @@ func (t *Target) recordFailure(err error, now time.Time, took time.Duration) {
 	defer t.mu.Unlock()
 	s := &t.status
 	s.attempted, s.duration, s.up, s.err = true, took, false, err
-	if pid != "" {
-		s.projectID = pid
-	}
+	t.setProjectIDLocked(pid)
 	t.outputChanged()
 	t.applyBackoff(err, now)
 	if key := errorKey(err); key != s.errKey {
@@ -255,193 +255,4 @@ func errorKey(err error) string {
 		return fmt.Sprintf("%s %d %s %s", apiErr.API, apiErr.StatusCode, apiErr.Code, apiErr.Message)
 	}
 	return err.Error()
-}
-
-// rendered returns the target's series, rendering them again only when a
-// query or listing changed them or stale counts expired.
-func (t *Target) rendered(now time.Time) *[numFamilies][]byte {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.outValid && (t.staleUntil.IsZero() || now.Before(t.staleUntil)) {
-		return t.out
-	}
-	// Always into a new array: scrapes still writing out the previous one
-	// read it after the lock is gone, so it must never change under them.
-	// Rendered into reused buffers, then copied to one exact-size block.
-	scratch := getRenderScratch()
-	t.renderLocked(now, scratch, false)
-	out := compactRendered(scratch)
-	putRenderScratch(scratch)
-	t.out, t.outValid = out, true
-	return out
-}
-
-// renderTimedOut renders the target as down for one scrape whose deadline
-// passed before the target's query finished.
-func (t *Target) renderTimedOut(now time.Time) *[numFamilies][]byte {
-	var out [numFamilies][]byte
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	staleUntil := t.staleUntil // belongs to the cached output, not to this one
-	t.renderLocked(now, &out, true)
-	t.staleUntil = staleUntil
-	return &out
-}
-
-func (t *Target) renderLocked(now time.Time, out *[numFamilies][]byte, timedOut bool) {
-	for i := range out {
-		out[i] = out[i][:0]
-	}
-	s := &t.status
-	pid := s.projectID
-	if pid == "" {
-		pid = t.cfg.ProjectID
-	}
-	prefix := targetLabels(t.cfg.Name, t.cfg.Region, pid, t.cfg.Labels, t.labelNames())
-
-	up := 0.0
-	if s.up && !timedOut {
-		up = 1
-	}
-	out[famUp] = appendSample(out[famUp], families[famUp].name, prefix, up)
-	if s.attempted {
-		out[famScrapeDuration] = appendSample(out[famScrapeDuration], families[famScrapeDuration].name, prefix, s.duration.Seconds())
-	}
-	if !s.lastSuccess.IsZero() {
-		out[famLastSuccess] = appendSample(out[famLastSuccess], families[famLastSuccess].name, prefix, float64(s.lastSuccess.UnixMilli())/1000)
-	}
-
-	t.staleUntil = time.Time{}
-	if s.report != nil {
-		fresh := s.up && !timedOut
-		if !fresh && t.ex.opts.MaxStaleness > 0 {
-			expiry := s.lastSuccess.Add(t.ex.opts.MaxStaleness)
-			if now.Before(expiry) {
-				fresh = true
-				t.staleUntil = expiry
-			}
-		}
-		if fresh {
-			t.renderCounts(out, prefix, s.report)
-		}
-	}
-	t.renderRequests(out, prefix)
-	t.renderListing(now, out, prefix)
-}
-
-// renderCounts writes the status API's counts. The states and engines the API
-// version documents are always written, 0 when absent, so that alerts on
-// them do not go blind when the API leaves a zero out.
-func (t *Target) renderCounts(out *[numFamilies][]byte, prefix string, r *dcsapi.StatusReport) {
-	version := dcsapi.APIVersion(t.cfg.APIVersion)
-	documented := dcsapi.DocumentedStates(version)
-	name := families[famInstancesAllEngines].name
-	for _, state := range unionSorted(documented, r.Total) {
-		out[famInstancesAllEngines] = appendSample(out[famInstancesAllEngines], name, prefix, float64(r.Total[state]), labelPair{"state", state})
-	}
-	name = families[famInstances].name
-	for _, engine := range unionSorted(dcsapi.DocumentedEngines(version), r.Engines) {
-		counts := r.Engines[engine]
-		var states []string
-		if containsString(dcsapi.DocumentedEngines(version), engine) {
-			states = unionSorted(dcsapi.DocumentedEngineStates(version), counts)
-		} else {
-			states = unionSorted(nil, counts)
-		}
-		for _, state := range states {
-			out[famInstances] = appendSample(out[famInstances], name, prefix, float64(counts[state]), labelPair{"engine", engine}, labelPair{"state", state})
-		}
-	}
-}
-
-func (t *Target) renderRequests(out *[numFamilies][]byte, prefix string) {
-	name := families[famAPIRequests].name
-	for _, c := range t.requests.snapshot() {
-		out[famAPIRequests] = appendSample(out[famAPIRequests], name, prefix, float64(c.n), labelPair{"api", c.api}, labelPair{"code", c.code})
-	}
-}
-
-func (t *Target) labelNames() []string { return t.cfg.LabelNames() }
-
-// unionSorted returns the sorted union of list and m's keys.
-func unionSorted[V any](list []string, m map[string]V) []string {
-	out := make([]string, 0, len(list)+len(m))
-	out = append(out, list...)
-	for k := range m {
-		if !containsString(list, k) {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// requestCounts counts a target's API calls by API and status code.
-type requestCounts struct {
-	mu     sync.Mutex
-	counts map[[2]string]uint64
-	onAdd  func()
-}
-
-type requestCount struct {
-	api, code string
-	n         uint64
-}
-
-func (r *requestCounts) add(api, code string) {
-	r.mu.Lock()
-	if r.counts == nil {
-		r.counts = map[[2]string]uint64{}
-	}
-	r.counts[[2]string{api, code}]++
-	r.mu.Unlock()
-	if r.onAdd != nil {
-		r.onAdd()
-	}
-}
-
-func (r *requestCounts) snapshot() []requestCount {
-	r.mu.Lock()
-	out := make([]requestCount, 0, len(r.counts))
-	for k, n := range r.counts {
-		out = append(out, requestCount{k[0], k[1], n})
-	}
-	r.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].api != out[j].api {
-			return out[i].api < out[j].api
-		}
-		return out[i].code < out[j].code
-	})
-	return out
-}
-
-// newCredentialProvider maps the configured credential source to a provider.
-func newCredentialProvider(c config.Credentials, onRequest func(api, code string)) dcsapi.CredentialProvider {
-	switch {
-	case c.Env:
-		return dcsapi.EnvCredentials{}
-	case c.Metadata:
-		return &dcsapi.MetadataCredentials{Endpoint: c.MetadataEndpoint, OnRequest: onRequest}
-	case c.AccessKeyFile != "" || c.SecretKeyFile != "" || c.SecurityTokenFile != "":
-		// Each key comes from its file, or inline when it has none.
-		return &dcsapi.FileCredentials{AccessKeyFile: c.AccessKeyFile, SecretKeyFile: c.SecretKeyFile, SecurityTokenFile: c.SecurityTokenFile,
-			AccessKey: string(c.AccessKey), SecretKey: string(c.SecretKey), SecurityToken: string(c.SecurityToken)}
-	default:
-		return dcsapi.StaticCredentials{AccessKey: string(c.AccessKey), SecretKey: string(c.SecretKey), SecurityToken: string(c.SecurityToken)}
-	}
-}
-
-// describeTarget is used in log lines.
-func describeTarget(c config.Target) []any {
-	return []any{"target", c.Name, "region", c.Region, "api_version", c.APIVersion, "endpoint", strings.TrimSuffix(c.Endpoint, "/")}
 }

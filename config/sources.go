@@ -1,5 +1,7 @@
 package config
 
+// This file says where each credential key comes from, for --config.check.
+
 import (
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 )

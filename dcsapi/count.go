@@ -1,5 +1,7 @@
 package dcsapi
 
+// This file asks the list API for the instance count alone.
+
 import "context"
 
 // CountInstances asks the list API for a page with room for one instance and

@@ -10,13 +10,13 @@ import (
 	"github.com/dcs-exporter/dcs_exporter/dcsapi/dcsapitest"
 )
 
-// figure3 is API calls per scrape: concurrent scrapes share one call in
+// figure2 is API calls per scrape: concurrent scrapes share one call in
 // on-scrape mode and make none in cached mode, where each refresh interval
 // costs one call per target.
-func (s *suite) figure3() error {
+func (s *suite) figure2() error {
 	fake := newFleet(10)
 	defer fake.Close()
-	one, err := s.writeConfig("fig3-one", fake.URL, 1, targetOptions{})
+	one, err := s.writeConfig("fig2-one", fake.URL, 1, targetOptions{})
 	if err != nil {
 		return err
 	}
@@ -24,19 +24,19 @@ func (s *suite) figure3() error {
 	// On-scrape mode: the answer takes 300 ms, so that all 100 scrapes
 	// arrive while the one query is in flight.
 	fake.SetLatency(300 * time.Millisecond)
-	calls, err := s.burst("fig3-onscrape", one, fake, "--web.max-requests=0")
+	calls, err := s.burst("fig2-onscrape", one, fake, "--web.max-requests=0")
 	if err != nil {
 		return err
 	}
-	s.add(row{figure: "3", name: "100 concurrent scrapes of one target, on-scrape mode: API calls", measured: fmt.Sprint(calls),
+	s.add(row{figure: "2", name: "100 concurrent scrapes of one target, on-scrape mode: API calls", measured: fmt.Sprint(calls),
 		baseline: "-", ratio: "-", target: "= 1", pass: passIf(calls == 1)})
 
 	fake.SetLatency(0)
-	calls, err = s.burst("fig3-cached", one, fake, "--web.max-requests=0", "--dcs.refresh-interval=1h")
+	calls, err = s.burst("fig2-cached", one, fake, "--web.max-requests=0", "--dcs.refresh-interval=1h")
 	if err != nil {
 		return err
 	}
-	s.add(row{figure: "3", name: "100 concurrent scrapes of one target, cached mode: API calls", measured: fmt.Sprint(calls),
+	s.add(row{figure: "2", name: "100 concurrent scrapes of one target, cached mode: API calls", measured: fmt.Sprint(calls),
 		baseline: "-", ratio: "-", target: "= 0", pass: passIf(calls == 0)})
 
 	return s.perInterval(fake)
@@ -83,11 +83,11 @@ func (s *suite) burst(name, config string, fake *dcsapitest.Server, flags ...str
 // interval.
 func (s *suite) perInterval(fake *dcsapitest.Server) error {
 	const targets, intervals, interval = 10, 20, 250 * time.Millisecond
-	cfg, err := s.writeConfig("fig3-ten", fake.URL, targets, targetOptions{})
+	cfg, err := s.writeConfig("fig2-ten", fake.URL, targets, targetOptions{})
 	if err != nil {
 		return err
 	}
-	exp, err := s.startExporter("fig3-interval", cfg, -1, "--dcs.refresh-interval="+interval.String())
+	exp, err := s.startExporter("fig2-interval", cfg, -1, "--dcs.refresh-interval="+interval.String())
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func (s *suite) perInterval(fake *dcsapitest.Server) error {
 	}
 	wg.Wait()
 	perTarget := float64(total) / targets / intervals
-	s.add(row{figure: "3", name: fmt.Sprintf("cached mode, %d targets, %d intervals of %s, %d scrapes meanwhile: calls per target per interval", targets, intervals, interval, scrapes.Load()),
+	s.add(row{figure: "2", name: fmt.Sprintf("cached mode, %d targets, %d intervals of %s, %d scrapes meanwhile: calls per target per interval", targets, intervals, interval, scrapes.Load()),
 		measured: fmt.Sprintf("%.2f (%d calls)", perTarget, total), baseline: "-", ratio: "-", target: "= 1 for each target", pass: passIf(even && total == targets*intervals)})
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dcs-exporter/dcs_exporter/bench/callbench"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi/dcsapitest"
 )
 
@@ -59,23 +58,17 @@ func (s *suite) writeConfig(name, url string, n int, o targetOptions) (string, e
 }
 
 // fakeMain serves a fake API until interrupted and prints its URL; with
-// -config it also writes an exporter config for its targets. Figure 2 runs
-// it as the status call fixture ("-status"), pinned away from the client.
+// -config it also writes an exporter config for its targets. It is for
+// trying the exporter by hand against a fleet of any size.
 func fakeMain(args []string) int {
 	fs := flag.NewFlagSet("fake", flag.ContinueOnError)
 	targets := fs.Int("targets", 1, "number of projects")
 	latency := fs.Duration("latency", 0, "delay of every answer")
-	status := fs.Bool("status", false, "serve the status call fixture of figure 2 instead")
 	config := fs.String("config", "", "write an exporter config for the projects here")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	var fake *dcsapitest.Server
-	if *status {
-		fake = callbench.NewFake()
-	} else {
-		fake = newFleet(*targets)
-	}
+	fake := newFleet(*targets)
 	defer fake.Close()
 	fake.SetLatency(*latency)
 	if *config != "" {

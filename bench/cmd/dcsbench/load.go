@@ -114,7 +114,7 @@ func fetchOnce(c *http.Client, url string, gzipped bool, buf []byte) (int64, err
 	return n, nil
 }
 
-// staticMain is the baseline of figures 1 and 5: a minimal net/http server
+// staticMain is the baseline of figures 1 and 4: a minimal net/http server
 // that serves fixed bytes on /metrics, the gzip ones to clients that accept
 // them. It prints nothing; the suite waits for /-/ready.
 func staticMain(args []string) int {

@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// figure4 is scale in targets: one on-scrape /metrics of many targets whose
+// figure3 is scale in targets: one on-scrape /metrics of many targets whose
 // API answers after 100 ms, at most 64 calls at once, and the exporter's
 // memory.
-func (s *suite) figure4() error {
+func (s *suite) figure3() error {
 	const latency, concurrency = 100 * time.Millisecond, 64
 	sizes := []int{10, 100, 1000, 5000}
 	peaks := map[int]float64{}
@@ -26,17 +26,17 @@ func (s *suite) figure4() error {
 		if n == 1000 {
 			target, pass = "<= 2.5 s", passIf(took <= 2.5)
 		}
-		s.add(row{figure: "4", name: fmt.Sprintf("on-scrape /metrics, %d targets, API 100 ms, 64 calls at once: time (baseline: the floor)", n),
+		s.add(row{figure: "3", name: fmt.Sprintf("on-scrape /metrics, %d targets, API 100 ms, 64 calls at once: time (baseline: the floor)", n),
 			measured: fmtSeconds(took), baseline: fmtSeconds(floor), ratio: fmtRatio(took, floor), target: target, pass: pass})
 		target, pass = "-", passNone
 		if n == 1000 {
 			target, pass = "<= 64 MiB", passIf(peak <= 64<<20)
 		}
-		s.add(row{figure: "4", name: fmt.Sprintf("on-scrape, %d targets: peak RSS (RSS after the scrape)", n),
+		s.add(row{figure: "3", name: fmt.Sprintf("on-scrape, %d targets: peak RSS (RSS after the scrape)", n),
 			measured: fmt.Sprintf("%s (%s)", fmtMiB(peak), fmtMiB(rss)), baseline: "-", ratio: "-", target: target, pass: pass})
 	}
 	perTarget := (peaks[5000] - peaks[1000]) / 4000
-	s.add(row{figure: "4", name: "memory per target: peak RSS growth from 1,000 to 5,000 targets / 4,000",
+	s.add(row{figure: "3", name: "memory per target: peak RSS growth from 1,000 to 5,000 targets / 4,000",
 		measured: fmt.Sprintf("%.1f KiB", perTarget/1024), baseline: "-", ratio: "-", target: "< 16 KiB", pass: passIf(perTarget < 16<<10)})
 	return nil
 }
@@ -48,11 +48,11 @@ func (s *suite) onScrapeOnce(n int, latency time.Duration, concurrency int) (too
 	fake := newFleet(n)
 	defer fake.Close()
 	fake.SetLatency(latency)
-	cfg, err := s.writeConfig(fmt.Sprintf("fig4-%d", n), fake.URL, n, targetOptions{})
+	cfg, err := s.writeConfig(fmt.Sprintf("fig3-%d", n), fake.URL, n, targetOptions{})
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	exp, err := s.startExporter(fmt.Sprintf("fig4-exporter-%d", n), cfg, -1, fmt.Sprintf("--dcs.max-concurrency=%d", concurrency))
+	exp, err := s.startExporter(fmt.Sprintf("fig3-exporter-%d", n), cfg, -1, fmt.Sprintf("--dcs.max-concurrency=%d", concurrency))
 	if err != nil {
 		return 0, 0, 0, err
 	}

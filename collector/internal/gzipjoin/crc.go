@@ -1,8 +1,8 @@
-package collector
+package gzipjoin
 
-// CRC-32 (IEEE) of a concatenation from the CRCs of its parts. The gzip
-// trailer needs the CRC of the whole answer, whose long cached part has a
-// CRC computed once; only the short per-scrape part is hashed each time.
+// The CRC-32 (IEEE) of a concatenation, from the CRCs of its parts: the
+// gzip trailer needs the CRC of the whole stream, and a part that is joined
+// into many streams has its CRC computed once.
 //
 // The method is the one zlib uses: the CRC register is a vector over GF(2),
 // and feeding it one zero bit is a linear map, so feeding it n zero bytes
@@ -65,11 +65,4 @@ func crcZeros(n int) crcMatrix {
 		power = power.then(&power)
 	}
 	return result
-}
-
-// crc32Combine returns the CRC-32 of A followed by B, given the CRCs of A
-// and B and the length of B.
-func crc32Combine(crcA, crcB uint32, lenB int) uint32 {
-	z := crcZeros(lenB)
-	return z.apply(crcA) ^ crcB
 }

@@ -1,4 +1,4 @@
-package collector
+package processcollector
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// NewProcessCollector returns the process_* metrics of client_golang's
+// New returns the process_* metrics of client_golang's
 // process collector, with the same names, help and values, at a fraction
 // of the cost: that collector spends about 400 µs per scrape (it parses
 // /proc/self/limits and /proc/stat, and /proc/self/net/netstat, whose
@@ -22,7 +22,7 @@ import (
 // read, and this saves two system calls each), and the network counters,
 // totals of the network namespace rather than of the process, are read at
 // most once a second.
-func NewProcessCollector() prometheus.Collector {
+func New() prometheus.Collector {
 	c := &processCollector{
 		cpu:       prometheus.NewDesc("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", nil, nil),
 		openFDs:   prometheus.NewDesc("process_open_fds", "Number of open file descriptors.", nil, nil),

@@ -1,14 +1,14 @@
 //go:build !linux
 
-package collector
+package processcollector
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// NewProcessCollector is client_golang's process collector; the leaner one
+// New is client_golang's process collector; the leaner one
 // reads Linux's /proc.
-func NewProcessCollector() prometheus.Collector {
+func New() prometheus.Collector {
 	return collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})
 }
