@@ -61,7 +61,7 @@ func PrintConfig(w io.Writer, file string, cfg *config.Config) error {
 			}
 			row("instance_tags", strings.Join(tags, ", "))
 		}
-		for _, s := range t.Credentials.KeySources() {
+		for _, s := range keySources(t.Credentials) {
 			row(s.Key, sourceOf(s))
 		}
 	}
@@ -85,7 +85,7 @@ func PrintNotes(w io.Writer, cfg *config.Config) error {
 // sourceOf names where a credential key comes from. For the environment it
 // says whether the variable is set in this process, which tells a user of
 // systemd or Kubernetes whether the variable arrived, without showing it.
-func sourceOf(s config.KeySource) string {
+func sourceOf(s keySource) string {
 	switch s.Kind {
 	case "file":
 		return "file " + s.Where

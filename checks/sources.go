@@ -1,14 +1,15 @@
-package config
+package checks
 
-// This file says where each credential key comes from, for --config.check.
+// This file says where each credential key of a target comes from, without
+// its value, for --config.check.
 
 import (
+	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 )
 
-// KeySource says where one credential key comes from, without its value,
-// for --config.check.
-type KeySource struct {
+// keySource says where one credential key comes from.
+type keySource struct {
 	Key string // access_key, secret_key or security_token
 	// Kind is "inline", "file", "env", "metadata" or "not set".
 	Kind string
@@ -17,20 +18,20 @@ type KeySource struct {
 	Where string
 }
 
-// KeySources returns the source of each credential key, in the order
+// keySources returns the source of each credential key, in the order
 // access_key, secret_key, security_token.
-func (c Credentials) KeySources() []KeySource {
+func keySources(c config.Credentials) []keySource {
 	keys := [3]string{"access_key", "secret_key", "security_token"}
-	out := make([]KeySource, 3)
+	out := make([]keySource, 3)
 	switch {
 	case c.Env:
 		for i, env := range [3]string{dcsapi.EnvAccessKey, dcsapi.EnvSecretKey, dcsapi.EnvSecurityToken} {
-			out[i] = KeySource{Key: keys[i], Kind: "env", Where: env}
+			out[i] = keySource{Key: keys[i], Kind: "env", Where: env}
 		}
 		return out
 	case c.Metadata:
 		for i := range keys {
-			out[i] = KeySource{Key: keys[i], Kind: "metadata", Where: c.MetadataEndpoint}
+			out[i] = keySource{Key: keys[i], Kind: "metadata", Where: c.MetadataEndpoint}
 		}
 		return out
 	}
@@ -39,11 +40,11 @@ func (c Credentials) KeySources() []KeySource {
 	for i := range keys {
 		switch {
 		case files[i] != "":
-			out[i] = KeySource{Key: keys[i], Kind: "file", Where: files[i]}
+			out[i] = keySource{Key: keys[i], Kind: "file", Where: files[i]}
 		case inline[i]:
-			out[i] = KeySource{Key: keys[i], Kind: "inline"}
+			out[i] = keySource{Key: keys[i], Kind: "inline"}
 		default:
-			out[i] = KeySource{Key: keys[i], Kind: "not set"}
+			out[i] = keySource{Key: keys[i], Kind: "not set"}
 		}
 	}
 	return out
