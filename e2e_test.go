@@ -1,11 +1,16 @@
 package main
 
-// End-to-end test of the deployment ("Deploy and observe"): Debian's
-// Prometheus scrapes the exporter, which runs in-process against the fake DCS
-// API, loads a copy of the shipped rules with shortened durations and sends
-// its alerts to Debian's Alertmanager, which posts them to a webhook of the
-// test. Every PromQL query of the Grafana dashboard must return data, and an
-// instance put into the error state must reach Alertmanager as an alert.
+// End-to-end test of the deployment ("Deploy and observe"): the pinned
+// Prometheus 3 scrapes the exporter, which runs in-process against the fake
+// DCS API, loads the alerting rules of the shipped rule file (not its
+// recording rules, which are optional) with shortened durations and sends its
+// alerts to the pinned Alertmanager, which posts them to a webhook of the
+// test. The scrape goes through the exporter's own Content-Type, which
+// Prometheus 3 checks strictly (no fallback_scrape_protocol is set). Every
+// PromQL query of the Grafana dashboard must return data without any recorded
+// series, a second exporter process scraped for the same targets (a rollout)
+// must change no count and no alert, and an instance put into the error state
+// must reach Alertmanager as an alert.
 
 import (
 	"bytes"
@@ -45,33 +50,47 @@ const (
 	e2eForDuration   = "2s"
 	e2eGroupInterval = "1s"
 
-	// Bounds of the waits; the whole test normally takes about 15 seconds
-	// (Prometheus passes new scrape targets on only every 5 seconds).
+	// Bounds of the waits; the whole test normally takes 15 to 20 seconds
+	// (Prometheus' discovery passes new scrape targets on only every 5
+	// seconds).
 	e2eStartTimeout     = 20 * time.Second
 	e2eScrapeTimeout    = 20 * time.Second
 	e2eDashboardTimeout = 30 * time.Second
 	e2eAlertTimeout     = 60 * time.Second
 )
 
+// e2eExporterFlags are the flags of every exporter process of the test.
+var e2eExporterFlags = []string{"--dcs.refresh-interval=1s", "--dcs.instances-refresh-interval=1s"}
+
 func TestE2EDeployAndObserve(t *testing.T) {
-	if testing.Short() {
-		t.Skip("SKIPPED: the end-to-end test starts Prometheus and Alertmanager; not with -short")
-	}
-	prometheusBin := requireTool(t, "prometheus")
-	alertmanagerBin := requireTool(t, "prometheus-alertmanager")
-	promtool := requireTool(t, "promtool")
+	prometheusBin := pinnedTool(t, "prometheus")
+	alertmanagerBin := pinnedTool(t, "alertmanager")
+	promtool := pinnedTool(t, "promtool")
 	start := time.Now()
 
 	// The exporter, in-process, in front of the fake API, with a third
 	// target whose instances are listed one by one.
-	h := newHarness(t, "--dcs.refresh-interval=1s", "--dcs.instances-refresh-interval=1s")
+	h := newHarness(t, e2eExporterFlags...)
 	h.fake.AddProject("cn-east-3", projectFleet)
 	h.fake.SetInstances(projectFleet, dcsapitest.SampleFleet(25))
 	h.writeConfig(h.configText("  - name: fleet\n    region: cn-east-3\n    project_id: " + projectFleet + "\n    instances: true\n    labels: {env: prod}\n"))
 	if code, body := h.post("/-/reload"); code != http.StatusOK {
 		t.Fatalf("adding the listed target: HTTP %d: %s", code, body)
 	}
-	exporterURL, err := url.Parse(h.srv.URL)
+	// Prometheus scrapes the exporter's handler through a recorder of what
+	// each scrape asked for and got, and, as a control, through one that
+	// blanks the Content-Type, which Prometheus 3 must refuse.
+	scrapes := &scrapeRecorder{next: h.app.handler}
+	exporterSrv := httptest.NewServer(scrapes)
+	t.Cleanup(exporterSrv.Close)
+	blanked := &scrapeRecorder{next: h.app.handler, blankContentType: true}
+	controlSrv := httptest.NewServer(blanked)
+	t.Cleanup(controlSrv.Close)
+	exporterURL, err := url.Parse(exporterSrv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	controlURL, err := url.Parse(controlSrv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +104,9 @@ func TestE2EDeployAndObserve(t *testing.T) {
 		}
 	})
 
-	// The shipped rules with short durations, checked by promtool.
+	// The shipped alerting rules with short durations, checked by promtool.
+	// The recording rules are left out: the alerts and the dashboard must
+	// work without them.
 	rulesPath := filepath.Join(dir, "dcs-alerts.yml")
 	shipped, err := os.ReadFile(e2eRulesFile)
 	if err != nil {
@@ -95,7 +116,12 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: %v", e2eRulesFile, err)
 	}
-	writeFile(t, rulesPath, shortened)
+	alerting, recorded, err := alertingRulesOnly(shortened)
+	if err != nil {
+		t.Fatalf("%s: %v", e2eRulesFile, err)
+	}
+	t.Logf("%s: left out the recording rules of %v", e2eRulesFile, recorded)
+	writeFile(t, rulesPath, alerting)
 	runTool(t, promtool, "check", "rules", rulesPath)
 
 	// The webhook receiver of Alertmanager.
@@ -114,8 +140,12 @@ func TestE2EDeployAndObserve(t *testing.T) {
 			"--log.level=info",
 		}
 	})
+	// The dcs job finds its targets in a file, so that the rollout check can
+	// add a second exporter to it.
+	targetsFile := filepath.Join(dir, "dcs-targets.json")
+	writeScrapeTargets(t, targetsFile, exporterURL.Host)
 	promConfig := filepath.Join(dir, "prometheus.yml")
-	writeFile(t, promConfig, fmt.Sprintf(prometheusConfig, rulesPath, e.am.host, exporterURL.Host))
+	writeFile(t, promConfig, fmt.Sprintf(prometheusConfig, rulesPath, e.am.host, targetsFile, controlURL.Host))
 	runTool(t, promtool, "check", "config", promConfig)
 	e.prom = e.startDaemon("prometheus", func(port int) []string {
 		return []string{prometheusBin,
@@ -123,15 +153,20 @@ func TestE2EDeployAndObserve(t *testing.T) {
 			"--storage.tsdb.path=" + filepath.Join(dir, "prometheus-data"),
 			"--web.listen-address=" + loopback(port),
 			"--log.level=info",
+			// A hidden flag (5 s by default): how long the scrape manager
+			// holds new targets back, here the exporter at the start and the
+			// second exporter of the rollout check.
+			"--scrape.discovery-reload-interval=1s",
 		}
 	})
 	t.Logf("components up after %v: exporter %s, alertmanager %s, prometheus %s, webhook %s",
 		time.Since(start).Round(time.Millisecond), exporterURL.Host, e.am.host, e.prom.host, hook.URL)
 
-	// Prometheus scrapes the exporter, and the recording rules run.
+	// Prometheus scrapes the exporter, which has queried every target.
 	e.waitQuery(`up{job="dcs"} == 1`, e2eScrapeTimeout)
-	e.waitQuery(`dcs:instances:sum{target="fleet"}`, e2eScrapeTimeout)
-	t.Logf("scraped and recorded after %v", time.Since(start).Round(time.Millisecond))
+	e.checkContentNegotiation(scrapes, blanked)
+	e.waitQuery(`dcs_instances{target="fleet"}`, e2eScrapeTimeout)
+	t.Logf("scraped after %v", time.Since(start).Round(time.Millisecond))
 
 	// Every query of the dashboard returns data, with every variable at
 	// "All" and with one value chosen for each, as a user would.
@@ -145,14 +180,15 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	if !t.Failed() {
 		e.checkDashboard(dash, fmt.Sprint(chosen), chosen)
 	}
+	e.checkNoRecordedSeries(recorded)
 	t.Logf("dashboard checked after %v", time.Since(start).Round(time.Millisecond))
 	if t.Failed() {
 		return
 	}
 
 	// Instances go into error: the alert must reach Alertmanager.
-	if got := e.query(`ALERTS{alertname="DCSInstancesInError"}`); len(got.samples) != 0 {
-		t.Fatalf("DCSInstancesInError is active before any instance is in error: %v", got.samples)
+	if got := e.query(`ALERTS{alertname="DCSTargetHasInstancesInError"}`); len(got.samples) != 0 {
+		t.Fatalf("DCSTargetHasInstancesInError is active before any instance is in error: %v", got.samples)
 	}
 	staging := h.fake.Instances(projectStaging)
 	if len(staging) < 2 {
@@ -168,7 +204,7 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	}
 	injected := time.Now()
 	wantLabels := map[string]string{
-		"alertname":  "DCSInstancesInError",
+		"alertname":  "DCSTargetHasInstancesInError",
 		"severity":   "critical",
 		"target":     "staging",
 		"region":     "ap-southeast-1",
@@ -176,17 +212,17 @@ func TestE2EDeployAndObserve(t *testing.T) {
 		"engine":     "redis",
 	}
 	alert := e.waitWebhookAlert(wantLabels, e2eAlertTimeout)
-	t.Logf("DCSInstancesInError for staging reached the webhook %v after the injection", time.Since(injected).Round(time.Millisecond))
+	t.Logf("DCSTargetHasInstancesInError for staging reached the webhook %v after the injection", time.Since(injected).Round(time.Millisecond))
 	if s := alert.Annotations["summary"]; !strings.Contains(s, "staging") {
 		t.Errorf("summary of the alert does not name the target: %q", s)
 	}
 	for _, a := range e.webhookAlerts() {
-		if a.Labels["alertname"] == "DCSInstancesInError" && a.Labels["target"] != "staging" {
-			t.Errorf("DCSInstancesInError for another target: %v", a.Labels)
+		if a.Labels["alertname"] == "DCSTargetHasInstancesInError" && a.Labels["target"] != "staging" {
+			t.Errorf("DCSTargetHasInstancesInError for another target: %v", a.Labels)
 		}
 	}
 	e.checkAlertmanagerAlert(wantLabels)
-	e.waitQuery(`sum(dcs:instances:sum{target="staging", state="error"}) == 2`, e2eScrapeTimeout)
+	e.waitQuery(`sum(max by (target, region, project_id, engine, state) (dcs_instances{target="staging", state="error"})) == 2`, e2eScrapeTimeout)
 	// The dashboard's alert annotations show it.
 	for _, q := range dash.queries {
 		if !strings.Contains(q.expr, "ALERTS") {
@@ -197,9 +233,17 @@ func TestE2EDeployAndObserve(t *testing.T) {
 		expr := substituteVariables(t, q.expr, selection)
 		r := e.query(expr)
 		if !slices.ContainsFunc(r.series, func(l map[string]string) bool { return hasLabels(l, wantLabels) }) {
-			t.Errorf("%s shows no DCSInstancesInError for staging: %s\n  query: %s", q.where, r, expr)
+			t.Errorf("%s shows no DCSTargetHasInstancesInError for staging: %s\n  query: %s", q.where, r, expr)
 		}
 	}
+	if t.Failed() {
+		return
+	}
+
+	// A rollout: a second exporter process joins the job for a while. The
+	// dashboard and the alerts, the critical one included, must not notice.
+	e.checkRollout(dash, []dashSelection{{"All", dash.allSelected()}, {fmt.Sprint(chosen), chosen}},
+		targetsFile, exporterURL.Host, func() (string, func()) { return startExporterProcess(t, h.config) })
 	t.Logf("end-to-end test done in %v", time.Since(start).Round(time.Millisecond))
 }
 
@@ -229,6 +273,15 @@ alerting:
         - targets: [%q]
 scrape_configs:
   - job_name: dcs
+    file_sd_configs:
+      # Written by writeScrapeTargets; Prometheus watches it and, should a
+      # change be missed, reads it again every second.
+      - files: [%q]
+        refresh_interval: 1s
+  # The exporter with its Content-Type blanked: proves that this Prometheus
+  # checks the Content-Type, so that the dcs job being up means the
+  # exporter's own one passed.
+  - job_name: content_type_control
     static_configs:
       - targets: [%q]
 `
@@ -417,6 +470,7 @@ type promAnswer struct {
 type queryResult struct {
 	err     string              // API error, if any
 	series  []map[string]string // labels of each series
+	values  []string            // value of each series, as Prometheus wrote it
 	samples []string            // one "labels value" per series
 	numbers int                 // samples whose value is a number (not NaN)
 }
@@ -436,8 +490,18 @@ func (r queryResult) String() string {
 // query runs an instant query at the current time.
 func (e *e2e) query(q string) queryResult {
 	e.t.Helper()
+	return e.queryAt(q, time.Time{})
+}
+
+// queryAt runs an instant query at the time, or now for the zero time.
+func (e *e2e) queryAt(q string, at time.Time) queryResult {
+	e.t.Helper()
+	params := url.Values{"query": {q}}
+	if !at.IsZero() {
+		params.Set("time", promTime(at))
+	}
 	var ans promAnswer
-	e.getJSON(e.prom.url("/api/v1/query?"+url.Values{"query": {q}}.Encode()), &ans)
+	e.getJSON(e.prom.url("/api/v1/query?"+params.Encode()), &ans)
 	if ans.Status != "success" {
 		return queryResult{err: ans.ErrorType + ": " + ans.Error}
 	}
@@ -452,6 +516,7 @@ func (e *e2e) query(q string) queryResult {
 	add := func(labels map[string]string, value any) {
 		s, _ := value.(string)
 		r.series = append(r.series, labels)
+		r.values = append(r.values, s)
 		r.samples = append(r.samples, fmt.Sprintf("%v %s", labels, s))
 		if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) {
 			r.numbers++

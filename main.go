@@ -211,19 +211,29 @@ func run(args []string, stop <-chan struct{}) int {
 	return 0
 }
 
-// newServer sets every timeout, so that clients that are slow on purpose
-// or by accident cannot hold connections, and with them goroutines and
-// --web.max-requests slots, for long: the request line and headers must come
-// within 10 s and the whole request within 30 s; the answer must be written
-// within 2 minutes (a scrape waits at most its own timeout); an idle
-// keep-alive connection is closed after 2 minutes.
+// serverLimits are the timeouts newServer sets, so that clients that are
+// slow on purpose or by accident cannot hold connections, and with them
+// goroutines and --web.max-requests slots, for long: the request line and
+// headers must come within 10 s and the whole request within 30 s; the
+// answer must be written within 2 minutes (a scrape waits at most its own
+// timeout); an idle keep-alive connection is closed after 2 minutes. A
+// variable only so that tests can shorten them and watch a slow client
+// being cut off.
+var serverLimits = struct{ readHeader, read, write, idle time.Duration }{
+	readHeader: 10 * time.Second,
+	read:       30 * time.Second,
+	write:      2 * time.Minute,
+	idle:       2 * time.Minute,
+}
+
+// newServer sets every timeout of serverLimits and bounds the headers.
 func newServer(h http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: serverLimits.readHeader,
+		ReadTimeout:       serverLimits.read,
+		WriteTimeout:      serverLimits.write,
+		IdleTimeout:       serverLimits.idle,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}

@@ -52,18 +52,53 @@ func findLeak(text string) string {
 	return ""
 }
 
-// faultScrapeTimeout is the scrape timeout announced to the exporter, and
-// the time within which every answer must arrive. The exporter answers a
-// tenth of it early, which covers the client's side of the exchange; under
-// the race detector, on a busy machine, that side alone can take longer.
-const faultScrapeTimeout = 3 * time.Second
+// roomyTimeout is the timeout, of targets and of scrapes, wherever nothing
+// is meant to time out: under the race detector, beside other work on two
+// cores, a local answer has been seen to take over 5 s, and reading an
+// oversized one to the size cap longer still.
+const roomyTimeout = 30 * time.Second
 
-var answerLimit = func() time.Duration {
+// hangScrapeTimeout is the scrape timeout announced where the faulty
+// target's API hangs. The exporter stops waiting for its targets 300 ms
+// before it: too little to check on the wall clock of a busy machine, so
+// collector's TestScrapeDeadline pins that margin on an injected clock.
+const hangScrapeTimeout = 3 * time.Second
+
+// hangAnswerLimit is the time within which the answers must arrive when the
+// API hangs: the exporter's deadline of 2.7 s with more than 3 s to spare
+// for the client's side of the exchange (2.3 s has been seen under the race
+// detector beside two CPU burners), and a second more under the race
+// detector.
+var hangAnswerLimit = func() time.Duration {
 	if underRace {
-		return faultScrapeTimeout + time.Second
+		return hangScrapeTimeout + 4*time.Second
 	}
-	return faultScrapeTimeout
+	return hangScrapeTimeout + 3*time.Second
 }()
+
+// hangTimeout is the faulty target's own timeout where its API hangs: 3 s
+// beyond hangAnswerLimit, so that an exporter that waited for the target
+// instead of the scrape's deadline fails the check by a clear margin.
+var hangTimeout = hangAnswerLimit + 3*time.Second
+
+// patience bounds every wait for something that normally takes
+// milliseconds. It runs out only when the test is failing anyway, so it can
+// be generous enough for the race detector on a machine that is busy with
+// other work.
+const patience = 20 * time.Second
+
+// waitUntil checks cond every few milliseconds until it holds, and reports
+// false if it still does not after patience.
+func waitUntil(cond func() bool) bool {
+	deadline := time.Now().Add(patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return cond()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
 
 // faultCase is one row of the fault matrix: a fault the fake API injects
 // into the status calls of the faulty target, and what the exporter must
@@ -72,7 +107,7 @@ type faultCase struct {
 	name    string
 	fault   *dcsapitest.Fault // nil with refused, and for the control row
 	refused bool              // nothing listens at the target's endpoint
-	timeout time.Duration     // the faulty target's timeout; 2.5s when 0
+	timeout time.Duration     // the faulty target's timeout; 2.5s when 0, roomyTimeout in the matrix
 	// errorCode is the error_code the log line must carry; requestID says
 	// that it must carry the answer's request id.
 	errorCode string
@@ -82,10 +117,30 @@ type faultCase struct {
 	up      bool // the control row: no fault at all
 }
 
+func (c faultCase) hangs() bool { return c.fault != nil && c.fault.Kind == dcsapitest.FaultHang }
+
+// scrapeTimeout is the scrape timeout the case announces.
+func (c faultCase) scrapeTimeout() time.Duration {
+	if c.hangs() {
+		return hangScrapeTimeout
+	}
+	return roomyTimeout
+}
+
+// answerLimit is the time within which the case's answers must arrive.
+// Where the API does not hang the exporter waits for no deadline, and
+// answers long before the scrape timeout.
+func (c faultCase) answerLimit() time.Duration {
+	if c.hangs() {
+		return hangAnswerLimit
+	}
+	return roomyTimeout
+}
+
 func faultMatrix() []faultCase {
 	f := func(k dcsapitest.FaultKind) *dcsapitest.Fault { return &dcsapitest.Fault{Kind: k} }
 	status := func(code int) *dcsapitest.Fault { return &dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: code} }
-	return []faultCase{
+	cases := []faultCase{
 		{name: "none", up: true},
 		{name: "http_400", fault: status(400), errorCode: "APIGW.0201", requestID: true},
 		{name: "http_401", fault: status(401), errorCode: "APIGW.0301", requestID: true, oneCall: true},
@@ -99,20 +154,31 @@ func faultMatrix() []faultCase {
 		{name: "reset_mid_body", fault: f(dcsapitest.FaultReset)},
 		// The target's timeout is longer than the scrape's: the scrape
 		// deadline strikes first, and the next scrape joins the query.
-		{name: "hang", fault: f(dcsapitest.FaultHang), timeout: 3500 * time.Millisecond},
-		// Always cut off by the target's timeout.
-		{name: "trickle", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultTrickle, Delay: 50 * time.Millisecond}, timeout: 1500 * time.Millisecond},
+		{name: "hang", fault: f(dcsapitest.FaultHang), timeout: hangTimeout},
+		// Always cut off by the target's timeout, and always while the body
+		// is read: the headers come after half a second (the timeout
+		// leaves 4.5 s more for a busy machine), 8 bytes of the body every
+		// half second after them, too slow for any status body to finish.
+		{name: "trickle", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultTrickle, Delay: 500 * time.Millisecond}, timeout: 5 * time.Second},
 		{name: "truncated_json", fault: f(dcsapitest.FaultTruncatedJSON), requestID: true},
 		{name: "malformed_json", fault: f(dcsapitest.FaultMalformedJSON), requestID: true},
 		{name: "wrong_types", fault: f(dcsapitest.FaultWrongTypes), requestID: true},
 		{name: "negative_count", fault: f(dcsapitest.FaultNegativeCount), requestID: true},
 		{name: "huge_number", fault: f(dcsapitest.FaultHugeNumber), requestID: true},
 		{name: "empty_body", fault: f(dcsapitest.FaultEmptyBody), requestID: true},
-		// Reading to the 8 MiB cap can take a while under the race detector
+		// Reading to the 8 MiB cap can take seconds under the race detector
 		// on a busy machine; it must fail as too large, not as too slow.
-		{name: "oversized_256MiB", fault: f(dcsapitest.FaultOversized), timeout: 5 * time.Second},
-		{name: "oversized_256MiB_chunked", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultOversized, Chunked: true}, timeout: 5 * time.Second},
+		{name: "oversized_256MiB", fault: f(dcsapitest.FaultOversized)},
+		{name: "oversized_256MiB_chunked", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultOversized, Chunked: true}},
 	}
+	for i := range cases {
+		if cases[i].timeout == 0 {
+			// Each failure must read the same however slow the machine:
+			// never a timeout where the API answers at once.
+			cases[i].timeout = roomyTimeout
+		}
+	}
+	return cases
 }
 
 // faultEnv is the whole exporter, as newHarness builds it, with a faulty
@@ -130,10 +196,15 @@ type faultEnv struct {
 }
 
 func faultConfig(apiURL, faultyURL string, faultyTimeout time.Duration) string {
+	return envConfig(apiURL, faultyURL, roomyTimeout, faultyTimeout)
+}
+
+// envConfig is faultConfig with the healthy targets' timeout too.
+func envConfig(apiURL, faultyURL string, timeout, faultyTimeout time.Duration) string {
 	return fmt.Sprintf(`defaults:
   endpoint: %[1]s
   iam_endpoint: %[1]s
-  timeout: 5s
+  timeout: %[9]s
   credentials:
     access_key: %[2]s
     secret_key: %[3]s
@@ -152,7 +223,7 @@ targets:
     endpoint: %[7]s
     timeout: %[8]s
     labels: {env: faulty}
-`, apiURL, hygieneAccessKey, hygieneSecretKey, hygieneToken, projectStaging, projectFaulty, faultyURL, faultyTimeout)
+`, apiURL, hygieneAccessKey, hygieneSecretKey, hygieneToken, projectStaging, projectFaulty, faultyURL, faultyTimeout, timeout)
 }
 
 // newFaultFake is the fake API of the reliability tests: the fleets of
@@ -183,8 +254,29 @@ func startFaultEnv(dir string, c faultCase, extraArgs ...string) (*faultEnv, err
 		// run out of time, the same failure would read differently.
 		timeout = 2500 * time.Millisecond
 	}
+	return startEnv(dir, fake, envRoute{api: fake.URL, faulty: faultyURL, faultyTimeout: timeout}, extraArgs...)
+}
+
+// envRoute says where the exporter of a faultEnv finds the API, and how it
+// serves.
+type envRoute struct {
+	api, faulty   string        // base URLs: of every API, of the faulty target's DCS API
+	faultyTimeout time.Duration // the faulty target's timeout
+	timeout       time.Duration // the other targets' timeout; roomyTimeout when 0
+	// wrap, when set, wraps the exporter's handler, so that a test can see
+	// requests arrive.
+	wrap func(http.Handler) http.Handler
+}
+
+// startEnv starts the exporter of a faultEnv in front of fake, which it then
+// owns, with the API where route says.
+func startEnv(dir string, fake *dcsapitest.Server, route envRoute, extraArgs ...string) (*faultEnv, error) {
 	configFile := filepath.Join(dir, "dcs_exporter.yml")
-	if err := os.WriteFile(configFile, []byte(faultConfig(fake.URL, faultyURL, timeout)), 0o600); err != nil {
+	timeout := route.timeout
+	if timeout == 0 {
+		timeout = roomyTimeout
+	}
+	if err := os.WriteFile(configFile, []byte(envConfig(route.api, route.faulty, timeout, route.faultyTimeout)), 0o600); err != nil {
 		fake.Close()
 		return nil, err
 	}
@@ -200,7 +292,11 @@ func startFaultEnv(dir string, c faultCase, extraArgs ...string) (*faultEnv, err
 	}
 	e.app = a
 	go func() { a.exporter.Run(ctx); close(e.done) }()
-	e.srv = httptest.NewServer(a.handler)
+	handler := a.handler
+	if route.wrap != nil {
+		handler = route.wrap(handler)
+	}
+	e.srv = httptest.NewServer(handler)
 	return e, nil
 }
 
@@ -257,13 +353,13 @@ func scrapeOnce(client *http.Client, base, path string, timeout time.Duration) s
 
 // scrapeRound scrapes /metrics and both kinds of /probe at once, as several
 // Prometheus servers would.
-func scrapeRound(client *http.Client, base string) []scrapeResult {
+func scrapeRound(client *http.Client, base string, timeout time.Duration) []scrapeResult {
 	paths := []string{"/metrics", "/probe?target=faulty", "/probe?target=prod"}
 	out := make([]scrapeResult, len(paths))
 	var wg sync.WaitGroup
 	for i, p := range paths {
 		wg.Add(1)
-		go func() { defer wg.Done(); out[i] = scrapeOnce(client, base, p, faultScrapeTimeout) }()
+		go func() { defer wg.Done(); out[i] = scrapeOnce(client, base, p, timeout) }()
 	}
 	wg.Wait()
 	return out
@@ -320,25 +416,31 @@ func runFaultCase(dir string, c faultCase, cached bool, client *http.Client) cas
 	if cached {
 		// Scrapes only read the cache: wait until the faulty target has
 		// been tried, so that the rounds see its failure.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			a := scrapeOnce(client, e.srv.URL, "/probe?target=faulty", faultScrapeTimeout)
-			if strings.Contains(a.body, `dcs_scrape_duration_seconds{target="faulty"`) {
-				break
-			}
-			if time.Now().After(deadline) {
-				r.errorf("the faulty target was never tried in cached mode")
-				return r
-			}
-			time.Sleep(20 * time.Millisecond)
+		tried := waitUntil(func() bool {
+			a := scrapeOnce(client, e.srv.URL, "/probe?target=faulty", c.scrapeTimeout())
+			return strings.Contains(a.body, `dcs_scrape_duration_seconds{target="faulty"`)
+		})
+		if !tried {
+			r.errorf("the faulty target was never tried in cached mode")
+			return r
 		}
 	}
 	var all []scrapeResult
 	for round := range 3 {
 		if cached && round > 0 {
-			time.Sleep(300 * time.Millisecond) // a few refreshes fail in between
+			// Two more refreshes of every target in between, as the
+			// fake counts them on a healthy one; the faulty one fails them
+			// unless it is backing off or still waiting for its API.
+			seen := e.fake.ProjectRequests(projectStaging, dcsapitest.APIInstanceStatus)
+			if !waitUntil(func() bool { return e.fake.ProjectRequests(projectStaging, dcsapitest.APIInstanceStatus) >= seen+2 }) {
+				r.errorf("cached mode stopped refreshing")
+			}
 		}
-		all = append(all, scrapeRound(client, e.srv.URL)...)
+		all = append(all, scrapeRound(client, e.srv.URL, c.scrapeTimeout())...)
+	}
+	if c.hangs() && !waitUntil(func() bool { return strings.Contains(e.logs.String(), `msg="query failed" target=faulty`) }) {
+		// The hanging query fails at the target's timeout, after the rounds.
+		r.errorf("the hanging query did not fail at the target's timeout")
 	}
 	for _, path := range []string{"/", "/-/ready", "/-/healthy"} {
 		all = append(all, scrapeOnce(client, e.srv.URL, path, 0))
@@ -350,8 +452,8 @@ func runFaultCase(dir string, c faultCase, cached bool, client *http.Client) cas
 			r.errorf("%s: %v", a.path, a.err)
 		case a.code != http.StatusOK && a.path != "/-/ready":
 			r.errorf("%s: HTTP %d: %.200s", a.path, a.code, a.body)
-		case a.elapsed >= answerLimit:
-			r.errorf("%s took %v, beyond the scrape timeout %v", a.path, a.elapsed, faultScrapeTimeout)
+		case a.elapsed >= c.answerLimit():
+			r.errorf("%s took %v: with a scrape timeout of %v the answer is due by %v", a.path, a.elapsed, c.scrapeTimeout(), c.answerLimit())
 		}
 		if leak := findLeak(a.body); leak != "" {
 			r.errorf("%s shows the secret %q", a.path, leak)
@@ -432,20 +534,16 @@ func runFaultCase(dir string, c faultCase, cached bool, client *http.Client) cas
 // waitFaultyUp scrapes the faulty target until its dcs_up is want, and
 // then twice more.
 func (r *caseResult) waitFaultyUp(client *http.Client, base, want string) {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		m := faultyUp.FindStringSubmatch(scrapeOnce(client, base, "/probe?target=faulty", faultScrapeTimeout).body)
-		if m != nil && m[1] == want {
-			break
-		}
-		if time.Now().After(deadline) {
-			r.errorf("the faulty target's dcs_up did not become %s", want)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	became := waitUntil(func() bool {
+		m := faultyUp.FindStringSubmatch(scrapeOnce(client, base, "/probe?target=faulty", roomyTimeout).body)
+		return m != nil && m[1] == want
+	})
+	if !became {
+		r.errorf("the faulty target's dcs_up did not become %s", want)
+		return
 	}
 	for range 2 {
-		scrapeOnce(client, base, "/probe?target=faulty", faultScrapeTimeout)
+		scrapeOnce(client, base, "/probe?target=faulty", roomyTimeout)
 	}
 }
 
@@ -486,7 +584,7 @@ func heapPeak() (stop func() uint64) {
 func TestFaultMatrix(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	transport := &http.Transport{MaxIdleConnsPerHost: 8}
-	client := &http.Client{Transport: transport, Timeout: 3 * faultScrapeTimeout}
+	client := &http.Client{Transport: transport, Timeout: 2 * roomyTimeout}
 	peak := heapPeak()
 
 	type key struct {
@@ -511,7 +609,7 @@ func TestFaultMatrix(t *testing.T) {
 			jobs = append(jobs, j)
 		}
 	}
-	slow := func(j job) bool { return !j.cached && (j.c.name == "hang" || j.c.name == "trickle") }
+	slow := func(j job) bool { return j.c.name == "hang" || !j.cached && j.c.name == "trickle" }
 	sort.SliceStable(jobs, func(a, b int) bool { return slow(jobs[a]) && !slow(jobs[b]) })
 	slots := make(chan struct{}, 20)
 	for _, j := range jobs {
@@ -726,17 +824,24 @@ func TestSecretsNeverShown(t *testing.T) {
 // In cached mode a target that hangs until its timeout must not hold up the
 // refresh of the others: they are refreshed every interval all the same.
 func TestHangingTargetDoesNotStallRefresh(t *testing.T) {
-	c := faultCase{name: "hang", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultHang}, timeout: 5 * time.Second}
+	// The hang outlasts the whole wait below: an exporter that waited for
+	// it would refresh nothing more before the wait gives up.
+	c := faultCase{name: "hang", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultHang}, timeout: patience + 10*time.Second}
 	e, err := startFaultEnv(t.TempDir(), c, "--dcs.refresh-interval=100ms")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.close()
-	time.Sleep(time.Second)
-	if n := e.fake.ProjectRequests(projectStaging, dcsapitest.APIInstanceStatus); n < 4 {
-		t.Errorf("a healthy target was refreshed %d times in 1 s at an interval of 100 ms while another hung", n)
+	status := dcsapitest.APIInstanceStatus
+	if !waitUntil(func() bool { return e.fake.ProjectRequests(projectFaulty, status) >= 1 }) {
+		t.Fatal("the hanging target was never queried")
 	}
-	if n := e.fake.ProjectRequests(projectFaulty, dcsapitest.APIInstanceStatus); n != 1 {
-		t.Errorf("the hanging target got %d calls at once, want 1 in flight", n)
+	seen := e.fake.ProjectRequests(projectStaging, status)
+	if !waitUntil(func() bool { return e.fake.ProjectRequests(projectStaging, status) >= seen+5 }) {
+		t.Errorf("a healthy target was refreshed %d times in %v at an interval of 100 ms while another hung",
+			e.fake.ProjectRequests(projectStaging, status)-seen, patience)
+	}
+	if n := e.fake.ProjectRequests(projectFaulty, status); n != 1 {
+		t.Errorf("the hanging target got %d calls, want its first still in flight", n)
 	}
 }

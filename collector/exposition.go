@@ -185,7 +185,7 @@ func renderCounts(out *renderBuffers, prefix string, version dcsapi.APIVersion, 
 		counts := r.Engines[engine]
 		var states []string
 		if slices.Contains(engines, engine) {
-			states = unionSorted(documented, counts)
+			states = unionSorted(dcsapi.DocumentedEngineStates(version), counts)
 		} else {
 			states = unionSorted(nil, counts)
 		}

@@ -51,7 +51,9 @@ func (p *parser) decode(data []byte, doc *document) (err error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(doc); err != nil {
 		// shape refused all it could; yaml.v3's text may quote a secret.
-		return p.fail(p.yamlError(err).(*Error).Line, "", "cannot decode a value")
+		var e *Error
+		errors.As(p.yamlError(err), &e)
+		return p.fail(e.Line, "", "cannot decode a value")
 	}
 	return nil
 }
@@ -214,7 +216,7 @@ var checks = map[string]func(p *parser, s string) error{
 	"url": func(_ *parser, s string) error {
 		u, err := url.Parse(s)
 		if err != nil {
-			return fmt.Errorf("invalid URL: %v", errors.Unwrap(err))
+			return fmt.Errorf("invalid URL: %v", errors.Unwrap(err)) //nolint:errorlint // the cause only: the URL may hold a password
 		}
 		return cmp.Or(when(u.Scheme != "http" && u.Scheme != "https", "URL %q must start with http:// or https://", u.Redacted()),
 			when(u.Hostname() == "", "URL %q has no host", u.Redacted()),

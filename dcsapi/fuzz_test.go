@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+	"github.com/dcs-exporter/dcs_exporter/dcsapi/dcsapitest"
 )
 
 // FuzzDecodeInstances checks the list decoder: no input panics; a failure
@@ -152,8 +153,9 @@ func encodeListPage(instances []dcsapi.Instance, total int) ([]byte, bool) {
 // FuzzCanonicalRequest signs requests with fuzzed paths, queries, headers
 // and bodies, and checks the signature against a plain rendering of the
 // scheme written here from its description, so that the pooled, allocation
-// free signer cannot drift from it. It also checks that Verify accepts what
-// Sign made and refuses it after any change, and that CanonicalQuery escapes
+// free signer cannot drift from it. It also checks that the fake gateway's
+// own verifier (dcsapitest.VerifySignature, which shares no code with Sign)
+// accepts what Sign made and refuses it after any change, and that CanonicalQuery escapes
 // with unreserved characters only, sorts, and reads back as the same values.
 func FuzzCanonicalRequest(f *testing.F) {
 	f.Add("GET", "/v2/0123456789abcdef/instances/status", "include_failure=true", "X-Project-Id: 0123456789abcdef", []byte(nil))
@@ -209,27 +211,27 @@ func FuzzCanonicalRequest(f *testing.F) {
 		}
 
 		secret := func(ak string) (string, bool) { return creds.SecretKey, ak == creds.AccessKey }
-		if err := dcsapi.Verify(req, body, secret, now); err != nil {
-			t.Fatalf("Verify refuses what Sign made: %v", err)
+		if err := dcsapitest.VerifySignature(req, body, secret, now); err != nil {
+			t.Fatalf("VerifySignature refuses what Sign made: %v", err)
 		}
 		wrong := func(string) (string, bool) { return "other-secret", true }
-		if dcsapi.Verify(req, body, wrong, now) == nil {
-			t.Fatal("Verify accepts another secret key")
+		if dcsapitest.VerifySignature(req, body, wrong, now) == nil {
+			t.Fatal("VerifySignature accepts another secret key")
 		}
 		tampered := req.Clone(req.Context())
 		tampered.URL.Path += "x"
-		if dcsapi.Verify(tampered, body, secret, now) == nil {
-			t.Fatalf("Verify accepts a changed path %q", tampered.URL.Path)
+		if dcsapitest.VerifySignature(tampered, body, secret, now) == nil {
+			t.Fatalf("VerifySignature accepts a changed path %q", tampered.URL.Path)
 		}
 		tampered = req.Clone(req.Context())
 		tampered.URL.RawQuery += "&zz=1"
-		if dcsapi.Verify(tampered, body, secret, now) == nil {
-			t.Fatal("Verify accepts an added query parameter")
+		if dcsapitest.VerifySignature(tampered, body, secret, now) == nil {
+			t.Fatal("VerifySignature accepts an added query parameter")
 		}
 		tampered = req.Clone(req.Context())
 		tampered.Header.Set("X-Sdk-Date", now.Add(time.Second).Format("20060102T150405Z"))
-		if dcsapi.Verify(tampered, body, secret, now) == nil {
-			t.Fatal("Verify accepts a changed date")
+		if dcsapitest.VerifySignature(tampered, body, secret, now) == nil {
+			t.Fatal("VerifySignature accepts a changed date")
 		}
 
 		if values, err := url.ParseQuery(rawQuery); err == nil {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -22,14 +21,13 @@ const (
 	signingAlgorithm = "SDK-HMAC-SHA256"
 	sdkDateLayout    = "20060102T150405Z"
 
-	headerSdkDate         = "X-Sdk-Date"
-	headerAuthorization   = "Authorization"
-	headerSecurityToken   = "X-Security-Token"
-	headerProjectID       = "X-Project-Id"
-	headerContentSHA256   = "X-Sdk-Content-Sha256"
-	unsignedPayload       = "UNSIGNED-PAYLOAD"
-	emptyBodySHA256       = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-	maxSignatureClockSkew = 15 * time.Minute
+	headerSdkDate       = "X-Sdk-Date"
+	headerAuthorization = "Authorization"
+	headerSecurityToken = "X-Security-Token"
+	headerProjectID     = "X-Project-Id"
+	headerContentSHA256 = "X-Sdk-Content-Sha256"
+	unsignedPayload     = "UNSIGNED-PAYLOAD"
+	emptyBodySHA256     = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 )
 
 // Sign adds the X-Sdk-Date and Authorization headers to req, exactly as the
@@ -79,96 +77,6 @@ func Sign(req *http.Request, body []byte, cred Credentials, now time.Time) error
 	values[1] = string(out[dateLen:])
 	req.Header[headerAuthorization] = values[1:2:2]
 	return nil
-}
-
-// SignatureError says why a request's signature was refused. Its text never
-// contains the secret key or the expected signature.
-type SignatureError struct {
-	Reason string
-}
-
-func (e *SignatureError) Error() string { return "signature rejected: " + e.Reason }
-
-// Verify checks a signed request the way the API gateway does: the
-// Authorization header must be well formed, name a known access key, cover
-// X-Sdk-Date, carry a date within 15 minutes of now, and hold the right
-// signature over the headers it lists. secretFor maps an access key to its
-// secret key. The fake DCS API uses it; the exporter itself never verifies.
-func Verify(req *http.Request, body []byte, secretFor func(accessKey string) (string, bool), now time.Time) error {
-	auth := req.Header.Get(headerAuthorization)
-	rest, ok := strings.CutPrefix(auth, signingAlgorithm+" ")
-	if !ok {
-		return &SignatureError{Reason: "missing or unsupported Authorization header"}
-	}
-	fields := map[string]string{}
-	for _, part := range strings.Split(rest, ", ") {
-		k, v, ok := strings.Cut(part, "=")
-		if !ok {
-			return &SignatureError{Reason: "malformed Authorization header"}
-		}
-		fields[k] = v
-	}
-	ak, signedList, got := fields["Access"], fields["SignedHeaders"], fields["Signature"]
-	if ak == "" || signedList == "" || got == "" {
-		return &SignatureError{Reason: "malformed Authorization header"}
-	}
-	sk, ok := secretFor(ak)
-	if !ok {
-		return &SignatureError{Reason: "unknown access key"}
-	}
-	date := req.Header.Get(headerSdkDate)
-	t, err := time.Parse(sdkDateLayout, date)
-	if err != nil {
-		return &SignatureError{Reason: "missing or malformed X-Sdk-Date"}
-	}
-	if d := now.Sub(t); d > maxSignatureClockSkew || d < -maxSignatureClockSkew {
-		return &SignatureError{Reason: fmt.Sprintf("signature expired, signature time %s, server time %s", date, now.UTC().Format(sdkDateLayout))}
-	}
-	names := strings.Split(signedList, ";")
-	if !sort.StringsAreSorted(names) || !containsString(names, "x-sdk-date") {
-		return &SignatureError{Reason: "SignedHeaders must be sorted and include x-sdk-date"}
-	}
-	// Rebuild the request with only the listed headers, so that headers added
-	// after signing (User-Agent, Accept-Encoding) do not count.
-	only := req.Clone(req.Context())
-	only.Header = http.Header{}
-	for _, name := range names {
-		if name == "host" {
-			host := req.Host
-			if host == "" {
-				host = req.URL.Host
-			}
-			only.Header["Host"] = []string{host}
-			continue
-		}
-		values := req.Header.Values(name)
-		if len(values) == 0 {
-			return &SignatureError{Reason: "signed header " + name + " is missing"}
-		}
-		only.Header[http.CanonicalHeaderKey(name)] = values
-	}
-	st := getSigningState()
-	defer putSigningState(st)
-	if err := st.canonicalRequest(only, body); err != nil {
-		return &SignatureError{Reason: err.Error()}
-	}
-	if string(st.signed) != signedList {
-		return &SignatureError{Reason: "SignedHeaders does not match the request's headers"}
-	}
-	st.signature([]byte(date), sk)
-	if !hmac.Equal(st.sigHex[:], []byte(got)) {
-		return &SignatureError{Reason: "verify aksk signature fail"}
-	}
-	return nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // markUnsignedPayload mirrors the SDK: a body whose Content-Type is neither

@@ -45,6 +45,13 @@ var (
 		"closed", "closing", "createfailed", "creating", "deleting", "error", "extending",
 		"flushing", "migrating", "paying", "restarting", "restoring", "running", "starting", "upgrading",
 	}
+	// A v1 engine object (StatusStatistic) has 11 counts: v2's without
+	// freezing and frozen (dcs-api-notes.md §4.2, Open Telekom Cloud's v1
+	// API reference).
+	statesV1Engine = []string{
+		"createfailed", "creating", "error", "extending", "flushing", "migrating",
+		"paying", "restarting", "restoring", "running", "upgrading",
+	}
 	enginesV2 = []string{"memcached", "redis"}
 	enginesV1 = []string{"redis"}
 )
@@ -54,6 +61,15 @@ var (
 func DocumentedStates(v APIVersion) []string {
 	if v == V1 {
 		return statesV1
+	}
+	return statesV2
+}
+
+// DocumentedEngineStates returns the states an engine object of the given
+// API version documents, sorted. The caller must not modify the slice.
+func DocumentedEngineStates(v APIVersion) []string {
+	if v == V1 {
+		return statesV1Engine
 	}
 	return statesV2
 }

@@ -11,8 +11,9 @@ import (
 // docExample is the 200 answer from the API reference.
 const docExample = `{ "extending_count" : 0, "creating_count" : 0, "running_count" : 16, "error_count" : 0, "frozen_count" : 0, "createfailed_count" : 44, "restarting_count" : 0, "paying_count" : 0, "freezing_count" : 0, "migrating_count" : 0, "flushing_count" : 0, "upgrading_count" : 0, "redis" : { "extending_count" : 0, "creating_count" : 0, "running_count" : 8, "error_count" : 0, "frozen_count" : 0, "createfailed_count" : 22, "restarting_count" : 0, "paying_count" : 0, "freezing_count" : 0, "migrating_count" : 0, "flushing_count" : 0, "upgrading_count" : 0 }, "memcached" : { "extending_count" : 0, "creating_count" : 0, "running_count" : 8, "error_count" : 0, "frozen_count" : 0, "createfailed_count" : 22, "restarting_count" : 0, "paying_count" : 0, "freezing_count" : 0, "migrating_count" : 0, "flushing_count" : 0, "upgrading_count" : 0 } }`
 
-// v1Example has the v1.0 field set used by Open Telekom Cloud.
-const v1Example = `{"redis":{"creating_count":0,"deleting_count":0,"running_count":2,"error_count":1,"restarting_count":0,"createfailed_count":0,"extending_count":0,"upgrading_count":0,"paying_count":0,"migrating_count":0,"flushing_count":0},
+// v1Example has the v1.0 field set used by Open Telekom Cloud: 15 counts at
+// the top level and a redis object of 11 (dcs-api-notes.md §4.2).
+const v1Example = `{"redis":{"creating_count":0,"restoring_count":0,"running_count":2,"error_count":1,"restarting_count":0,"createfailed_count":0,"extending_count":0,"upgrading_count":0,"paying_count":0,"migrating_count":0,"flushing_count":0},
 "creating_count":0,"deleting_count":1,"running_count":2,"error_count":1,"restarting_count":0,"createfailed_count":0,"extending_count":0,"upgrading_count":0,
 "paying_count":0,"migrating_count":0,"flushing_count":0,"closed_count":3,"starting_count":0,"closing_count":0,"restoring_count":0}`
 
@@ -47,6 +48,36 @@ func TestDecodeStatusV1(t *testing.T) {
 	}
 	if _, ok := r.Engines["memcached"]; ok {
 		t.Error("v1 has no memcached object")
+	}
+	// The example carries exactly the counts v1 documents.
+	if got := sortedKeys(r.Total); !reflect.DeepEqual(got, DocumentedStates(V1)) {
+		t.Errorf("top-level states %v, want %v", got, DocumentedStates(V1))
+	}
+	if got := sortedKeys(r.Engines["redis"]); !reflect.DeepEqual(got, DocumentedEngineStates(V1)) {
+		t.Errorf("redis states %v, want %v", got, DocumentedEngineStates(V1))
+	}
+}
+
+// TestDocumentedV1States pins the v1 lists to dcs-api-notes.md §4.2: 15
+// top-level counts, and engine objects with v2's 13 less freezing and
+// frozen.
+func TestDocumentedV1States(t *testing.T) {
+	top := []string{"closed", "closing", "createfailed", "creating", "deleting", "error", "extending",
+		"flushing", "migrating", "paying", "restarting", "restoring", "running", "starting", "upgrading"}
+	if !reflect.DeepEqual(DocumentedStates(V1), top) {
+		t.Errorf("v1 top-level states %v, want %v", DocumentedStates(V1), top)
+	}
+	var engine []string
+	for _, s := range DocumentedStates(V2) {
+		if s != "freezing" && s != "frozen" {
+			engine = append(engine, s)
+		}
+	}
+	if got := DocumentedEngineStates(V1); len(got) != 11 || !reflect.DeepEqual(got, engine) {
+		t.Errorf("v1 engine states %v, want the 11 %v", got, engine)
+	}
+	if !reflect.DeepEqual(DocumentedEngineStates(V2), DocumentedStates(V2)) {
+		t.Errorf("v2 engine objects have the 13 top-level states")
 	}
 }
 

@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # Checks the deployment artefacts of dcs_exporter: Prometheus rules and their
-# unit tests, the Grafana dashboard and the Helm chart.
+# unit tests, the runbook, the Grafana dashboard and the Helm chart. Needs
+# only promtool, helm and Go (the pinned tools: scripts/pinned-tools.sh).
 #
 # Usage: deploy/check.sh            (from anywhere in the repository)
 #
 # Environment:
 #   HELM      helm command, may have several words   (default: helm)
-#             e.g. HELM="go run helm.sh/helm/v3/cmd/helm@v3.22.0"
 #   PROMTOOL  promtool command                        (default: promtool)
-#   PYTHON    python 3 interpreter                    (default: python3)
 #   GO        go command                              (default: go)
 #
 # Every check runs even if an earlier one failed; the script prints each
@@ -20,11 +19,12 @@ cd "$root" || exit 1
 
 read -r -a HELM_CMD <<<"${HELM:-helm}"
 read -r -a PROMTOOL_CMD <<<"${PROMTOOL:-promtool}"
-read -r -a PYTHON_CMD <<<"${PYTHON:-python3}"
 read -r -a GO_CMD <<<"${GO:-go}"
 
 rules=deploy/prometheus/dcs-alerts.yml
 rules_test=deploy/prometheus/dcs-alerts_test.yml
+chart_rules_test=deploy/prometheus/chart-rules_test.yml
+runbook=deploy/runbook.md
 chart=deploy/helm/dcs-exporter
 chart_rules="$chart/files/dcs-alerts.yml"
 dashboard=dashboards/dcs-overview.json
@@ -56,12 +56,20 @@ check() {
 run_helm() { "${HELM_CMD[@]}" "$@"; }
 run_promtool() { "${PROMTOOL_CMD[@]}" "$@"; }
 
-# The k8scheck program is built once and reused for every rendering.
+# The k8scheck and dashcheck programs are built once and reused.
 build_k8scheck() {
 	(cd tools/k8scheck && "${GO_CMD[@]}" build -o "$work/k8scheck" .)
 }
+# The chart rendering tests run helm themselves; HELM tells them which, and
+# makes a missing helm a failure rather than a skip.
 test_k8scheck() {
-	(cd tools/k8scheck && "${GO_CMD[@]}" vet ./... && "${GO_CMD[@]}" test ./...)
+	(cd tools/k8scheck && "${GO_CMD[@]}" vet ./... && HELM="${HELM_CMD[*]}" "${GO_CMD[@]}" test -count=1 ./...)
+}
+build_dashcheck() {
+	(cd tools/dashcheck && "${GO_CMD[@]}" build -o "$work/dashcheck" .)
+}
+test_dashcheck() {
+	(cd tools/dashcheck && "${GO_CMD[@]}" vet ./... && "${GO_CMD[@]}" test -count=1 ./...)
 }
 
 # template_check VALUES_FILE [K8SCHECK_ARGS...]: helm template | k8scheck
@@ -80,6 +88,17 @@ chart_rules_check() {
 		run_promtool check rules "$work/chart-rules.yml"
 }
 
+# The rules as the chart renders them for a release "dcs-exporter" in namespace
+# "monitoring" (DCSExporterAbsent narrowed to that release) pass their
+# promtool tests.
+chart_rules_test() {
+	mkdir -p "$work/chart-test" &&
+		run_helm template dcs-exporter "$chart" --namespace monitoring --set prometheusRule.enabled=true \
+			--set serviceMonitor.enabled=true | "$work/k8scheck" -rules-out "$work/chart-test/chart-rules.yml" >/dev/null &&
+		cp "$chart_rules_test" "$work/chart-test/" &&
+		run_promtool test rules "$work/chart-test/$(basename "$chart_rules_test")"
+}
+
 # The chart must refuse credentials written inline into the config.
 inline_secret_rejected() {
 	if run_helm template dcs-exporter "$chart" --set config.defaults.credentials.access_key=AK \
@@ -90,16 +109,28 @@ inline_secret_rejected() {
 	grep -q 'must not be set inline' "$work/inline.err" || { cat "$work/inline.err"; return 1; }
 }
 
+# The dashboard, decoded strictly and its queries parsed by dashcheck, then
+# parsed once more by promtool.
 dashboard_check() {
-	"${PYTHON_CMD[@]}" -m json.tool "$dashboard" >/dev/null &&
-		"${PYTHON_CMD[@]}" deploy/dashboard-check.py "$dashboard" "$rules" "$work/dashboard-queries.yml" &&
+	[[ -x "$work/dashcheck" ]] || { echo "dashcheck was not built"; return 1; }
+	"$work/dashcheck" -dashboard "$dashboard" -runbook "$runbook" -queries-out "$work/dashboard-queries.yml" &&
 		run_promtool check rules "$work/dashboard-queries.yml"
+}
+
+# Every alert: severity, summary, a description with its labels, and a
+# runbook_url into a section of the runbook that exists.
+alerts_check() {
+	[[ -x "$work/dashcheck" ]] || { echo "dashcheck was not built"; return 1; }
+	"$work/dashcheck" -rules "$rules" -runbook "$runbook"
 }
 
 check "promtool check rules ($rules)" run_promtool check rules "$rules"
 check "promtool test rules ($rules_test)" run_promtool test rules "$rules_test"
 check "rule copies are identical ($chart_rules)" cmp "$rules" "$chart_rules"
-check "dashboard JSON, metadata and PromQL ($dashboard)" dashboard_check
+check "dashcheck unit tests" test_dashcheck
+check "dashcheck build" build_dashcheck
+check "alerts: annotations and runbook sections ($runbook)" alerts_check
+check "dashboard: strict decoding, variables, PromQL ($dashboard)" dashboard_check
 check "helm lint --strict (default values)" run_helm lint --strict "$chart"
 for values in "$chart"/ci/*-values.yaml; do
 	check "helm lint --strict ($(basename "$values"))" run_helm lint --strict "$chart" -f "$values"
@@ -111,6 +142,7 @@ for values in "$chart"/ci/*-values.yaml; do
 	check "helm template ($(basename "$values")) | k8scheck" template_check "$values"
 done
 check "chart PrometheusRule is valid (promtool check rules)" chart_rules_check
+check "chart PrometheusRule passes its tests ($chart_rules_test)" chart_rules_test
 check "chart rejects inline credentials in config" inline_secret_rejected
 
 echo

@@ -1,21 +1,100 @@
 #!/usr/bin/env bash
 # Builds the pinned external tools (tools/pinned/*/go.mod, one module per tool
-# so their dependency graphs never mix) into the directory given, default
-# .tools/bin. Each build is skipped when the binary is newer than its go.mod.
-# Cold, on 2 cores, this takes about 20 minutes; warm, a few seconds.
+# so their dependency graphs never mix) into a directory.
+#
+# Usage: scripts/pinned-tools.sh [DIR [TOOL...]]
+#   DIR   where the binaries go (default .tools/bin)
+#   TOOL  prometheus, promtool, alertmanager, helm, golangci-lint, goreleaser
+#         (default: all of them)
+#
+# A binary is rebuilt only when its module's go.mod or go.sum changed since
+# it was built (a checksum beside it, .NAME.pin), so one directory can serve
+# several checkouts (DCS_TOOLS_BIN). Two runs into one directory take turns
+# (flock), so parallel test runs do not race. The README's development table
+# has the build times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(realpath -m "${1:-.tools/bin}")
+[ $# -gt 0 ] && shift
 mkdir -p "$bin"
-build() { # module dir, binary name, package
-  local dir=tools/pinned/$1 out=$bin/$2
-  if [ -x "$out" ] && [ "$out" -nt "$dir/go.mod" ]; then return; fi
-  echo "building $2 ($(grep -m1 -oE "$3 v[^ ]+|$(dirname "$3" | sed 's#/cmd.*##') v[^ ]+" "$dir/go.mod" || echo pinned))" >&2
-  go build -C "$dir" -trimpath -o "$out" "$3"
+if command -v flock >/dev/null; then
+  exec 9>"$bin/.lock"
+  flock 9
+fi
+
+# name, module directory under tools/pinned, package
+tools=(
+  "prometheus prometheus github.com/prometheus/prometheus/cmd/prometheus"
+  "promtool prometheus github.com/prometheus/prometheus/cmd/promtool"
+  "alertmanager alertmanager github.com/prometheus/alertmanager/cmd/alertmanager"
+  "helm helm helm.sh/helm/v3/cmd/helm"
+  "golangci-lint golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint"
+  "goreleaser goreleaser github.com/goreleaser/goreleaser/v2"
+)
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Since v0.32 the Alertmanager module no longer contains its web UI
+# (ui/app/dist, built with npm; prometheus/alertmanager#5163), so `go build`
+# of it stops at the go:embed of that directory. Build it from a copy of the
+# module with a one-page placeholder UI instead, through a go.mod that
+# replaces the module with the copy; the API, all the tests use, is whole.
+stub_alertmanager_ui() {
+  local moddir=tools/pinned/alertmanager src
+  go mod download -C "$moddir" github.com/prometheus/alertmanager
+  src=$(go list -C "$moddir" -m -f '{{.Dir}}' github.com/prometheus/alertmanager)
+  cp -R "$src" "$work/alertmanager-src"
+  chmod -R u+w "$work/alertmanager-src"
+  for ui in elm mantine; do
+    mkdir -p "$work/alertmanager-src/ui/app/dist/$ui"
+    echo '<!doctype html><title>Alertmanager</title><p>Built by dcs_exporter/scripts/pinned-tools.sh without the web UI; the API is complete.' \
+      >"$work/alertmanager-src/ui/app/dist/$ui/index.html"
+  done
+  cp "$moddir/go.mod" "$work/alertmanager.mod"
+  cp "$moddir/go.sum" "$work/alertmanager.sum"
+  go mod edit -modfile="$work/alertmanager.mod" -replace "github.com/prometheus/alertmanager=$work/alertmanager-src"
 }
-build prometheus prometheus github.com/prometheus/prometheus/cmd/prometheus
-build prometheus promtool github.com/prometheus/prometheus/cmd/promtool
-build alertmanager alertmanager github.com/prometheus/alertmanager/cmd/alertmanager
-build helm helm helm.sh/helm/v3/cmd/helm
-build golangci-lint golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint
-build goreleaser goreleaser github.com/goreleaser/goreleaser/v2
+
+checksum() {
+  if command -v sha256sum >/dev/null; then sha256sum; else shasum -a 256; fi | cut -c1-64
+}
+
+wanted() {
+  [ $# -eq 1 ] && return 0
+  local name=$1 w
+  shift
+  for w in "$@"; do [ "$w" = "$name" ] && return 0; done
+  return 1
+}
+
+for w in "$@"; do
+  known=
+  for t in "${tools[@]}"; do [ "${t%% *}" = "$w" ] && known=1; done
+  [ -n "$known" ] || { echo "pinned-tools.sh: unknown tool $w" >&2; exit 2; }
+done
+
+for t in "${tools[@]}"; do
+  read -r name dir pkg <<<"$t"
+  wanted "$name" "$@" || continue
+  out=$bin/$name
+  mod=tools/pinned/$dir/go.mod
+  pin=$(cat "$mod" "tools/pinned/$dir/go.sum" | checksum)
+  stamp=$bin/.$name.pin
+  if [ -x "$out" ]; then
+    if [ -f "$stamp" ]; then
+      [ "$(cat "$stamp")" = "$pin" ] && continue
+    elif [ "$out" -nt "$mod" ]; then
+      echo "$pin" >"$stamp" # built before the checksums existed
+      continue
+    fi
+  fi
+  module=${pkg%%/cmd/*}
+  version=$(awk -v m="$module" '$1 == m { print $2; exit }' "$mod")
+  echo "building $name ($module ${version:-pinned})" >&2
+  modflags=()
+  if [ "$name" = alertmanager ]; then stub_alertmanager_ui; modflags=(-modfile="$work/alertmanager.mod"); fi
+  go build -C "tools/pinned/$dir" "${modflags[@]}" -trimpath -o "$out.tmp" "$pkg"
+  mv "$out.tmp" "$out"
+  echo "$pin" >"$stamp"
+done

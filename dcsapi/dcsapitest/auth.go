@@ -5,10 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
-
-	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 )
 
 // The gateway's messages for APIGW.0301.
@@ -17,29 +14,15 @@ const (
 	msgLockedOut    = "Incorrect IAM authentication information: AK access failed to reach the limit,forbidden"
 )
 
-// parseAuthorization picks the access key and the signed header names out
-// of an SDK-HMAC-SHA256 Authorization header; dcsapi.Verify checks the rest.
-func parseAuthorization(h string) (ak string, signed []string) {
-	_, rest, _ := strings.Cut(h, " ")
-	for _, part := range strings.Split(rest, ", ") {
-		k, v, _ := strings.Cut(part, "=")
-		switch k {
-		case "Access":
-			ak = v
-		case "SignedHeaders":
-			signed = strings.Split(v, ";")
-		}
-	}
-	return ak, signed
-}
-
 // authenticate checks a DCS or IAM request as the gateway does and returns
 // "" or the error_msg of the 401 to send. Besides the signature it checks
 // the security token of temporary keys and that X-Project-Id, when sent,
 // names the project of the path. More than five failures in a row lock the
 // access key for five minutes, good signatures or not.
 func (s *Server) authenticate(r *http.Request, projectID string) string {
-	ak, signed := parseAuthorization(r.Header.Get("Authorization"))
+	// A malformed header leaves ak empty: refused, and locks out nobody.
+	parsed, _ := ParseAuthorization(r.Header.Get("Authorization"))
+	ak, signed := parsed.AccessKey, parsed.SignedHeaders
 	now := s.gatewayNow()
 	s.mu.Lock()
 	key, known := s.keys[ak]
@@ -53,7 +36,7 @@ func (s *Server) authenticate(r *http.Request, projectID string) string {
 		return msgLockedOut
 	}
 
-	ok := known && dcsapi.Verify(r, nil, func(string) (string, bool) { return key.secret, true }, now) == nil
+	ok := known && VerifySignature(r, nil, func(string) (string, bool) { return key.secret, true }, now) == nil
 	token, hasToken := r.Header["X-Security-Token"]
 	if key.token != "" {
 		ok = ok && hasToken && len(token) == 1 && token[0] == key.token && slices.Contains(signed, "x-security-token")

@@ -14,13 +14,20 @@
 //     capabilities dropped, seccomp profile RuntimeDefault;
 //   - the exporter config in the ConfigMap holds no inline credentials, and
 //     every *_file path it names lies on a volume mounted in the Deployment;
-//   - Services, ServiceMonitors and PrometheusRules fit together with the
-//     Deployment (selectors, port names, rule shape).
+//   - Services, ServiceMonitors, PodDisruptionBudgets and PrometheusRules fit
+//     together with the Deployment (selectors, port names, scrape timeouts,
+//     rule shape and runbook links);
+//   - the probes and the ServiceMonitor suit the exporter's web configuration
+//     (TLS, basic auth, client certificates): see webconfig.go.
 //
 // Usage:
 //
 //	helm template ../../deploy/helm/dcs-exporter | go run .
 //	helm template ... | go run . -rules-out /tmp/rules.yml   # then promtool check rules
+//	helm template ... | go run . -allow-secret-env HUAWEICLOUD_SDK_AK,HUAWEICLOUD_SDK_SK
+//
+// chart_test.go renders the chart with each of its options and checks what
+// they change (it needs helm: $HELM or helm on PATH).
 //
 // It prints one line per object and per problem and exits 1 if it found any
 // problem (or no object at all).
@@ -33,16 +40,21 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	kjson "sigs.k8s.io/json"
@@ -58,15 +70,10 @@ const configKey = "dcs_exporter.yml"
 func main() {
 	rulesOut := flag.String("rules-out", "", "write the spec of the PrometheusRule to this file, for `promtool check rules`")
 	require := flag.String("require", "Deployment,Service,ConfigMap", "comma-separated kinds that must be present")
+	allowSecretEnv := flag.String("allow-secret-env", "", "comma-separated env vars that may come from a Secret (a deliberate extraEnv)")
 	flag.Parse()
 
-	var required []string
-	for k := range strings.SplitSeq(*require, ",") {
-		if k = strings.TrimSpace(k); k != "" {
-			required = append(required, k)
-		}
-	}
-	res, err := Check(os.Stdin, Options{Required: required})
+	res, err := Check(os.Stdin, Options{Required: splitList(*require), AllowSecretEnv: splitList(*allowSecretEnv)})
 	for _, line := range res.Lines {
 		fmt.Println(line)
 	}
@@ -80,10 +87,24 @@ func main() {
 	fmt.Printf("k8scheck: %d objects checked, no problems\n", len(res.Objects))
 }
 
+func splitList(s string) []string {
+	var out []string
+	for k := range strings.SplitSeq(s, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // Options tunes Check.
 type Options struct {
 	// Required lists kinds that must occur at least once.
 	Required []string
+	// AllowSecretEnv lists environment variables that may carry a
+	// credential: ones the user put there on purpose (the chart's
+	// extraEnv for `credentials: {env: true}`). The chart itself must not.
+	AllowSecretEnv []string
 }
 
 // Object is one decoded manifest.
@@ -132,7 +153,7 @@ func Check(r io.Reader, opts Options) (Result, error) {
 
 	for _, o := range res.Objects {
 		id := o.Kind + "/" + o.Name
-		errs := checkObject(o)
+		errs := checkObject(o, opts)
 		for _, e := range errs {
 			report("%s: %v", id, e)
 		}
@@ -140,7 +161,7 @@ func Check(r io.Reader, opts Options) (Result, error) {
 			res.Lines = append(res.Lines, "ok   "+id)
 		}
 	}
-	for _, e := range crossCheck(res.Objects) {
+	for _, e := range append(crossCheck(res.Objects), webConfigChecks(res.Objects)...) {
 		report("%v", e)
 	}
 	for _, kind := range opts.Required {
@@ -174,6 +195,8 @@ func newObject(apiVersion, kind string) (any, bool) {
 		return &monitoringv1.ServiceMonitor{}, true
 	case "monitoring.coreos.com/v1 PrometheusRule":
 		return &monitoringv1.PrometheusRule{}, true
+	case "policy/v1 PodDisruptionBudget":
+		return &policyv1.PodDisruptionBudget{}, true
 	}
 	return nil, false
 }
@@ -223,14 +246,14 @@ func decode(raw []byte) (*Object, error) {
 }
 
 // checkObject runs the checks that need only the object itself.
-func checkObject(o Object) []error {
+func checkObject(o Object, opts Options) []error {
 	var errs []error
 	if m, ok := o.Obj.(metav1.Object); ok {
 		errs = append(errs, checkMeta(m)...)
 	}
 	switch obj := o.Obj.(type) {
 	case *appsv1.Deployment:
-		errs = append(errs, checkDeployment(obj)...)
+		errs = append(errs, checkDeployment(obj, opts)...)
 	case *corev1.Service:
 		if len(obj.Spec.Ports) == 0 {
 			errs = append(errs, errors.New("spec.ports is empty"))
@@ -253,8 +276,18 @@ func checkObject(o Object) []error {
 		if len(obj.Spec.Selector.MatchLabels) == 0 && len(obj.Spec.Selector.MatchExpressions) == 0 {
 			errs = append(errs, errors.New("spec.selector selects every Service"))
 		}
+		for i, ep := range obj.Spec.Endpoints {
+			errs = append(errs, checkEndpoint(i, ep)...)
+		}
 	case *monitoringv1.PrometheusRule:
 		errs = append(errs, checkRules(obj)...)
+	case *policyv1.PodDisruptionBudget:
+		if obj.Spec.Selector == nil || (len(obj.Spec.Selector.MatchLabels) == 0 && len(obj.Spec.Selector.MatchExpressions) == 0) {
+			errs = append(errs, errors.New("spec.selector is empty"))
+		}
+		if (obj.Spec.MinAvailable == nil) == (obj.Spec.MaxUnavailable == nil) {
+			errs = append(errs, errors.New("set exactly one of minAvailable and maxUnavailable"))
+		}
 	}
 	return errs
 }
@@ -291,7 +324,7 @@ func secretishName(name string) bool {
 	return strings.Contains(n, "KEY") || strings.Contains(n, "SECRET") || strings.Contains(n, "TOKEN")
 }
 
-func checkDeployment(d *appsv1.Deployment) []error {
+func checkDeployment(d *appsv1.Deployment, opts Options) []error {
 	var errs []error
 	spec := d.Spec.Template.Spec
 
@@ -329,6 +362,9 @@ func checkDeployment(d *appsv1.Deployment) []error {
 		c := &all[i]
 		prefix := "container " + c.Name
 		for _, e := range c.Env {
+			if slices.Contains(opts.AllowSecretEnv, e.Name) {
+				continue
+			}
 			if secretishName(e.Name) {
 				errs = append(errs, fmt.Errorf("%s: env var %s looks like a credential; mount credentials as files", prefix, e.Name))
 			}
@@ -363,16 +399,45 @@ func checkDeployment(d *appsv1.Deployment) []error {
 	return errs
 }
 
+// checkProbe wants an HTTP GET of the exporter's health path, or a TCP
+// probe of its port where the web configuration keeps the kubelet out
+// (webconfig.go checks which of the two suits).
 func checkProbe(container, field string, p *corev1.Probe, wantPath string) []error {
 	switch {
 	case p == nil:
 		return []error{fmt.Errorf("container %s: %s is missing", container, field)}
+	case p.TCPSocket != nil:
+		if p.TCPSocket.Port.String() == "" || p.TCPSocket.Port.String() == "0" {
+			return []error{fmt.Errorf("container %s: %s: tcpSocket has no port", container, field)}
+		}
 	case p.HTTPGet == nil:
-		return []error{fmt.Errorf("container %s: %s must be an httpGet probe", container, field)}
+		return []error{fmt.Errorf("container %s: %s must be an httpGet or tcpSocket probe", container, field)}
 	case p.HTTPGet.Path != wantPath:
 		return []error{fmt.Errorf("container %s: %s path is %q, want %q", container, field, p.HTTPGet.Path, wantPath)}
 	}
 	return nil
+}
+
+// checkEndpoint checks one ServiceMonitor endpoint on its own: Prometheus
+// refuses a scrape timeout longer than the interval, and a /probe scrape
+// needs exactly one target parameter.
+func checkEndpoint(i int, ep monitoringv1.Endpoint) []error {
+	var errs []error
+	where := fmt.Sprintf("endpoint %d (%s)", i, ep.Path)
+	if ep.Interval != "" && ep.ScrapeTimeout != "" {
+		interval, err1 := promDuration(string(ep.Interval))
+		timeout, err2 := promDuration(string(ep.ScrapeTimeout))
+		switch {
+		case err1 != nil || err2 != nil:
+			errs = append(errs, fmt.Errorf("%s: interval %q or scrapeTimeout %q is no duration", where, ep.Interval, ep.ScrapeTimeout))
+		case timeout > interval:
+			errs = append(errs, fmt.Errorf("%s: scrapeTimeout %s exceeds the interval %s; Prometheus refuses that", where, ep.ScrapeTimeout, ep.Interval))
+		}
+	}
+	if ep.Path == "/probe" && len(ep.Params["target"]) != 1 {
+		errs = append(errs, fmt.Errorf("%s: a /probe endpoint needs exactly one target parameter, has %v", where, ep.Params["target"]))
+	}
+	return errs
 }
 
 // hardeningProblems checks the effective security context of a container:
@@ -521,6 +586,9 @@ func checkRules(pr *monitoringv1.PrometheusRule) []error {
 				if r.Annotations["summary"] == "" || r.Annotations["description"] == "" {
 					errs = append(errs, fmt.Errorf("alert %s: summary and description annotations are required", r.Alert))
 				}
+				if u, err := url.Parse(r.Annotations["runbook_url"]); err != nil || !u.IsAbs() || u.Fragment == "" {
+					errs = append(errs, fmt.Errorf("alert %s: runbook_url %q is not a link to a runbook section", r.Alert, r.Annotations["runbook_url"]))
+				}
 			}
 		}
 	}
@@ -557,8 +625,10 @@ func crossCheck(objs []Object) []error {
 			}
 		case *corev1.Service:
 			if !slices.ContainsFunc(deploys, func(d *appsv1.Deployment) bool { return serviceTargets(obj, d) }) {
-				errs = append(errs, fmt.Errorf("Service/%s: selects no Deployment's pods through a named container port", obj.Name))
+				errs = append(errs, fmt.Errorf("%s: selects no Deployment's pods through a named container port", "Service/"+obj.Name))
 			}
+		case *policyv1.PodDisruptionBudget:
+			errs = append(errs, checkDisruptionBudget(obj, deploys)...)
 		case *monitoringv1.ServiceMonitor:
 			sel, err := metav1.LabelSelectorAsSelector(&obj.Spec.Selector)
 			if err != nil {
@@ -641,4 +711,46 @@ func writeRules(file string, objs []Object) error {
 		return err
 	}
 	return os.WriteFile(file, out, 0o644)
+}
+
+// checkDisruptionBudget wants the budget to cover a Deployment's pods and
+// to leave room for one eviction: a minAvailable of all replicas blocks
+// every node drain.
+func checkDisruptionBudget(pdb *policyv1.PodDisruptionBudget, deploys []*appsv1.Deployment) []error {
+	sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+	if err != nil {
+		return []error{fmt.Errorf("PodDisruptionBudget/%s: selector: %w", pdb.Name, err)}
+	}
+	for _, d := range deploys {
+		if !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+			continue
+		}
+		replicas := 1
+		if d.Spec.Replicas != nil {
+			replicas = int(*d.Spec.Replicas)
+		}
+		if pdb.Spec.MinAvailable != nil {
+			min, err := intstr.GetScaledValueFromIntOrPercent(pdb.Spec.MinAvailable, replicas, true)
+			if err == nil && min >= replicas {
+				return []error{fmt.Errorf("PodDisruptionBudget/%s: minAvailable %s of %d replica(s) blocks every eviction, node drains included", pdb.Name, pdb.Spec.MinAvailable.String(), replicas)}
+			}
+		}
+		return nil
+	}
+	return []error{fmt.Errorf("PodDisruptionBudget/%s: selects no Deployment's pods", pdb.Name)}
+}
+
+// promDuration parses the durations of Prometheus configurations, which
+// also know days and weeks.
+func promDuration(s string) (time.Duration, error) {
+	for _, unit := range []struct {
+		suffix string
+		size   time.Duration
+	}{{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}} {
+		if n, ok := strings.CutSuffix(s, unit.suffix); ok {
+			v, err := strconv.Atoi(n)
+			return time.Duration(v) * unit.size, err
+		}
+	}
+	return time.ParseDuration(s)
 }

@@ -123,6 +123,17 @@ spec:
   endpoints:
     - port: http
       interval: 60s
+      scrapeTimeout: 30s
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: dcs
+spec:
+  maxUnavailable: 1
+  selector:
+    matchLabels:
+      app: dcs
 ---
 apiVersion: monitoring.coreos.com/v1
 kind: PrometheusRule
@@ -142,6 +153,7 @@ spec:
           annotations:
             summary: down
             description: "{{ $labels.target }} is down"
+            runbook_url: "https://example.com/runbook.md#dcstargetdown"
 `
 
 func TestGoodStreamPasses(t *testing.T) {
@@ -149,8 +161,8 @@ func TestGoodStreamPasses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Check: %v\n%s", err, strings.Join(res.Lines, "\n"))
 	}
-	if got := len(res.Objects); got != 7 {
-		t.Errorf("decoded %d objects, want 7", got)
+	if got := len(res.Objects); got != 8 {
+		t.Errorf("decoded %d objects, want 8", got)
 	}
 }
 
@@ -184,6 +196,18 @@ func TestProblemsAreFound(t *testing.T) {
 		{"alert without severity", "severity: warning", "team: sre", "no severity label"},
 		{"bad label value", "    app: dcs\nspec:\n  ports", "    app: dcs\n    bad: \"not ok!\"\nspec:\n  ports", "label bad value"},
 		{"service account token", "      automountServiceAccountToken: false\n      securityContext", "      securityContext", "automountServiceAccountToken must be false"},
+		{"no runbook", `            runbook_url: "https://example.com/runbook.md#dcstargetdown"`, "", `runbook_url "" is not a link to a runbook section`},
+		{"scrape timeout too long", "scrapeTimeout: 30s", "scrapeTimeout: 90s", "scrapeTimeout 90s exceeds the interval 60s"},
+		{"probe without target", "    - port: http\n      interval: 60s", "    - port: http\n      path: /probe\n      interval: 60s", "needs exactly one target parameter"},
+		{"budget blocks drains", "  maxUnavailable: 1", "  minAvailable: 1", "blocks every eviction"},
+		{"budget selects nothing", "  maxUnavailable: 1\n  selector:\n    matchLabels:\n      app: dcs", "  maxUnavailable: 1\n  selector:\n    matchLabels:\n      app: other", "selects no Deployment's pods"},
+		{"budget with both", "  maxUnavailable: 1", "  maxUnavailable: 1\n  minAvailable: 0", "exactly one of minAvailable and maxUnavailable"},
+		{"probe without check", "          readinessProbe:\n            httpGet:\n              path: /-/ready\n              port: http", "          readinessProbe:\n            periodSeconds: 5", "must be an httpGet or tcpSocket probe"},
+		{"basic auth with HTTP probes", webConfigAnchor, webConfigAnchor + basicAuthConfig, "asks for basic auth, which the kubelet cannot send"},
+		{"basic auth without ServiceMonitor credentials", webConfigAnchor, webConfigAnchor + basicAuthConfig, "give the endpoint basicAuth"},
+		{"client certificates with HTTP probes", webConfigAnchor, webConfigAnchor + clientCertConfig, "requires client certificates, which the kubelet cannot send"},
+		{"TLS probed over HTTP", webConfigAnchor, webConfigAnchor + tlsConfig, "serves TLS, the probe must use scheme HTTPS"},
+		{"TLS scraped over HTTP", webConfigAnchor, webConfigAnchor + tlsConfig, `scheme "http", but the exporter serves https`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -200,6 +224,42 @@ func TestProblemsAreFound(t *testing.T) {
 				t.Errorf("report does not mention %q:\n%s", tc.want, out)
 			}
 		})
+	}
+}
+
+// Web configurations put into the ConfigMap after webConfigAnchor.
+const (
+	webConfigAnchor  = "    targets:\n      - name: a\n"
+	basicAuthConfig  = "  web-config.yml: |\n    basic_auth_users:\n      prometheus: $2y$10$abcdefghijklmnopqrstuv\n"
+	clientCertConfig = "  web-config.yml: |\n    tls_server_config:\n      cert_file: /tls/tls.crt\n      key_file: /tls/tls.key\n      client_auth_type: RequireAndVerifyClientCert\n      client_ca_file: /tls/ca.crt\n"
+	tlsConfig        = "  web-config.yml: |\n    tls_server_config:\n      cert_file: /tls/tls.crt\n      key_file: /tls/tls.key\n"
+)
+
+// TestTCPProbesPassWithBasicAuth: the fix the checks ask for is accepted.
+func TestTCPProbesPassWithBasicAuth(t *testing.T) {
+	in := strings.Replace(goodStream, webConfigAnchor, webConfigAnchor+basicAuthConfig, 1)
+	for _, probe := range []string{"          livenessProbe:\n            httpGet:\n              path: /-/healthy\n              port: http", "          readinessProbe:\n            httpGet:\n              path: /-/ready\n              port: http"} {
+		if !strings.Contains(in, probe) {
+			t.Fatalf("test bug: %q not in the stream", probe)
+		}
+		name := strings.TrimSpace(strings.SplitN(probe, "\n", 2)[0])
+		in = strings.Replace(in, probe, "          "+name+"\n            tcpSocket:\n              port: http", 1)
+	}
+	in = strings.Replace(in, "      scrapeTimeout: 30s\n", "      scrapeTimeout: 30s\n      basicAuth:\n        username: {name: auth, key: user}\n        password: {name: auth, key: pass}\n", 1)
+	if res, err := Check(strings.NewReader(in), Options{}); err != nil {
+		t.Fatalf("Check: %v\n%s", err, strings.Join(res.Lines, "\n"))
+	}
+}
+
+// TestAllowSecretEnv: a credential the user put into extraEnv on purpose
+// passes when named, and only then.
+func TestAllowSecretEnv(t *testing.T) {
+	in := strings.Replace(goodStream, "            - name: TZ\n              value: UTC", "            - name: HUAWEICLOUD_SDK_AK\n              valueFrom:\n                secretKeyRef: {name: hw, key: ak}", 1)
+	if _, err := Check(strings.NewReader(in), Options{}); err == nil {
+		t.Fatal("a credential from a Secret in the environment passed")
+	}
+	if res, err := Check(strings.NewReader(in), Options{AllowSecretEnv: []string{"HUAWEICLOUD_SDK_AK"}}); err != nil {
+		t.Fatalf("allowed env var refused: %v\n%s", err, strings.Join(res.Lines, "\n"))
 	}
 }
 

@@ -62,7 +62,7 @@ app.kubernetes.io/component: metrics
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" $repo .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" $repo (.Values.image.tag | default .Chart.AppVersion | toString) }}
+{{- printf "%s:%s" $repo (.Values.image.tag | default (printf "v%s" .Chart.AppVersion) | toString) }}
 {{- end }}
 {{- end }}
 
@@ -124,13 +124,72 @@ credential files set as defaults.credentials.
 {{- toYaml $cfg }}
 {{- end }}
 
-{{/* Job name the DCSExporterAbsent alert looks for. */}}
-{{- define "dcs-exporter.prometheusJob" -}}
-{{- if .Values.prometheusRule.job }}
-{{- .Values.prometheusRule.job }}
+{{/*
+Label matchers that pick this release's exporter in DCSExporterAbsent:
+prometheusRule.exporterSelector, else the namespace and Service labels the
+prometheus-operator gives the ServiceMonitor's series, else none.
+*/}}
+{{- define "dcs-exporter.exporterSelector" -}}
+{{- if .Values.prometheusRule.exporterSelector }}
+{{- .Values.prometheusRule.exporterSelector }}
 {{- else if .Values.serviceMonitor.enabled }}
-{{- default (include "dcs-exporter.fullname" .) .Values.serviceMonitor.jobName }}
-{{- else }}
-{{- print "dcs" }}
+{{- printf "namespace=%q, service=%q" (include "dcs-exporter.namespace" .) (include "dcs-exporter.fullname" .) }}
 {{- end }}
+{{- end }}
+
+{{/*
+Labels for the ServiceMonitor and PrometheusRule: (list root extraLabels).
+The chart's labels, `release: <releaseLabel>`, then the extra labels, which
+win where keys repeat.
+*/}}
+{{- define "dcs-exporter.monitoringLabels" -}}
+{{- $root := index . 0 }}
+{{- $labels := include "dcs-exporter.labels" $root | fromYaml }}
+{{- with $root.Values.releaseLabel }}
+{{- $_ := set $labels "release" (toString .) }}
+{{- end }}
+{{- toYaml (merge (deepCopy (index . 1 | default dict)) $labels) }}
+{{- end }}
+
+{{/* "true" when webConfig makes the exporter serve TLS. */}}
+{{- define "dcs-exporter.webTLS" -}}
+{{- $tls := get (.Values.webConfig | default dict) "tls_server_config" | default dict }}
+{{- if or (get $tls "cert_file") (get $tls "cert") }}true{{ end }}
+{{- end }}
+
+{{/* "HTTPS" when webConfig serves TLS, "HTTP" otherwise. */}}
+{{- define "dcs-exporter.webScheme" -}}
+{{- if include "dcs-exporter.webTLS" . }}HTTPS{{ else }}HTTP{{ end }}
+{{- end }}
+
+{{/*
+"tcp" or "http": how the kubelet probes the exporter. In auto mode TCP when
+webConfig wants credentials the kubelet cannot send: basic auth, or a client
+certificate (exporter-toolkit's client_auth_type values that require one).
+*/}}
+{{- define "dcs-exporter.probeMode" -}}
+{{- $mode := .Values.probes.mode | default "auto" }}
+{{- $wc := .Values.webConfig | default dict }}
+{{- $clientAuth := get (get $wc "tls_server_config" | default dict) "client_auth_type" | default "" }}
+{{- if eq $mode "auto" }}
+{{- if or (get $wc "basic_auth_users") (has $clientAuth (list "RequireAnyClientCert" "RequireAndVerifyClientCert")) }}tcp{{ else }}http{{ end }}
+{{- else if has $mode (list "http" "tcp") }}
+{{- $mode }}
+{{- else }}
+{{- fail (printf "probes.mode is %q; it must be auto, http or tcp" $mode) }}
+{{- end }}
+{{- end }}
+
+{{/* A probe: (list root probeValues path). */}}
+{{- define "dcs-exporter.probe" -}}
+{{- $root := index . 0 }}
+{{- $probe := deepCopy (index . 1 | default dict) }}
+{{- if not (or $probe.httpGet $probe.tcpSocket $probe.exec $probe.grpc) }}
+{{- if eq (include "dcs-exporter.probeMode" $root) "tcp" }}
+{{- $_ := set $probe "tcpSocket" (dict "port" "http") }}
+{{- else }}
+{{- $_ := set $probe "httpGet" (dict "path" (index . 2) "port" "http" "scheme" (include "dcs-exporter.webScheme" $root)) }}
+{{- end }}
+{{- end }}
+{{- toYaml $probe }}
 {{- end }}
