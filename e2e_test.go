@@ -10,10 +10,13 @@ package main
 // PromQL query of the Grafana dashboard must return data without any recorded
 // series, a second exporter process scraped for the same targets (a rollout)
 // must change no count and no alert, and an instance put into the error state
-// must reach Alertmanager as an alert.
+// must reach Alertmanager as an alert. A listed instance in error must reach
+// it as a per-instance alert carrying its owner tag, unless the instance is
+// inside its maintenance window.
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -73,7 +76,8 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	h := newHarness(t, e2eExporterFlags...)
 	h.fake.AddProject("cn-east-3", projectFleet)
 	h.fake.SetInstances(projectFleet, dcsapitest.SampleFleet(25))
-	h.writeConfig(h.configText("  - name: fleet\n    region: cn-east-3\n    project_id: " + projectFleet + "\n    instances: true\n    labels: {env: prod}\n"))
+	h.writeConfig(h.configText("  - name: fleet\n    region: cn-east-3\n    project_id: " + projectFleet +
+		"\n    instances: true\n    instance_tags: [owner]\n    labels: {env: prod}\n"))
 	if code, body := h.post("/-/reload"); code != http.StatusOK {
 		t.Fatalf("adding the listed target: HTTP %d: %s", code, body)
 	}
@@ -244,7 +248,92 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	// dashboard and the alerts, the critical one included, must not notice.
 	e.checkRollout(dash, []dashSelection{{"All", dash.allSelected()}, {fmt.Sprint(chosen), chosen}},
 		targetsFile, exporterURL.Host, func() (string, func()) { return startExporterProcess(t, h.config) })
+	if t.Failed() {
+		return
+	}
+
+	// Instances of the listed fleet go into error: the per-instance alert
+	// fires with the owner tag, except inside a maintenance window.
+	e.checkInstanceInError(h.fake)
 	t.Logf("end-to-end test done in %v", time.Since(start).Round(time.Millisecond))
+}
+
+// checkInstanceInError puts two running instances of the listed fleet into
+// ERROR, each with an owner tag. The one outside its maintenance window
+// must reach Alertmanager as DCSInstanceInError, with its name and owner;
+// the one inside its window must not even be pending, until its window is
+// moved away from now and it fires too, which shows that the window, and
+// nothing else, held it back.
+func (e *e2e) checkInstanceInError(fake *dcsapitest.Server) {
+	t := e.t
+	var picked []dcsapitest.Instance
+	for _, in := range fake.Instances(projectFleet) {
+		if in.Status == "RUNNING" && len(picked) < 2 {
+			picked = append(picked, in)
+		}
+	}
+	if len(picked) < 2 {
+		t.Fatalf("the fleet has %d running instances, want 2", len(picked))
+	}
+	outside, inside := picked[0], picked[1]
+	// Windows hours away from now, one way or the other, so that the test
+	// cannot straddle a boundary; they may run past midnight.
+	window := func(from, to time.Duration) (string, string) {
+		now := time.Now().UTC()
+		return now.Add(from).Format(time.TimeOnly), now.Add(to).Format(time.TimeOnly)
+	}
+	outside.MaintainBegin, outside.MaintainEnd = window(2*time.Hour, 3*time.Hour)
+	inside.MaintainBegin, inside.MaintainEnd = window(-time.Hour, time.Hour)
+	alertFor := func(in dcsapitest.Instance) map[string]string {
+		return map[string]string{
+			"alertname":             "DCSInstanceInError",
+			"severity":              "critical",
+			"target":                "fleet",
+			"instance_id":           in.ID,
+			"name":                  in.Name,
+			"engine":                strings.ToLower(in.Engine),
+			"tag_owner":             in.Tags[0].Value,
+			"enterprise_project_id": cmp.Or(in.EnterpriseProjectID, "0"),
+		}
+	}
+	for i, in := range []*dcsapitest.Instance{&outside, &inside} {
+		in.Status = "ERROR"
+		in.Tags = []dcsapitest.Tag{{Key: "owner", Value: fmt.Sprintf("team-e2e-%d", i)}, {Key: "env", Value: "prod"}}
+		fake.UpsertInstance(projectFleet, *in)
+	}
+	injected := time.Now()
+
+	want := alertFor(outside)
+	alert := e.waitWebhookAlert(want, e2eAlertTimeout)
+	t.Logf("DCSInstanceInError for the instance outside its window reached the webhook %v after the injection",
+		time.Since(injected).Round(time.Millisecond))
+	if d := alert.Annotations["description"]; !strings.Contains(d, "Owner tag: "+want["tag_owner"]) || !strings.Contains(d, outside.Name) {
+		t.Errorf("the description does not name the instance and its owner: %q", d)
+	}
+	e.checkAlertmanagerAlert(want)
+
+	// Both went into error in the same listing, and so in the same scrape;
+	// by the time one has fired, the other would have been pending.
+	e.waitQuery(`dcs_instance_status{instance_id="`+inside.ID+`",status="ERROR"}`, e2eScrapeTimeout)
+	e.waitQuery(`dcs_instance_maintenance_window_active{instance_id="`+inside.ID+`"} == 1`, e2eScrapeTimeout)
+	if r := e.query(`count_over_time(ALERTS{alertname="DCSInstanceInError",instance_id="` + inside.ID + `"}[10m])`); len(r.samples) != 0 {
+		t.Errorf("DCSInstanceInError for an instance inside its maintenance window: %s", r)
+	}
+	for _, a := range e.webhookAlerts() {
+		if a.Labels["alertname"] == "DCSInstanceInError" && a.Labels["instance_id"] != outside.ID {
+			t.Errorf("DCSInstanceInError for another instance: %v", a.Labels)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+
+	inside.MaintainBegin, inside.MaintainEnd = window(2*time.Hour, 3*time.Hour)
+	fake.UpsertInstance(projectFleet, inside)
+	moved := time.Now()
+	e.waitWebhookAlert(alertFor(inside), e2eAlertTimeout)
+	t.Logf("DCSInstanceInError for the other instance reached the webhook %v after its window was moved away",
+		time.Since(moved).Round(time.Millisecond))
 }
 
 const alertmanagerConfig = `route:

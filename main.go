@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -26,10 +27,12 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/dcs-exporter/dcs_exporter/checks"
 	"github.com/dcs-exporter/dcs_exporter/collector"
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/demo"
 	"github.com/dcs-exporter/dcs_exporter/internal/processcollector"
+	"github.com/dcs-exporter/dcs_exporter/statuspage"
 )
 
 const exporterName = "dcs_exporter"
@@ -52,6 +55,8 @@ type flags struct {
 	instancesRefresh time.Duration
 	maxRequests      int
 	demo             bool
+	configCheck      bool
+	dcsCheck         bool
 	web              *web.FlagConfig
 	log              *promslog.Config
 }
@@ -68,6 +73,8 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("dcs.max-staleness", "After a failed query, keep serving a target's last counts until they are this old; 0s never serves old counts.").Default(d.MaxStaleness.String()).DurationVar(&f.maxStaleness)
 	app.Flag("dcs.instances-refresh-interval", "How often the per-instance listing of targets with instances: true is refreshed.").Default(d.InstancesRefreshInterval.String()).DurationVar(&f.instancesRefresh)
 	app.Flag("demo", "Run against a built-in fake DCS API with a demo fleet; needs no cloud account and ignores --config.file.").BoolVar(&f.demo)
+	app.Flag("config.check", "Load and validate the configuration, print what each target resolves to (endpoints, credential sources), and exit. Contacts no endpoint.").BoolVar(&f.configCheck)
+	app.Flag("dcs.check", "Call the DCS API once per target, print one line per target with a hint for each failure, and exit: 0 when every target answered, 1 otherwise.").BoolVar(&f.dcsCheck)
 	f.web = kingpinflag.AddFlags(app, defaultListenAddress)
 	promslogflag.AddFlags(app, f.log)
 	app.Version(version.Print(exporterName))
@@ -102,6 +109,12 @@ func newApp(ctx context.Context, args []string, logOut io.Writer) (*app, error) 
 	if err != nil {
 		return nil, err
 	}
+	return buildApp(ctx, f, logOut)
+}
+
+// buildApp is newApp with the flags already parsed.
+func buildApp(ctx context.Context, f *flags, logOut io.Writer) (*app, error) {
+	var err error
 	if logOut != nil {
 		f.log.Writer = logOut
 	}
@@ -110,14 +123,14 @@ func newApp(ctx context.Context, args []string, logOut io.Writer) (*app, error) 
 	a := &app{flags: f, logger: logger}
 
 	configFile := f.configFile
-	var landingExtra string
+	var demoBanner string
 	if f.demo {
 		a.demo, err = demo.Start(ctx, logger)
 		if err != nil {
 			return nil, fmt.Errorf("starting the demo: %w", err)
 		}
 		configFile = a.demo.ConfigFile
-		landingExtra = "DEMO MODE: the targets below are served by a built-in fake DCS API, not by Huawei Cloud."
+		demoBanner = "DEMO MODE: the targets below are served by a built-in fake DCS API, not by Huawei Cloud."
 		logger.Warn("demo mode: serving a built-in fake DCS API; no cloud account is used", "fake_api", a.demo.URL)
 	}
 
@@ -149,7 +162,7 @@ func newApp(ctx context.Context, args []string, logOut io.Writer) (*app, error) 
 	logger.Info("configuration loaded", "file", configFile, "targets", len(cfg.Targets))
 
 	a.reloader = &reloader{file: configFile, exporter: a.exporter, metrics: reloads, logger: logger}
-	a.handler = newMux(f, a.exporter, reg, a.reloader, logger, landingExtra)
+	a.handler = newMux(f, a.exporter, reg, a.reloader, demoBanner)
 	return a, nil
 }
 
@@ -164,7 +177,15 @@ func (a *app) close() {
 func run(args []string, stop <-chan struct{}) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a, err := newApp(ctx, args, nil)
+	f, err := parseFlags(args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dcs_exporter:", err)
+		return 1
+	}
+	if f.configCheck || f.dcsCheck {
+		return runChecks(ctx, f, os.Stdout)
+	}
+	a, err := buildApp(ctx, f, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dcs_exporter:", err)
 		return 1
@@ -239,7 +260,7 @@ func newServer(h http.Handler, logger *slog.Logger) *http.Server {
 	}
 }
 
-func newMux(f *flags, exp *collector.Exporter, reg *prometheus.Registry, rl *reloader, logger *slog.Logger, landingExtra string) *http.ServeMux {
+func newMux(f *flags, exp *collector.Exporter, reg *prometheus.Registry, rl *reloader, demoBanner string) *http.ServeMux {
 	mux := http.NewServeMux()
 	limit := limitRequests(f.maxRequests)
 	mux.Handle(f.telemetryPath, limit(exp.MetricsHandler(reg)))
@@ -267,26 +288,18 @@ func newMux(f *flags, exp *collector.Exporter, reg *prometheus.Registry, rl *rel
 		_, _ = fmt.Fprintln(w, "Configuration reloaded")
 	})
 	if f.telemetryPath != "/" {
-		description := "Prometheus exporter for Huawei Cloud DCS (managed Redis and Memcached) instance states."
-		if landingExtra != "" {
-			description += " " + landingExtra
-		}
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "DCS Exporter",
-			Description: description,
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
+		mux.Handle("/", statuspage.New(statuspage.Options{
+			Targets: exp.TargetStatuses,
+			Ready:   exp.Ready,
+			Version: version.Info(),
+			Demo:    demoBanner,
+			Links: []statuspage.Link{
 				{Address: f.telemetryPath, Text: "Metrics"},
-				{Address: "/probe?target=" + firstTargetName(exp), Text: "Probe one target"},
+				{Address: "/probe?target=" + url.QueryEscape(firstTargetName(exp)), Text: "Probe one target"},
 				{Address: "/-/healthy", Text: "Health"},
 				{Address: "/-/ready", Text: "Readiness"},
 			},
-		})
-		if err != nil {
-			logger.Error("building the landing page", "err", err)
-		} else {
-			mux.Handle("/", landing)
-		}
+		}))
 	}
 	return mux
 }
@@ -378,4 +391,46 @@ func (m *reloadMetrics) record(ok bool) {
 		return
 	}
 	m.success.Set(0)
+}
+
+// runChecks runs --config.check and --dcs.check (both, in that order, when
+// both are given) and returns the exit status.
+func runChecks(ctx context.Context, f *flags, stdout io.Writer) int {
+	configFile := f.configFile
+	if f.demo {
+		d, err := demo.Start(ctx, slog.New(slog.DiscardHandler))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "dcs_exporter: starting the demo:", err)
+			return 1
+		}
+		defer d.Close()
+		configFile = d.ConfigFile
+	}
+	cfg, err := config.Load(configFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dcs_exporter: loading the configuration:", err)
+		return 1
+	}
+	ok := true
+	if f.configCheck {
+		err = checks.PrintConfig(stdout, configFile, cfg)
+	} else {
+		err = checks.PrintNotes(os.Stderr, cfg)
+	}
+	if err == nil && f.dcsCheck {
+		if f.configCheck {
+			_, err = fmt.Fprintln(stdout)
+		}
+		if err == nil {
+			ok, err = checks.DCS(ctx, stdout, cfg, checks.DCSOptions{MaxConcurrency: f.maxConcurrency, UserAgent: exporterName + "/" + version.Version})
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dcs_exporter:", err)
+		return 1
+	}
+	if !ok {
+		return 1
+	}
+	return 0
 }

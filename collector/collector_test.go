@@ -404,7 +404,7 @@ func TestScrapeTimeoutHeaderIsHonoured(t *testing.T) {
 
 func TestAuthFailureBacksOff(t *testing.T) {
 	e := newEnv(t, Options{AuthBackoff: time.Minute, MaxAuthBackoff: 10 * time.Minute}, targetA)
-	e.apply(strings.Replace(targetA, "labels:", "credentials: {access_key: WRONGAK, secret_key: wrong}\n    labels:", 1))
+	e.apply(strings.Replace(targetA, "labels:", "credentials: {access_key: WRONGAK, secret_key: NotTheSecretKey4711}\n    labels:", 1))
 	calls := func() int { return e.srv.Requests(dcsapitest.APIInstanceStatus) }
 	for range 10 {
 		e.scrape("prod")
@@ -429,7 +429,7 @@ func TestAuthFailureBacksOff(t *testing.T) {
 	if c := strings.Count(e.logs.String(), "query failed"); c != 1 {
 		t.Errorf("the same failure was logged %d times, want once:\n%s", c, e.logs)
 	}
-	if strings.Contains(e.logs.String(), "wrong") {
+	if strings.Contains(e.logs.String(), "NotTheSecretKey4711") {
 		t.Error("the secret key reached the log")
 	}
 }

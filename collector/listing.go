@@ -16,6 +16,7 @@ import (
 
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+	"github.com/dcs-exporter/dcs_exporter/diagnosis"
 )
 
 // listingResult is the per-instance view of a target, from the list API.
@@ -30,6 +31,7 @@ type listingResult struct {
 	attempted   bool
 	up          bool
 	errKey      string
+	err         error // of the last listing when it failed, for the status page
 	running     bool
 }
 
@@ -173,14 +175,14 @@ func (t *Target) refreshListing(ctx context.Context) {
 			t.logger.Info("instance listing recovered", "after", l.errKey)
 		}
 		l.instances, l.lines, l.windows = kept, lines, windows
-		l.mismatch, l.lastSuccess, l.up, l.errKey = mismatch, listed, true, ""
+		l.mismatch, l.lastSuccess, l.up, l.errKey, l.err = mismatch, listed, true, "", nil
 		return
 	}
-	l.up = false
+	l.up, l.err = false, err
 	t.expireLocked(listed)
 	if key := errorKey(err); key != l.errKey {
 		l.errKey = key
-		t.logger.Warn("instance listing failed", errorAttrs(err)...)
+		t.logger.Warn("instance listing failed", append(errorAttrs(err), t.hintAttrs(diagnosis.StepListing, err)...)...)
 	}
 }
 

@@ -2,6 +2,8 @@ package collector
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -546,5 +548,50 @@ func TestListingCarriesDiscoveredProject(t *testing.T) {
 				t.Errorf("scrape first %t: without the discovered project id: %s", scrapeFirst, line)
 			}
 		}
+	}
+}
+
+// TestListingOddFieldTypes lists instances whose context fields come with
+// the types of the documented example answer and worse (see the fake's
+// FaultOddFields, which spoils instance i in the way i%4): each odd field
+// costs its own series or label value, never the instance.
+func TestListingOddFieldTypes(t *testing.T) {
+	e := newEnv(t, Options{}, listedA+"    instance_tags: [owner, \"1\"]\n")
+	fleet := make([]dcsapitest.Instance, 4)
+	for i := range fleet {
+		fleet[i] = dcsapitest.Instance{ID: fmt.Sprintf("i%d", i), Engine: "Redis", Status: "RUNNING",
+			Tags:          []dcsapitest.Tag{{Key: "owner", Value: "team-a"}, {Key: "1", Value: "DCS"}},
+			MaintainBegin: "02:00:00", MaintainEnd: "06:00:00", ServiceUpgrade: true}
+	}
+	e.srv.SetInstances(projectA, fleet)
+	e.srv.InjectFault(projectA, dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultOddFields})
+	e.refresh("prod")
+	got := e.scrape("prod")
+
+	info := map[string]string{}
+	for _, line := range series(got, "dcs_instance_info") {
+		id := instanceIDLabel.FindStringSubmatch(line)[1]
+		_, info[id], _ = strings.Cut(line, `charging_mode="pay-per-use",`)
+	}
+	want := map[string]string{
+		"i0": `enterprise_project_id="0",tag_owner="team-a",tag_1="DCS"} 1`, // numbers where strings belong
+		"i1": `enterprise_project_id="0",tag_owner="team-a",tag_1="DCS"} 1`,
+		"i2": `enterprise_project_id="0",tag_owner="",tag_1=""} 1`, // tags an object
+		"i3": `enterprise_project_id="",tag_owner="",tag_1=""} 1`,  // the project an object, tags not objects
+	}
+	if !maps.Equal(info, want) {
+		t.Errorf("info labels:\n%v\nwant\n%v", info, want)
+	}
+	for metric, ids := range map[string]string{
+		"dcs_instance_maintenance_window_active": "i1,i2,i3", // i0's window is numbers
+		"dcs_instance_upgrade_pending":           "i0,i2,i3", // i1's is "yes"
+		"dcs_instance_created_timestamp_seconds": "i0,i2,i3", // i1's is a number
+	} {
+		if got := strings.Join(instanceIDs(got, metric), ","); got != ids {
+			t.Errorf("%s for %s, want %s", metric, got, ids)
+		}
+	}
+	if !strings.Contains(got, `dcs_instances_listing_up{`+prodLabels+`} 1`) {
+		t.Error("the listing failed")
 	}
 }

@@ -224,7 +224,7 @@ func (t *Target) applyBackoff(err error, now time.Time) {
 }
 
 func (t *Target) logFailure(err error) {
-	attrs := errorAttrs(err)
+	attrs := append(errorAttrs(err), t.hintAttrs(t.queryStep(), err)...)
 	if !t.backoff.until.IsZero() {
 		attrs = append(attrs, "next_attempt", t.backoff.until.UTC().Format(time.RFC3339))
 	}

@@ -156,13 +156,6 @@ func (c *Client) InstanceStatus(ctx context.Context, includeFailure bool) (*Stat
 		report, derr = c.lastStatus.decode(body)
 		return derr
 	})
-	var apiErr *APIError
-	// Whatever the body says (APIGW.0101 from the gateway, DCS.4001 or
-	// 111404001 from the service), a missing v2 path is what Open Telekom
-	// Cloud answers: it documents the status API as v1.0 only.
-	if c.opts.APIVersion == V2 && errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
-		apiErr.Hint = "this cloud may offer only the v1 status API: set api_version: v1 for this target"
-	}
 	return report, err
 }
 

@@ -29,9 +29,10 @@ type APIError struct {
 	// ClockSkew is how far the API's clock (its Date header) was ahead of
 	// the local clock when it refused a signature; negative when it was
 	// behind. It is measured on 401 answers that carry a Date, and is 0
-	// otherwise. Beyond ClockSkewLimit, the Hint blames the local clock.
+	// otherwise. Beyond ClockSkewLimit the local clock is to blame, which
+	// package diagnosis tells the user: dcsapi's errors hold facts, and
+	// the advice is written in one place.
 	ClockSkew time.Duration
-	Hint      string // what the user can do about it, when we know
 }
 
 // ClockSkewLimit is how far the clocks may be apart before a refused
@@ -51,9 +52,6 @@ func (e *APIError) Error() string {
 	}
 	if e.RequestID != "" {
 		b.WriteString(" (request id " + e.RequestID + ")")
-	}
-	if e.Hint != "" {
-		b.WriteString("; " + e.Hint)
 	}
 	return b.String()
 }
@@ -233,37 +231,13 @@ func jsonText(v any) string {
 	return ""
 }
 
-// noteClockSkew compares the answer's Date with the local clock, and blames
-// the local clock when they are too far apart for the gateway to accept a
-// signature.
+// noteClockSkew measures how far the answer's Date is from the local clock.
 func (e *APIError) noteClockSkew(date string, now time.Time) {
 	serverTime, err := http.ParseTime(date)
 	if err != nil || now.IsZero() {
 		return
 	}
 	e.ClockSkew = serverTime.Sub(now).Round(time.Second) // Date has whole seconds
-	off, direction := e.ClockSkew, "behind"
-	if off < 0 {
-		off, direction = -off, "ahead of"
-	}
-	if off <= ClockSkewLimit {
-		return
-	}
-	e.Hint = fmt.Sprintf("the local clock is off: it is about %s %s the API's (its Date header), and signatures more than 15 minutes off are refused; check NTP on this host",
-		roughDuration(off), direction)
-}
-
-// roughDuration writes d in whole minutes, hours or days: the error text
-// must read the same from one call to the next, while the measured skew
-// moves by a second now and then.
-func roughDuration(d time.Duration) string {
-	switch {
-	case d < 2*time.Hour:
-		return strconv.Itoa(int(d.Round(time.Minute)/time.Minute)) + " minutes"
-	case d < 48*time.Hour:
-		return strconv.Itoa(int(d.Round(time.Hour)/time.Hour)) + " hours"
-	}
-	return strconv.Itoa(int(d.Round(24*time.Hour)/(24*time.Hour))) + " days"
 }
 
 // maxRetryAfter caps what a server can ask for.

@@ -51,10 +51,10 @@ func TestErrorBodyNestingIsBounded(t *testing.T) {
 	}
 }
 
-func TestClockSkewHintReadsTheSameEachTime(t *testing.T) {
+func TestClockSkewMeasuredOn401(t *testing.T) {
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	var texts []string
-	for _, off := range []time.Duration{20*time.Minute + 29*time.Second, 19*time.Minute + 31*time.Second} {
+	for _, off := range []time.Duration{20*time.Minute + 29*time.Second, -19*time.Minute - 31*time.Second} {
 		resp := &http.Response{StatusCode: 401, Header: http.Header{"Date": {now.Add(off).Format(http.TimeFormat)}}}
 		e := newAPIError(APIInstanceStatus, resp, nil, now)
 		if e.ClockSkew != off {
@@ -62,12 +62,14 @@ func TestClockSkewHintReadsTheSameEachTime(t *testing.T) {
 		}
 		texts = append(texts, e.Error())
 	}
+	// The error text, which the log uses to say each failure once, does
+	// not change with the skew.
 	if texts[0] != texts[1] {
-		t.Errorf("the same skew to the minute reads differently:\n%s\n%s", texts[0], texts[1])
+		t.Errorf("the same failure reads differently:\n%s\n%s", texts[0], texts[1])
 	}
 	// Only a 401 measures.
 	resp := &http.Response{StatusCode: 403, Header: http.Header{"Date": {now.Add(time.Hour).Format(http.TimeFormat)}}}
-	if e := newAPIError(APIInstanceStatus, resp, nil, now); e.ClockSkew != 0 || e.Hint != "" {
-		t.Errorf("a 403 measured %v: %q", e.ClockSkew, e.Hint)
+	if e := newAPIError(APIInstanceStatus, resp, nil, now); e.ClockSkew != 0 {
+		t.Errorf("a 403 measured %v", e.ClockSkew)
 	}
 }

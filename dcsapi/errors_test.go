@@ -46,8 +46,9 @@ func TestErrorShapes(t *testing.T) {
 	}
 }
 
-// The v1 hint follows from a 404 on the v2 status path, whatever the body.
-func TestMissingV2HintWhateverTheBody(t *testing.T) {
+// A 404 of the v2 status path is reported as such whatever the body, so
+// that the diagnosis can suggest v1 (see package diagnosis).
+func TestMissingV2WhateverTheBody(t *testing.T) {
 	for _, f := range []dcsapitest.Fault{
 		{Status: 404, Code: "DCS.4001", Message: "The requested URL does not exist.", Shape: dcsapitest.ShapeService},
 		{Status: 404, Code: "111404001", Message: "The requested URL does not exist.", Shape: dcsapitest.ShapeNested},
@@ -57,32 +58,24 @@ func TestMissingV2HintWhateverTheBody(t *testing.T) {
 		e.srv.SetInstances(pid, mixedFleet)
 		e.srv.InjectFault(pid, dcsapitest.APIInstanceStatus, f)
 		_, err := e.client(nil).InstanceStatus(ctxFor(t, 5*time.Second), true)
-		if text := errText(t, err); !strings.Contains(text, "api_version: v1") {
-			t.Errorf("%s %s: no v1 hint in %q", f.Kind, f.Code, text)
-		}
-		// A v1 client, or another API, gets no such hint.
-		_, err = e.client(func(o *dcsapi.Options) { o.APIVersion = dcsapi.V1 }).InstanceStatus(ctxFor(t, 5*time.Second), true)
-		if text := errText(t, err); strings.Contains(text, "api_version") {
-			t.Errorf("v1 client: %q", text)
-		}
-		e.srv.InjectFault(pid, dcsapitest.APIListInstances, f)
-		_, err = e.client(nil).ListInstances(ctxFor(t, 5*time.Second))
-		if text := errText(t, err); strings.Contains(text, "api_version") {
-			t.Errorf("listing: %q", text)
+		errText(t, err)
+		var apiErr *dcsapi.APIError
+		if !errors.As(err, &apiErr) || apiErr.API != dcsapi.APIInstanceStatus || apiErr.StatusCode != 404 {
+			t.Errorf("%s %s: got %v, want the status API's 404", f.Kind, f.Code, err)
 		}
 	}
 }
 
 // TestClockSkew: a gateway whose clock is far from ours refuses the
-// signature, and the error says that the local clock is off, by how much.
+// signature, and the error measures by how much (the diagnosis then blames
+// the local clock; see package diagnosis).
 func TestClockSkew(t *testing.T) {
 	for _, tc := range []struct {
 		offset    time.Duration
 		badSecret bool // a refusal for another reason, to see a small skew measured
-		words     []string
 	}{
-		{offset: 20 * time.Minute, words: []string{"local clock is off", "about 20 minutes behind", "NTP"}},
-		{offset: -3 * time.Hour, words: []string{"local clock is off", "about 3 hours ahead of", "NTP"}},
+		{offset: 20 * time.Minute},
+		{offset: -3 * time.Hour},
 		{offset: 3 * time.Minute, badSecret: true},
 		{offset: 0, badSecret: true},
 	} {
@@ -96,21 +89,13 @@ func TestClockSkew(t *testing.T) {
 				}
 			})
 			_, err := c.InstanceStatus(ctxFor(t, 5*time.Second), true)
-			text := errText(t, err)
+			errText(t, err)
 			var apiErr *dcsapi.APIError
 			if !errors.As(err, &apiErr) || apiErr.StatusCode != 401 {
 				t.Fatalf("got %v, want a 401", err)
 			}
 			if d := apiErr.ClockSkew - tc.offset; d < -2*time.Second || d > 2*time.Second {
 				t.Errorf("measured skew %v, want about %v", apiErr.ClockSkew, tc.offset)
-			}
-			for _, w := range tc.words {
-				if !strings.Contains(text, w) {
-					t.Errorf("error %q does not say %q", text, w)
-				}
-			}
-			if len(tc.words) == 0 && strings.Contains(text, "clock") {
-				t.Errorf("a skew of %v is blamed: %q", tc.offset, text)
 			}
 		})
 	}

@@ -53,22 +53,38 @@ func (c *Client) ProjectID(ctx context.Context) (string, error) {
 	} else if listErr != nil {
 		return "", listErr
 	}
-	switch {
-	case len(ids) == 1:
+	if len(ids) == 1 {
 		c.projectID.Store(&ids[0])
 		return ids[0], nil
-	case len(ids) > 1:
-		return "", fmt.Errorf("%s: %d projects named %q (%s): set project_id", APIIAMProjects, len(ids), region, strings.Join(ids, ", "))
-	case denied:
-		return "", fmt.Errorf("%s: no project named %q among those this key may use (%s), and listing projects by name was refused for want of the IAM permission %s: check the region, or set project_id",
-			APIIAMAuthProjects, region, truncateUTF8(strings.Join(names, ", "), 300), permissionListProjects)
 	}
-	return "", fmt.Errorf("%s: no project named %q: check the region, or set project_id", APIIAMProjects, region)
+	return "", &NoProjectError{Region: region, IDs: ids, Names: names, ListDenied: denied}
 }
 
-// permissionListProjects is what GET /v3/projects needs (IAM API reference,
+// NoProjectError says that IAM answered, but not with exactly one project
+// named after the region.
+type NoProjectError struct {
+	Region string
+	IDs    []string // the projects of that name, when there are several
+	// ListDenied is set when listing projects by name was refused and the
+	// projects the key may use were searched instead; Names are theirs.
+	ListDenied bool
+	Names      []string
+}
+
+func (e *NoProjectError) Error() string {
+	switch {
+	case len(e.IDs) > 1:
+		return fmt.Sprintf("%s: %d projects named %q (%s)", APIIAMProjects, len(e.IDs), e.Region, strings.Join(e.IDs, ", "))
+	case e.ListDenied:
+		return fmt.Sprintf("%s: no project named %q among those this key may use (%s), and listing projects by name was refused for want of the IAM permission %s",
+			APIIAMAuthProjects, e.Region, truncateUTF8(strings.Join(e.Names, ", "), 300), PermissionListProjects)
+	}
+	return fmt.Sprintf("%s: no project named %q", APIIAMProjects, e.Region)
+}
+
+// PermissionListProjects is what GET /v3/projects needs (IAM API reference,
 // KeystoneListProjects).
-const permissionListProjects = "iam:projects:list"
+const PermissionListProjects = "iam:projects:list"
 
 // ProjectLookupError says that neither way of looking up the project id
 // worked: listing projects by name was refused (403), and listing the
@@ -80,9 +96,8 @@ type ProjectLookupError struct {
 }
 
 func (e *ProjectLookupError) Error() string {
-	return fmt.Sprintf("looking up the project id of region %q: %v; then %v. The key lacks the IAM permission %s "+
-		"(the DCS ReadOnlyAccess policy does not grant it): grant it, or set project_id for this target, which avoids the lookup",
-		e.Region, e.ListErr, e.AuthErr, permissionListProjects)
+	return fmt.Sprintf("looking up the project id of region %q: %v; then %v; the key lacks the IAM permission %s",
+		e.Region, e.ListErr, e.AuthErr, PermissionListProjects)
 }
 
 // Unwrap gives both failures, so that errors.As finds the 403 and a caller

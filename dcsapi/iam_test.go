@@ -55,7 +55,11 @@ func TestProjectLookupIgnoresSubProjects(t *testing.T) {
 	e := leastPrivilege(t, region+"_dev", devProject, "ap-southeast-1", testProject)
 	_, err := e.byRegion(region).ProjectID(ctxFor(t, 5*time.Second))
 	text := errText(t, err)
-	for _, want := range []string{`"` + region + `"`, region + "_dev", "iam:projects:list", "project_id"} {
+	var noProject *dcsapi.NoProjectError
+	if !errors.As(err, &noProject) || !noProject.ListDenied || noProject.Region != region {
+		t.Errorf("got %T %v, want a NoProjectError after the refused list", err, err)
+	}
+	for _, want := range []string{`"` + region + `"`, region + "_dev", "iam:projects:list"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("error %q does not say %q", text, want)
 		}
@@ -84,7 +88,7 @@ func TestProjectLookupBothRefused(t *testing.T) {
 			if !dcsapi.IsAuthFailure(err) {
 				t.Error("a refused lookup is not an auth failure, so the exporter would not back off")
 			}
-			for _, want := range []string{"iam:projects:list", "set project_id", "avoids the lookup", dcsapi.APIIAMAuthProjects} {
+			for _, want := range []string{"iam:projects:list", dcsapi.APIIAMAuthProjects} {
 				if !strings.Contains(text, want) {
 					t.Errorf("error %q does not say %q", text, want)
 				}

@@ -1,0 +1,333 @@
+// Package statuspage serves the operator's page at "/": every target with
+// its state, counts, data age, API calls and listing, and for a failing
+// target its last error with the same diagnosis --dcs.check prints. It is
+// rendered on the server with html/template, loads nothing from elsewhere,
+// and shows failing targets first and in full, healthy ones compact, so that
+// it stays readable with a thousand targets.
+package statuspage
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"html"
+	"html/template"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dcs-exporter/dcs_exporter/collector"
+	"github.com/dcs-exporter/dcs_exporter/diagnosis"
+)
+
+//go:embed page.html.tmpl
+var pageTemplate string
+
+var page = template.Must(template.New("page").Parse(pageTemplate))
+
+// Link is one of the page's links to the exporter's other paths.
+type Link struct {
+	Address, Text string
+}
+
+// Options configure the page.
+type Options struct {
+	// Targets returns the snapshot to show; Exporter.TargetStatuses.
+	Targets func() []collector.TargetStatus
+	// Ready reports whether the exporter is ready; Exporter.Ready.
+	Ready   func() bool
+	Links   []Link
+	Version string
+	// Demo, when not empty, is shown as a banner: the page marks itself
+	// as a demo so that nobody mistakes the fake fleet for theirs.
+	Demo string
+	Now  func() time.Time // time.Now when nil
+}
+
+// Handler serves the page at "/" and 404 on every other path, which the
+// mux sends here because "/" matches everything.
+type Handler struct {
+	opts Options
+	bufs sync.Pool
+}
+
+// New returns the page's handler.
+func New(o Options) *Handler {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Handler{opts: o, bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
+}
+
+// contentSecurityPolicy forbids the browser to load anything: the page has
+// its style inline and no scripts, images or fonts.
+const contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "use GET", http.StatusMethodNotAllowed)
+		return
+	}
+	buf := h.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer h.bufs.Put(buf)
+	if err := h.Render(buf); err != nil {
+		http.Error(w, "rendering the status page failed", http.StatusInternalServerError)
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/html; charset=utf-8")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Content-Security-Policy", contentSecurityPolicy)
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(buf.Bytes())
+}
+
+// Render writes the page for the targets' current state.
+func (h *Handler) Render(buf *bytes.Buffer) error {
+	return page.Execute(buf, build(h.opts, h.opts.Targets(), h.opts.Now()))
+}
+
+// pageData is everything the template shows, already in words: the template
+// cannot reach a target's configuration, and with it its credentials.
+type pageData struct {
+	Version   string
+	Demo      string
+	Links     []Link
+	Generated string
+	Ready     bool
+	Total     int
+	Up        int
+	Down      int
+	Waiting   int
+	Failing   []failingRow
+	Healthy   int
+	// HealthyRows is the compact table's body, built by healthyRows.
+	HealthyRows template.HTML
+}
+
+type failingRow struct {
+	Name, Region, ProjectID string
+	State                   string
+	Counts                  string
+	DataAge                 string
+	Finding                 *diagnosis.Finding // of the status query; nil when it is up
+	NextAttempt             string
+	Calls                   string
+	Listing                 string
+	ListingFinding          *diagnosis.Finding
+}
+
+type healthyRow struct {
+	Name, Region, ProjectID string
+	State                   string
+	Instances, NotRunning   string
+	DataAge                 string
+	Calls                   string
+	Listing                 string
+}
+
+// healthyRows writes the compact table's rows. They are built here rather
+// than in the template because html/template runs each of its escapers
+// through reflection, which for the ten cells of a thousand rows is most of
+// the render time; every value is escaped with html.EscapeString, which is
+// right both in element text and in the double-quoted attribute.
+func healthyRows(rows []healthyRow) template.HTML {
+	var b strings.Builder
+	b.Grow(len(rows) * 400)
+	cell := func(class, v string) {
+		b.WriteString("<td")
+		if class != "" {
+			b.WriteString(` class="` + class + `"`)
+		}
+		b.WriteString(">")
+		b.WriteString(html.EscapeString(v))
+		b.WriteString("</td>")
+	}
+	for _, r := range rows {
+		b.WriteString(`<tr data-target="`)
+		b.WriteString(html.EscapeString(r.Name))
+		b.WriteString(`">`)
+		cell("", r.Name)
+		stateClass := "muted"
+		if r.State == "up" {
+			stateClass = "good"
+		}
+		cell(stateClass, r.State)
+		cell("", r.Region)
+		b.WriteString("<td><code>" + html.EscapeString(r.ProjectID) + "</code></td>")
+		cell("n", r.Instances)
+		cell("n", r.NotRunning)
+		cell("", r.DataAge)
+		cell("", r.Calls)
+		cell("", r.Listing)
+		b.WriteString("</tr>\n")
+	}
+	return template.HTML(b.String()) // every value above is escaped
+}
+
+func build(o Options, targets []collector.TargetStatus, now time.Time) pageData {
+	d := pageData{
+		Version:   o.Version,
+		Demo:      o.Demo,
+		Links:     o.Links,
+		Generated: now.UTC().Format("2006-01-02 15:04:05 UTC"),
+		Ready:     o.Ready == nil || o.Ready(),
+		Total:     len(targets),
+	}
+	var healthyList []healthyRow
+	for i := range targets {
+		ts := &targets[i]
+		statusDown := ts.Attempted && !ts.Up
+		listingDown := ts.Listing != nil && ts.Listing.Attempted && !ts.Listing.Up
+		switch {
+		case statusDown:
+			d.Down++
+		case ts.Attempted:
+			d.Up++
+		default:
+			d.Waiting++
+		}
+		if statusDown || listingDown {
+			d.Failing = append(d.Failing, failing(ts, now))
+		} else {
+			healthyList = append(healthyList, healthy(ts, now))
+		}
+	}
+	// The snapshot is sorted by name already; keep that order within each
+	// group, but make sure of it.
+	sort.SliceStable(d.Failing, func(i, j int) bool { return d.Failing[i].Name < d.Failing[j].Name })
+	d.Healthy, d.HealthyRows = len(healthyList), healthyRows(healthyList)
+	return d
+}
+
+func failing(ts *collector.TargetStatus, now time.Time) failingRow {
+	row := failingRow{
+		Name: ts.Config.Name, Region: ts.Config.Region, ProjectID: projectOf(ts),
+		State:   "up",
+		Counts:  "no counts yet",
+		DataAge: age(ts.LastSuccess, now),
+		Calls:   calls(ts.Requests),
+		Listing: listing(ts.Listing, now),
+	}
+	if ts.HasCounts {
+		row.Counts = fmt.Sprintf("%d instances, %d not running", ts.Total, ts.NotRunning)
+		if !ts.Up {
+			row.Counts += " (from the last success)"
+		}
+	}
+	if !ts.Up {
+		row.State = "down"
+		if ts.LastError != nil {
+			f := diagnosis.Diagnose(ts.FailedStep, ts.LastError, ts.Config)
+			row.Finding = &f
+		}
+	}
+	if !ts.NextAttempt.IsZero() {
+		row.NextAttempt = fmt.Sprintf("%s (in %s)", ts.NextAttempt.UTC().Format("15:04:05 UTC"), roundAge(ts.NextAttempt.Sub(now)))
+	}
+	if l := ts.Listing; l != nil && l.Attempted && !l.Up {
+		if ts.Up {
+			row.State = "up, listing failing"
+		}
+		if l.LastError != nil {
+			f := diagnosis.Diagnose(diagnosis.StepListing, l.LastError, ts.Config)
+			row.ListingFinding = &f
+		}
+	}
+	return row
+}
+
+func healthy(ts *collector.TargetStatus, now time.Time) healthyRow {
+	row := healthyRow{
+		Name: ts.Config.Name, Region: ts.Config.Region, ProjectID: projectOf(ts),
+		State:   "up",
+		DataAge: age(ts.LastSuccess, now),
+		Calls:   calls(ts.Requests),
+		Listing: listing(ts.Listing, now),
+	}
+	switch {
+	case ts.Querying && !ts.Attempted:
+		row.State = "querying"
+	case !ts.Attempted:
+		row.State = "waiting"
+	}
+	if ts.HasCounts {
+		row.Instances, row.NotRunning = fmt.Sprint(ts.Total), fmt.Sprint(ts.NotRunning)
+	}
+	return row
+}
+
+func projectOf(ts *collector.TargetStatus) string {
+	if ts.ProjectID != "" {
+		return ts.ProjectID
+	}
+	return "(not looked up yet)"
+}
+
+// age says how old data from t is; "never" for the zero time.
+func age(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return roundAge(now.Sub(t))
+}
+
+func roundAge(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Minute).String()
+}
+
+// calls writes the API calls by API and code, e.g.
+// "instance_status 200×12 401×3, iam_projects 200×1".
+func calls(rs []collector.RequestCount) string {
+	var b strings.Builder
+	api := ""
+	for _, r := range rs {
+		switch {
+		case r.API != api && api != "":
+			b.WriteString(", ")
+			fallthrough
+		case r.API != api:
+			b.WriteString(r.API)
+			api = r.API
+		}
+		fmt.Fprintf(&b, " %s×%d", r.Code, r.N)
+	}
+	if b.Len() == 0 {
+		return "none yet"
+	}
+	return b.String()
+}
+
+func listing(l *collector.ListingStatus, now time.Time) string {
+	switch {
+	case l == nil:
+		return ""
+	case l.Running && !l.Attempted:
+		return "first listing running"
+	case !l.Attempted:
+		return "not listed yet"
+	case !l.Up && l.LastSuccess.IsZero():
+		return "failing, never listed"
+	case !l.Up:
+		return fmt.Sprintf("failing; %d instances listed %s ago", l.Instances, age(l.LastSuccess, now))
+	}
+	s := fmt.Sprintf("%d instances, listed %s ago", l.Instances, age(l.LastSuccess, now))
+	if l.Mismatches > 0 {
+		s += fmt.Sprintf("; %d states disagree with the status counts", l.Mismatches)
+	}
+	return s
+}
