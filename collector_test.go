@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
@@ -75,7 +74,7 @@ func (h *harness) configText(extraTargets string) string {
 	return fmt.Sprintf(`defaults:
   endpoint: %[1]s
   iam_endpoint: %[1]s
-  timeout: 5s
+  timeout: 30s
   credentials:
     access_key: %[2]s
     secret_key: %[3]s
@@ -274,16 +273,9 @@ func TestReload(t *testing.T) {
 
 func TestHealthAndReady(t *testing.T) {
 	h := newHarness(t, "--dcs.refresh-interval=1h")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		code, _ := h.get("/-/ready")
-		if code == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/-/ready still %d", code)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var code int
+	if !waitUntil(func() bool { code, _ = h.get("/-/ready"); return code == http.StatusOK }) {
+		t.Fatalf("/-/ready still %d after %v", code, patience)
 	}
 	if code, _ := h.get("/-/healthy"); code != http.StatusOK {
 		t.Errorf("/-/healthy: %d", code)

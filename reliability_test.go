@@ -187,12 +187,13 @@ func faultMatrix() []faultCase {
 // their own, many at once: t.Parallel would run only GOMAXPROCS of them at
 // a time, two on a small CI machine, and the cases mostly wait.
 type faultEnv struct {
-	fake   *dcsapitest.Server
-	app    *app
-	srv    *httptest.Server
-	logs   *syncBuffer
-	cancel context.CancelFunc
-	done   chan struct{}
+	fake    *dcsapitest.Server
+	app     *app
+	srv     *httptest.Server
+	logs    *syncBuffer
+	cancel  context.CancelFunc
+	done    chan struct{}
+	release func() // frees what the case held besides the fake; may be nil
 }
 
 func faultConfig(apiURL, faultyURL string, faultyTimeout time.Duration) string {
@@ -242,8 +243,14 @@ func newFaultFake() *dcsapitest.Server {
 func startFaultEnv(dir string, c faultCase, extraArgs ...string) (*faultEnv, error) {
 	fake := newFaultFake()
 	faultyURL := fake.URL
+	release := func() {}
 	if c.refused {
-		faultyURL = "http://" + closedPort()
+		addr, releaseAddr, err := refusedAddr()
+		if err != nil {
+			fake.Close()
+			return nil, err
+		}
+		faultyURL, release = "http://"+addr, releaseAddr
 	}
 	if c.fault != nil {
 		fake.InjectFault(projectFaulty, dcsapitest.APIInstanceStatus, *c.fault)
@@ -254,7 +261,13 @@ func startFaultEnv(dir string, c faultCase, extraArgs ...string) (*faultEnv, err
 		// run out of time, the same failure would read differently.
 		timeout = 2500 * time.Millisecond
 	}
-	return startEnv(dir, fake, envRoute{api: fake.URL, faulty: faultyURL, faultyTimeout: timeout}, extraArgs...)
+	e, err := startEnv(dir, fake, envRoute{api: fake.URL, faulty: faultyURL, faultyTimeout: timeout}, extraArgs...)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	e.release = release
+	return e, nil
 }
 
 // envRoute says where the exporter of a faultEnv finds the API, and how it
@@ -306,6 +319,34 @@ func (e *faultEnv) close() {
 	<-e.done
 	e.app.close()
 	e.fake.Close()
+	if e.release != nil {
+		e.release()
+	}
+}
+
+// refusedAddr returns an address of 127.0.0.1 where connections are refused
+// until release is called. A port that is only closed again, as closedPort
+// leaves it, can be given to a listener of a test running meanwhile (the
+// fault matrix alone starts dozens), which would then answer in its place
+// and make the failure read differently. Here the port stays the local end
+// of an open connection: that refuses connections, and keeps every listener
+// off the port.
+func refusedAddr() (addr string, release func(), err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	defer l.Close()
+	client, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		return "", nil, err
+	}
+	server, err := l.Accept()
+	if err != nil {
+		client.Close()
+		return "", nil, err
+	}
+	return client.LocalAddr().String(), func() { client.Close(); server.Close() }, nil
 }
 
 // closedPort returns an address of 127.0.0.1 where nothing listens, so that

@@ -363,10 +363,10 @@ func settledGoroutines() int {
 	return n
 }
 
-// waitGoroutines waits up to 10 s for the number of goroutines to come down
-// to at most n, and returns the last count.
+// waitGoroutines waits up to patience for the number of goroutines to come
+// down to at most n, and returns the last count.
 func waitGoroutines(n int) int {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(patience)
 	for {
 		left := runtime.NumGoroutine()
 		if left <= n || time.Now().After(deadline) {

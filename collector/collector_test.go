@@ -320,9 +320,9 @@ func TestCachedModeServesWithoutCalling(t *testing.T) {
 }
 
 func TestCachedModeRefreshesEachInterval(t *testing.T) {
-	// An interval of a second leaves each round's calls, a few milliseconds
-	// on loopback, a second to finish before the next round.
-	e := newEnv(t, Options{RefreshInterval: time.Second}, targetA+targetB)
+	// An interval of two seconds leaves each round's calls, a few
+	// milliseconds on loopback, two seconds to finish before the next round.
+	e := newEnv(t, Options{RefreshInterval: 2 * time.Second}, targetA+targetB)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { e.exp.Run(ctx); close(done) }()
@@ -377,17 +377,21 @@ func goroutinesWaitingIn(fn string) int {
 }
 
 func TestScrapeTimeoutHeaderIsHonoured(t *testing.T) {
-	e := newEnv(t, Options{}, targetA+targetB)
+	// The hanging target's own timeout is 30 s: a scrape that waited for it
+	// instead of the scrape's deadline would take that long. The healthy
+	// target's query has the 2.7 s until the deadline, plenty on loopback.
+	e := newEnv(t, Options{}, targetA+targetB+"    timeout: 30s\n")
 	e.srv.InjectFault(projectB, dcsapitest.APIInstanceStatus, dcsapitest.Fault{Kind: dcsapitest.FaultHang})
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "1")
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "3")
 	rec := httptest.NewRecorder()
 	start := time.Now()
 	e.exp.MetricsHandler(nil).ServeHTTP(rec, req)
-	// The answer is due 0.9 s after the start (TestScrapeDeadline); the
-	// hanging target would hold it for its 10 s timeout.
-	if took := time.Since(start); took < 900*time.Millisecond || took > 1900*time.Millisecond {
-		t.Errorf("answered after %v, want at the scrape deadline 0.9 s after the start", took)
+	// The answer is due 2.7 s after the start; TestScrapeDeadline pins that
+	// margin exactly, so the wall clock here only has to tell the deadline
+	// from the target's timeout, with room for a busy machine.
+	if took := time.Since(start); took < 2700*time.Millisecond || took > 12*time.Second {
+		t.Errorf("answered after %v, want at the scrape deadline 2.7 s after the start", took)
 	}
 	body := rec.Body.String()
 	if !strings.Contains(body, `dcs_up{target="staging",region="ap-southeast-1",project_id="`+projectB+`"} 0`) {
@@ -505,12 +509,18 @@ func TestGzip(t *testing.T) {
 	}
 }
 
+// waitPatience bounds every wait for something that normally takes
+// milliseconds. It runs out only when a test is failing anyway, so it is
+// generous enough for the race detector on a machine busy with other work.
+const waitPatience = 30 * time.Second
+
+// waitFor checks cond every few milliseconds until it holds.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitPatience)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10 s")
+			t.Fatalf("condition not met within %v", waitPatience)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -600,10 +610,10 @@ func TestSlowTargetUsesLateAnswers(t *testing.T) {
 		return tg.inflight == nil
 	}
 	calls := func() int { return e.srv.Requests(dcsapitest.APIInstanceStatus) }
-	// Queries take 1.2 s. A scrape timeout of 1.2 s leaves 1.08 s to wait
-	// (TestScrapeDeadline), which is too short for them, yet more than a
-	// second for a fast query.
-	const slow, timeout = 1200 * time.Millisecond, "1.2"
+	// Queries take 2 s. A scrape timeout of 2 s leaves 1.8 s to wait
+	// (TestScrapeDeadline), which is too short for them, yet leaves a fast
+	// query more than a second to spare on a busy machine.
+	const slow, timeout = 2 * time.Second, "2"
 	e.srv.SetLatency(slow)
 
 	// The first scrape, with 50 ms to wait, gives up on its query.

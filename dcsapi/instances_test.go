@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -87,7 +88,7 @@ func TestListInstancesWithGate(t *testing.T) {
 		}
 		return func() { held.Add(-1); releases.Add(1) }, nil
 	}
-	list, err := c.ListInstancesWith(ctxFor(t, 10*time.Second), dcsapi.ListOptions{Gate: gate})
+	list, err := c.ListInstancesWith(ctxFor(t, listPatience), dcsapi.ListOptions{Gate: gate})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestListInstancesWithGate(t *testing.T) {
 		e.srv.ResetCounts()
 		stop := errors.New("no slot")
 		n := 0
-		_, err := c.ListInstancesWith(ctxFor(t, 10*time.Second), dcsapi.ListOptions{Gate: func(context.Context) (func(), error) {
+		_, err := c.ListInstancesWith(ctxFor(t, listPatience), dcsapi.ListOptions{Gate: func(context.Context) (func(), error) {
 			if n++; n == 2 {
 				return nil, stop
 			}
@@ -123,22 +124,34 @@ func TestListInstancesWithPageTimeout(t *testing.T) {
 	e.srv.SetInstances(pid, dcsapitest.SampleFleet(2001))
 	c := e.client(func(o *dcsapi.Options) { o.Retry = noRetry() })
 
-	// Three pages of 400 ms each outlast one 1 s timeout, but each page
-	// meets its own, with room for a slow machine.
-	e.srv.SetLatency(400 * time.Millisecond)
-	list, err := c.ListInstancesWith(ctxFor(t, 10*time.Second), dcsapi.ListOptions{PageTimeout: time.Second})
+	// Three pages of 1 s each outlast one timeout of 2.5 s, but each page
+	// meets its own, with 1.5 s to spare for a busy machine.
+	e.srv.SetLatency(time.Second)
+	list, err := c.ListInstancesWith(ctxFor(t, listPatience), dcsapi.ListOptions{PageTimeout: 2500 * time.Millisecond})
 	if err != nil || len(list) != 2001 {
 		t.Fatalf("got %d instances, %v", len(list), err)
 	}
 
+	// A hanging page ends the listing at its own timeout: long before the
+	// listing's deadline, and after the first page came in time.
 	e.srv.SetLatency(0)
+	e.srv.ResetCounts()
 	e.srv.InjectFault(pid, dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultHang, Offset: dcsapitest.AtOffset(1000)})
 	defer e.srv.ClearFaults()
+	const pageTimeout = 2 * time.Second
+	ctx := ctxFor(t, listPatience)
 	start := time.Now()
-	_, err = c.ListInstancesWith(ctxFor(t, 10*time.Second), dcsapi.ListOptions{PageTimeout: 200 * time.Millisecond})
+	_, err = c.ListInstancesWith(ctx, dcsapi.ListOptions{PageTimeout: pageTimeout})
+	took := time.Since(start)
 	errText(t, err)
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("a hanging page ended the listing after %v, want about the 200 ms page timeout", took)
+	if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		t.Errorf("got %v with the listing's deadline %v, want the page's own timeout", err, ctx.Err())
+	}
+	if got := pages(e); !slices.Equal(got, []string{"0", "1000"}) {
+		t.Errorf("pages asked %v, want the first and the hanging one", got)
+	}
+	if took < pageTimeout {
+		t.Errorf("a hanging page ended the listing after %v, before its timeout %v", took, pageTimeout)
 	}
 }
 

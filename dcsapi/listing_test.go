@@ -235,7 +235,7 @@ func pages(e *env) []string {
 func TestPaging(t *testing.T) {
 	list := func(t *testing.T, e *env, o dcsapi.ListOptions) ([]dcsapi.Instance, error) {
 		t.Helper()
-		return e.client(func(o *dcsapi.Options) { o.Retry = noRetry() }).ListInstancesWith(ctxFor(t, 10*time.Second), o)
+		return e.client(func(o *dcsapi.Options) { o.Retry = noRetry() }).ListInstancesWith(ctxFor(t, listPatience), o)
 	}
 	t.Run("stops when the instances reach instance_num", func(t *testing.T) {
 		e := newEnv(t)

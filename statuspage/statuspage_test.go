@@ -7,6 +7,7 @@ import (
 	"html"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -147,28 +148,45 @@ func thousandTargets() []testTarget {
 const renderLimit = 100 * time.Millisecond
 
 // TestRenderThousandTargets renders the page of 1,000 real targets and
-// checks that the fastest of five renders stays well under the limit: the
-// fastest, because a loaded machine can only slow a render down.
+// checks that the cheapest of five renders stays well under the limit. The
+// cost is the CPU time of the rendering thread, which a loaded machine
+// does not inflate as it does the wall clock (where there is no such
+// clock, the fastest render by the wall clock, which load can only slow).
 func TestRenderThousandTargets(t *testing.T) {
 	f := newFleet(t, thousandTargets())
 	h := f.page("")
 	var buf bytes.Buffer
-	fastest := time.Duration(1 << 62)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	_, onCPU := threadCPU()
+	clock := "CPU time"
+	if !onCPU {
+		clock = "wall time"
+	}
+	cheapest := time.Duration(1 << 62)
 	for range 5 {
 		buf.Reset()
-		start := time.Now()
+		start, cpuStart := time.Now(), time.Duration(0)
+		if onCPU {
+			cpuStart, _ = threadCPU()
+		}
 		if err := h.Render(&buf); err != nil {
 			t.Fatal(err)
 		}
-		fastest = min(fastest, time.Since(start))
+		took := time.Since(start)
+		if onCPU {
+			cpuEnd, _ := threadCPU()
+			took = cpuEnd - cpuStart
+		}
+		cheapest = min(cheapest, took)
 	}
-	t.Logf("1,000 targets: fastest of 5 renders %v, %d KiB", fastest, buf.Len()>>10)
+	t.Logf("1,000 targets: cheapest of 5 renders %v (%s), %d KiB", cheapest, clock, buf.Len()>>10)
 	limit := renderLimit
 	if underRace {
 		limit = 10 * renderLimit
 	}
-	if fastest > limit {
-		t.Errorf("rendering 1,000 targets took %v, want under %v", fastest, limit)
+	if cheapest > limit {
+		t.Errorf("rendering 1,000 targets took %v (%s), want under %v", cheapest, clock, limit)
 	}
 	body := buf.String()
 	if n := strings.Count(body, `class="target failing"`); n != 100 {
