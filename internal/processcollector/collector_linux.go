@@ -1,5 +1,8 @@
 package processcollector
 
+// This file reads the process metrics from Linux's /proc, keeping open what
+// can be read again.
+
 import (
 	"bytes"
 	"os"
@@ -11,12 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// New returns the process_* metrics of client_golang's
-// process collector, with the same names, help and values, at a fraction
-// of the cost: that collector spends about 400 µs per scrape (it parses
-// /proc/self/limits and /proc/stat, and /proc/self/net/netstat, whose
-// reading alone takes the kernel about 70 µs), which in cached mode is
-// most of the cost of a scrape. Here the limits come from getrlimit, the
+// New returns a collector of client_golang's process_* metrics, with the
+// same names, help and values. Here the limits come from getrlimit, the
 // start time is read once, /proc/self/stat and /proc/self/fd stay open and
 // are read again from the start (a /proc file is generated afresh on every
 // read, and this saves two system calls each), and the network counters,
