@@ -19,14 +19,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+	"github.com/dcs-exporter/dcs_exporter/endpoints"
 )
 
 // Defaults applied when neither the target nor the defaults section sets a key.
 const (
 	DefaultAPIVersion       = "v2"
 	DefaultTimeout          = 10 * time.Second
-	DefaultMetadataEndpoint = dcsapi.DefaultMetadataEndpoint
+	DefaultMetadataEndpoint = endpoints.Metadata
 	MaxTimeout              = 5 * time.Minute // so that a stuck API cannot pile up scrapes
 )
 
@@ -288,7 +288,7 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 	maps.Copy(t.Labels, d.Labels)
 	maps.Copy(t.Labels, s.Labels)
 
-	dcs, iam, known := dcsapi.DefaultEndpoints(t.Region)
+	dcs, iam, known := endpoints.Default(t.Region)
 	var guessed []string
 	if t.Endpoint == "" {
 		t.Endpoint, guessed = dcs, append(guessed, dcs)

@@ -1,7 +1,12 @@
-package dcsapi
+// Package endpoints holds the cloud's well-known endpoints: the DCS and IAM
+// endpoints of each Huawei Cloud region, so that a target needs only its
+// region, and the ECS metadata service. It imports nothing of the project,
+// so that config and dcsapi can both use it.
+package endpoints
 
-// This file's job: the default DCS and IAM endpoints of each Huawei Cloud
-// region, so that a target needs only its region.
+// Metadata is the ECS metadata service, which hands out the temporary
+// credentials of the agency bound to an ECS or CCE node.
+const Metadata = "http://169.254.169.254"
 
 // globalIAMEndpoint is where the official SDK sends the project lookup of a
 // region that has no regional IAM endpoint (core/auth/internal/iam_helper.go,
@@ -48,12 +53,12 @@ var regionEndpoints = map[string][2]string{
 	"tr-west-1":        {"https://dcs.tr-west-1.myhuaweicloud.com", "https://iam.tr-west-1.myhuaweicloud.com"},
 }
 
-// DefaultEndpoints returns the DCS and IAM endpoints of a region and whether
+// Default returns the DCS and IAM endpoints of a region and whether
 // the SDK's tables know it. An unknown region gets the pattern that all but
 // one known region follow, https://{service}.{region}.myhuaweicloud.com,
 // which may well be wrong: other clouds of the same family (Open Telekom
 // Cloud, for one) need their endpoints set explicitly.
-func DefaultEndpoints(region string) (dcs, iam string, known bool) {
+func Default(region string) (dcs, iam string, known bool) {
 	e, known := regionEndpoints[region]
 	if !known {
 		return "https://dcs." + region + ".myhuaweicloud.com", "https://iam." + region + ".myhuaweicloud.com", false

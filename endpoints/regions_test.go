@@ -1,9 +1,9 @@
-package dcsapi_test
+package endpoints_test
 
 import (
 	"testing"
 
-	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+	"github.com/dcs-exporter/dcs_exporter/endpoints"
 )
 
 func TestDefaultEndpoints(t *testing.T) {
@@ -23,9 +23,9 @@ func TestDefaultEndpoints(t *testing.T) {
 		{"xx-new-9", "https://dcs.xx-new-9.myhuaweicloud.com", "https://iam.xx-new-9.myhuaweicloud.com", false},
 	}
 	for _, tt := range tests {
-		dcs, iam, known := dcsapi.DefaultEndpoints(tt.region)
+		dcs, iam, known := endpoints.Default(tt.region)
 		if dcs != tt.dcs || iam != tt.iam || known != tt.known {
-			t.Errorf("DefaultEndpoints(%q) = %q, %q, %v; want %q, %q, %v", tt.region, dcs, iam, known, tt.dcs, tt.iam, tt.known)
+			t.Errorf("Default(%q) = %q, %q, %v; want %q, %q, %v", tt.region, dcs, iam, known, tt.dcs, tt.iam, tt.known)
 		}
 	}
 }
