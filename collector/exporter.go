@@ -344,12 +344,12 @@ func waitAll(ctx context.Context, done []<-chan struct{}) {
 
 // newCredentialProvider maps the configured credential source to a provider.
 func newCredentialProvider(c config.Credentials, onRequest func(api, code string)) dcsapi.CredentialProvider {
-	switch {
-	case c.Env:
+	switch c.Source() {
+	case config.CredentialsEnv:
 		return dcsapi.EnvCredentials{}
-	case c.Metadata:
+	case config.CredentialsMetadata:
 		return &dcsapi.MetadataCredentials{Endpoint: c.MetadataEndpoint, OnRequest: onRequest}
-	case c.AccessKeyFile != "" || c.SecretKeyFile != "" || c.SecurityTokenFile != "":
+	case config.CredentialsFiles:
 		// Each key comes from its file, or inline when it has none.
 		return &dcsapi.FileCredentials{AccessKeyFile: c.AccessKeyFile, SecretKeyFile: c.SecretKeyFile, SecurityTokenFile: c.SecurityTokenFile,
 			AccessKey: string(c.AccessKey), SecretKey: string(c.SecretKey), SecurityToken: string(c.SecurityToken)}

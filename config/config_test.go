@@ -662,3 +662,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestCredentialSource pins the one decision of where keys come from, which
+// the collector and --config.check follow.
+func TestCredentialSource(t *testing.T) {
+	for _, c := range []struct {
+		creds Credentials
+		want  CredentialSource
+	}{
+		{Credentials{}, CredentialsNone},
+		{Credentials{MetadataEndpoint: DefaultMetadataEndpoint}, CredentialsNone},
+		{Credentials{AccessKey: "ak", SecretKey: "sk"}, CredentialsInline},
+		{Credentials{SecurityToken: "st"}, CredentialsInline},
+		{Credentials{AccessKeyFile: "/ak", SecretKey: "sk"}, CredentialsFiles},
+		{Credentials{AccessKey: "ak", SecretKey: "sk", SecurityTokenFile: "/st"}, CredentialsFiles},
+		{Credentials{Env: true}, CredentialsEnv},
+		{Credentials{Metadata: true, MetadataEndpoint: DefaultMetadataEndpoint}, CredentialsMetadata},
+	} {
+		if got := c.creds.Source(); got != c.want {
+			t.Errorf("%#v: source %d, want %d", c.creds, got, c.want)
+		}
+	}
+}
