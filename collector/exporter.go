@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"reflect"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -360,5 +359,5 @@ func newCredentialProvider(c config.Credentials, onRequest func(api, code string
 
 // describeTarget is used in log lines.
 func describeTarget(c config.Target) []any {
-	return []any{"target", c.Name, "region", c.Region, "api_version", c.APIVersion, "endpoint", strings.TrimSuffix(c.Endpoint, "/")}
+	return []any{"target", c.Name, "region", c.Region, "api_version", c.APIVersion, "endpoint", c.Endpoint}
 }

@@ -17,7 +17,6 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,7 +48,9 @@ type RetryPolicy struct {
 var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 3, BaseDelay: 200 * time.Millisecond, MaxDelay: 5 * time.Second}
 
 // Options configure a Client. Endpoint and Credentials are required, and
-// either ProjectID or both IAMEndpoint and Region.
+// either ProjectID or both IAMEndpoint and Region. The endpoints are taken
+// as given, as config normalises them when it loads them: without a
+// trailing slash or API version.
 type Options struct {
 	Endpoint    string // e.g. https://dcs.cn-north-4.myhuaweicloud.com
 	IAMEndpoint string // e.g. https://iam.cn-north-4.myhuaweicloud.com
@@ -123,7 +124,7 @@ func New(opts Options) (*Client, error) {
 }
 
 func parseEndpoint(s string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSuffix(s, "/"))
+	u, err := url.Parse(s)
 	if err != nil {
 		return nil, err
 	}

@@ -238,7 +238,7 @@ type metadataCredential struct {
 }
 
 func (m *MetadataCredentials) fetch(ctx context.Context) (Credentials, time.Time, error) {
-	endpoint := strings.TrimSuffix(m.Endpoint, "/")
+	endpoint := m.Endpoint // normalised by config
 	if endpoint == "" {
 		endpoint = DefaultMetadataEndpoint
 	}
