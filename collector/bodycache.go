@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
 	"github.com/dcs-exporter/dcs_exporter/collector/internal/gzipjoin"
 )
 
@@ -74,7 +75,7 @@ func (b *cachedBody) fresh(gen uint64, now time.Time) bool {
 // and joins their series family by family.
 func (e *Exporter) assemble(gen uint64, now time.Time) *cachedBody {
 	targets := e.Targets()
-	outs := make([]*targetSeries, len(targets))
+	outs := make([]*exposition.Series, len(targets))
 	b := &cachedBody{gen: gen}
 	size := 0
 	for i, t := range targets {
@@ -83,12 +84,10 @@ func (e *Exporter) assemble(gen uint64, now time.Time) *cachedBody {
 		if !until.IsZero() && (b.validUntil.IsZero() || until.Before(b.validUntil)) {
 			b.validUntil = until
 		}
-		size += outs[i].size()
+		size += outs[i].Size()
 	}
-	for _, f := range families {
-		size += len(f.name)*2 + len(f.help) + len(f.typ) + 16
-	}
-	b.text = appendFamilies(make([]byte, 0, size), outs)
+	size += exposition.HeadersSize()
+	b.text = exposition.AppendFamilies(make([]byte, 0, size), outs)
 	return b
 }
 

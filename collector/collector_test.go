@@ -186,9 +186,9 @@ func compareGolden(t *testing.T, name, got string) {
 	lint(t, got)
 }
 
-func lint(t *testing.T, exposition string) {
+func lint(t *testing.T, text string) {
 	t.Helper()
-	problems, err := promlint.New(strings.NewReader(exposition)).Lint()
+	problems, err := promlint.New(strings.NewReader(text)).Lint()
 	if err != nil {
 		t.Fatalf("lint: %v", err)
 	}
@@ -527,9 +527,9 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 // linesOf returns the lines of an exposition that contain substr.
-func linesOf(exposition, substr string) string {
+func linesOf(text, substr string) string {
 	var out []string
-	for _, line := range strings.Split(exposition, "\n") {
+	for _, line := range strings.Split(text, "\n") {
 		if strings.Contains(line, substr) {
 			out = append(out, line)
 		}
@@ -649,11 +649,11 @@ func TestSlowTargetUsesLateAnswers(t *testing.T) {
 
 // sampleValue returns the value of the one sample of metric in an
 // exposition.
-func sampleValue(t *testing.T, exposition, metric string) float64 {
+func sampleValue(t *testing.T, text, metric string) float64 {
 	t.Helper()
-	lines := series(exposition, metric)
+	lines := series(text, metric)
 	if len(lines) != 1 {
-		t.Fatalf("%d samples of %s, want 1:\n%s", len(lines), metric, exposition)
+		t.Fatalf("%d samples of %s, want 1:\n%s", len(lines), metric, text)
 	}
 	v, err := strconv.ParseFloat(lines[0][strings.LastIndexByte(lines[0], ' ')+1:], 64)
 	if err != nil {
@@ -676,7 +676,7 @@ func TestScrapeDurationIsMeasured(t *testing.T) {
 		start := time.Now()
 		got := e.scrape("prod")
 		wall := time.Since(start)
-		if up := sampleValue(t, got, "dcs_up"); up != boolValue(!failing) {
+		if up := sampleValue(t, got, "dcs_up"); (up == 1) != !failing {
 			t.Fatalf("failing %t: dcs_up %g", failing, up)
 		}
 		d := sampleValue(t, got, "dcs_scrape_duration_seconds")

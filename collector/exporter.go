@@ -316,7 +316,7 @@ func (e *Exporter) refreshLoop(ctx context.Context) {
 func (t *Target) attempted() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.status.attempted || t.inflight != nil
+	return t.status.Attempted || t.inflight != nil
 }
 
 // refresh starts a query of every target and returns channels that are

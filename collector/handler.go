@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
 )
 
 // contentType is the Prometheus text format, which every scraper accepts.
@@ -91,7 +93,7 @@ func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, targets []*Targ
 		e.writeGathered(own, gatherer)
 	}
 	now := e.now()
-	outs := make([]*targetSeries, len(targets))
+	outs := make([]*exposition.Series, len(targets))
 	for i, t := range targets {
 		if timedOut[i] {
 			outs[i] = t.renderedTimedOut(now)
@@ -108,7 +110,7 @@ func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, targets []*Targ
 		gz := gzipPool.Get().(*gzip.Writer)
 		gz.Reset(w)
 		_, _ = gz.Write(own.Bytes())
-		writeFamilies(gz, outs)
+		exposition.WriteFamilies(gz, outs)
 		_ = gz.Close()
 		gzipPool.Put(gz)
 		return
@@ -116,7 +118,7 @@ func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, targets []*Targ
 	bw := bufioPool.Get().(*bufio.Writer)
 	bw.Reset(w)
 	_, _ = bw.Write(own.Bytes())
-	writeFamilies(bw, outs)
+	exposition.WriteFamilies(bw, outs)
 	_ = bw.Flush()
 	bw.Reset(nil)
 	bufioPool.Put(bw)

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 	"github.com/dcs-exporter/dcs_exporter/diagnosis"
@@ -23,53 +24,18 @@ import (
 // It is refreshed on its own, slower schedule, because it costs one call
 // per 1000 instances.
 type listingResult struct {
-	instances   []listedInstance // from the last success; nil once too old to serve
-	lines       instanceLines    // instances' series, rendered once per listing
-	windows     *windowSchedule  // instances' maintenance windows; nil when none has one
-	mismatch    []stateDiff      // from the last success; nil when no fresh status counts came with it
-	lastSuccess time.Time
-	attempted   bool
-	up          bool
-	errKey      string
-	err         error // of the last listing when it failed, for the status page
-	running     bool
+	exposition.Listing                       // what its series are rendered from
+	instances          []exposition.Instance // from the last success; nil once too old to serve
+	errKey             string
+	err                error // of the last listing when it failed, for the status page
+	running            bool
 }
-
-// listedInstance is what the exporter keeps of an instance: only what it
-// renders, with the values most instances share interned, so that a fleet
-// of 20,000 costs a few megabytes.
-type listedInstance struct {
-	id, name, engine, engineVersion, status, specCode, chargingMode string
-	enterpriseProjectID                                             string
-	tags                                                            []string // the values of the target's instance_tags, in its order; "" for one it lacks
-
-	maxMemoryMB, usedMemoryMB int64
-	capacityGB                float64
-	createdMilli              int64 // Unix milliseconds; 0 when unknown
-	window                    dailyWindow
-	upgrade                   upgradeState
-}
-
-// upgradeState is the API's service_upgrade, which may be missing.
-type upgradeState int8
-
-const (
-	upgradeUnknown upgradeState = iota
-	upgradeNone
-	upgradePending
-)
 
 // windowReport counts the instances of a listing without a usable
 // maintenance window, to log them in one line.
 type windowReport struct {
 	missing, malformed int
 	example            *dcsapi.Instance // the first malformed one
-}
-
-// stateDiff is one state of the cross-check between the two APIs.
-type stateDiff struct {
-	state string
-	diff  int64
 }
 
 // listingLoop refreshes the listing of every target that enables it, once
@@ -105,7 +71,7 @@ func (e *Exporter) refreshListings(ctx context.Context, onlyNew bool) {
 func (t *Target) listingAttempted() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.listing.attempted || t.listing.running
+	return t.listing.Attempted || t.listing.running
 }
 
 // RefreshListing lists the target's instances now; for tests and the demo.
@@ -140,10 +106,10 @@ func (t *Target) refreshListing(ctx context.Context) {
 	}
 	listed := t.ex.now()
 	var (
-		kept     []listedInstance
-		mismatch []stateDiff
-		lines    instanceLines
-		windows  *windowSchedule
+		kept     []exposition.Instance
+		mismatch []exposition.StateDiff
+		lines    exposition.InstanceLines
+		windows  *exposition.WindowSchedule
 	)
 	if err == nil {
 		var (
@@ -161,24 +127,24 @@ func (t *Target) refreshListing(ctx context.Context) {
 		// Rendered without the lock, so that scrapes of the target need
 		// not wait for thousands of instances. The lines do not carry the
 		// target's labels, so a project id found meanwhile changes nothing.
-		lines = renderInstances(kept, t.cfg.InstanceTags)
-		windows = newWindowSchedule(kept)
+		lines = exposition.RenderInstances(kept, t.cfg.InstanceTags)
+		windows = exposition.NewWindowSchedule(kept)
 	}
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l := &t.listing
-	l.attempted = true
+	l.Attempted = true
 	t.outputChanged()
 	if err == nil {
-		if !l.up && l.errKey != "" {
+		if !l.Up && l.errKey != "" {
 			t.logger.Info("instance listing recovered", "after", l.errKey)
 		}
-		l.instances, l.lines, l.windows = kept, lines, windows
-		l.mismatch, l.lastSuccess, l.up, l.errKey, l.err = mismatch, listed, true, "", nil
+		l.instances, l.Lines, l.Windows = kept, lines, windows
+		l.Mismatch, l.LastSuccess, l.Up, l.errKey, l.err = mismatch, listed, true, "", nil
 		return
 	}
-	l.up, l.err = false, err
+	l.Up, l.err = false, err
 	t.expireLocked(listed)
 	if key := errorKey(err); key != l.errKey {
 		l.errKey = key
@@ -250,18 +216,18 @@ func (t *Target) freshStatus(ctx context.Context, since time.Time) *dcsapi.Statu
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := &t.status
-	if !s.up || s.report == nil || s.lastSuccess.Before(since) {
+	if !s.Up || s.Report == nil || s.LastSuccess.Before(since) {
 		return nil
 	}
-	return s.report // never changed once stored, so safe to read unlocked
+	return s.Report // never changed once stored, so safe to read unlocked
 }
 
 // keepInstances reduces a listing to what the exporter keeps, counts the
 // instances per status, named as the status API names states, and reports
 // those without a usable maintenance window. tags are the target's
 // instance_tags.
-func keepInstances(list []dcsapi.Instance, tags []config.InstanceTag) ([]listedInstance, map[string]int64, windowReport) {
-	kept := make([]listedInstance, len(list))
+func keepInstances(list []dcsapi.Instance, tags []config.InstanceTag) ([]exposition.Instance, map[string]int64, windowReport) {
+	kept := make([]exposition.Instance, len(list))
 	byRaw := map[string]int64{}
 	interned := map[string]string{}
 	intern := func(s string) string {
@@ -277,42 +243,42 @@ func keepInstances(list []dcsapi.Instance, tags []config.InstanceTag) ([]listedI
 	for i := range list {
 		in := &list[i]
 		k := &kept[i]
-		*k = listedInstance{
-			id:                  in.ID,
-			name:                in.Name,
-			engine:              intern(strings.ToLower(in.Engine)), // as in dcs_instances, so the two join on engine
-			engineVersion:       intern(in.EngineVersion),
-			status:              intern(in.Status),
-			specCode:            intern(in.SpecCode),
-			chargingMode:        chargingMode(in.ChargingMode),
-			enterpriseProjectID: intern(in.EnterpriseProjectID),
-			maxMemoryMB:         in.MaxMemoryMB,
-			usedMemoryMB:        in.UsedMemoryMB,
-			capacityGB:          in.CapacityGB,
+		*k = exposition.Instance{
+			ID:                  in.ID,
+			Name:                in.Name,
+			Engine:              intern(strings.ToLower(in.Engine)), // as in dcs_instances, so the two join on engine
+			EngineVersion:       intern(in.EngineVersion),
+			Status:              intern(in.Status),
+			SpecCode:            intern(in.SpecCode),
+			ChargingMode:        chargingMode(in.ChargingMode),
+			EnterpriseProjectID: intern(in.EnterpriseProjectID),
+			MaxMemoryMB:         in.MaxMemoryMB,
+			UsedMemoryMB:        in.UsedMemoryMB,
+			CapacityGB:          in.CapacityGB,
 		}
 		if len(tags) > 0 {
-			k.tags = tagValues[i*len(tags) : (i+1)*len(tags) : (i+1)*len(tags)]
+			k.Tags = tagValues[i*len(tags) : (i+1)*len(tags) : (i+1)*len(tags)]
 			for j, tag := range tags {
 				if at := slices.IndexFunc(in.Tags, func(t dcsapi.Tag) bool { return t.Key == tag.Key }); at >= 0 {
-					k.tags[j] = intern(in.Tags[at].Value)
+					k.Tags[j] = intern(in.Tags[at].Value)
 				}
 			}
 		}
 		if !in.CreatedAt.IsZero() {
-			k.createdMilli = in.CreatedAt.UnixMilli()
+			k.CreatedMilli = in.CreatedAt.UnixMilli()
 		}
 		if in.ServiceUpgrade != nil {
-			k.upgrade = upgradeNone
+			k.Upgrade = exposition.UpgradeNone
 			if *in.ServiceUpgrade {
-				k.upgrade = upgradePending
+				k.Upgrade = exposition.UpgradePending
 			}
 		}
-		var problem windowProblem
-		k.window, problem = parseWindow(in.MaintainBegin, in.MaintainEnd)
+		var problem exposition.WindowProblem
+		k.Window, problem = exposition.ParseWindow(in.MaintainBegin, in.MaintainEnd)
 		switch problem {
-		case windowMissing:
+		case exposition.WindowMissing:
 			report.missing++
-		case windowMalformed:
+		case exposition.WindowMalformed:
 			report.malformed++
 			if report.example == nil {
 				report.example = in
@@ -334,20 +300,22 @@ func keepInstances(list []dcsapi.Instance, tags []config.InstanceTag) ([]listedI
 // The one exception is createfailed when the target's status query leaves
 // failed creations out (include_failure: false): the listing always has
 // them, so that difference would be there by design.
-func crossCheck(byStatus map[string]int64, r *dcsapi.StatusReport, v dcsapi.APIVersion, includeFailure bool) []stateDiff {
-	states := unionSorted(dcsapi.DocumentedStates(v), r.Total)
-	for s := range byStatus {
-		if !slices.Contains(states, s) {
-			states = append(states, s)
+func crossCheck(byStatus map[string]int64, r *dcsapi.StatusReport, v dcsapi.APIVersion, includeFailure bool) []exposition.StateDiff {
+	states := slices.Clone(dcsapi.DocumentedStates(v))
+	for _, m := range []map[string]int64{r.Total, byStatus} {
+		for s := range m {
+			if !slices.Contains(states, s) {
+				states = append(states, s)
+			}
 		}
 	}
 	sort.Strings(states)
-	out := make([]stateDiff, 0, len(states))
+	out := make([]exposition.StateDiff, 0, len(states))
 	for _, s := range states {
 		if s == "createfailed" && !includeFailure {
 			continue
 		}
-		out = append(out, stateDiff{s, byStatus[s] - r.Total[s]})
+		out = append(out, exposition.StateDiff{State: s, Diff: byStatus[s] - r.Total[s]})
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
 	"io"
 	"runtime"
 	"testing"
@@ -40,12 +41,12 @@ func BenchmarkListing20k(b *testing.B) {
 	b.StopTimer()
 
 	out := tg.rendered(time.Now())
-	if got := bytes.Count(out.lines[famInstanceInfo], []byte("\n")); got != n {
+	if got := bytes.Count(out.Lines(exposition.FamInstanceInfo), []byte("\n")); got != n {
 		b.Fatalf("rendered %d instances, want %d", got, n)
 	}
 	held := liveHeap() - before
 	b.ReportMetric(float64(held), "heap-bytes")
-	b.ReportMetric(float64(instanceOutputSize(out)), "output-bytes")
+	b.ReportMetric(float64(out.PerInstanceSize()), "output-bytes")
 	runtime.KeepAlive(tg)
 }
 
@@ -56,25 +57,13 @@ func BenchmarkListing20kWrite(b *testing.B) {
 	tg, cleanup := listed20k(b)
 	defer cleanup()
 	tg.RefreshListing(context.Background())
-	outs := []*targetSeries{tg.rendered(time.Now())}
-	b.SetBytes(int64(instanceOutputSize(outs[0])))
+	outs := []*exposition.Series{tg.rendered(time.Now())}
+	b.SetBytes(int64(outs[0].PerInstanceSize()))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		writeFamilies(io.Discard, outs)
+		exposition.WriteFamilies(io.Discard, outs)
 	}
-}
-
-// instanceOutputSize is the size of a target's per-instance series as
-// written.
-func instanceOutputSize(out *targetSeries) int {
-	only := &targetSeries{prefix: out.prefix}
-	for f := range numFamilies {
-		if headless[f] {
-			only.lines[f] = out.lines[f]
-		}
-	}
-	return only.size()
 }
 
 // listed20k sets up a target with instances: true over a project of 20,000

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"fmt"
+	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -40,9 +41,9 @@ func (e *env) refresh(target string) {
 }
 
 // series returns the lines of an exposition that are samples of metric.
-func series(exposition, metric string) []string {
+func series(text, metric string) []string {
 	var out []string
-	for _, line := range strings.Split(exposition, "\n") {
+	for _, line := range strings.Split(text, "\n") {
 		if strings.HasPrefix(line, metric+"{") {
 			out = append(out, line)
 		}
@@ -53,9 +54,9 @@ func series(exposition, metric string) []string {
 var instanceIDLabel = regexp.MustCompile(`instance_id="([^"]*)"`)
 
 // instanceIDs returns the instance_id of every sample of metric.
-func instanceIDs(exposition, metric string) []string {
+func instanceIDs(text, metric string) []string {
 	var ids []string
-	for _, line := range series(exposition, metric) {
+	for _, line := range series(text, metric) {
 		if m := instanceIDLabel.FindStringSubmatch(line); m != nil {
 			ids = append(ids, m[1])
 		}
@@ -64,10 +65,10 @@ func instanceIDs(exposition, metric string) []string {
 }
 
 // perInstance returns every per-instance sample of an exposition.
-func perInstance(exposition string) []string {
+func perInstance(text string) []string {
 	var out []string
-	for _, f := range append(instanceFamilies[:], famInstanceMaintenance) {
-		out = append(out, series(exposition, families[f].name)...)
+	for _, f := range append(exposition.InstanceFamilies(), exposition.FamInstanceMaintenance) {
+		out = append(out, series(text, f.Name())...)
 	}
 	return out
 }
@@ -186,11 +187,11 @@ func TestListingPagination(t *testing.T) {
 		want = append(want, in.ID)
 	}
 	slices.Sort(want)
-	for _, f := range instanceFamilies {
-		ids := instanceIDs(got, families[f].name)
+	for _, f := range exposition.InstanceFamilies() {
+		ids := instanceIDs(got, f.Name())
 		slices.Sort(ids)
 		if !slices.Equal(ids, want) {
-			t.Errorf("%s: %d series, want one for each of the %d instances", families[f].name, len(ids), len(want))
+			t.Errorf("%s: %d series, want one for each of the %d instances", f.Name(), len(ids), len(want))
 		}
 	}
 }
@@ -302,22 +303,22 @@ func TestListingExpiresAfterMaxStaleness(t *testing.T) {
 	// Render without a scrape, which would query the status API and so
 	// re-render anyway: the cached output itself must expire.
 	out := tg.rendered(e.clock.Now())
-	if len(out.lines[famInstanceInfo]) == 0 || len(out.lines[famListingMismatch]) == 0 {
+	if len(out.Lines(exposition.FamInstanceInfo)) == 0 || len(out.Lines(exposition.FamListingMismatch)) == 0 {
 		t.Fatal("a listing one minute old is not served after a failure")
 	}
 
 	e.clock.Advance(4*time.Minute + time.Second)
 	out = tg.rendered(e.clock.Now())
-	for _, f := range append(instanceFamilies[:], famInstanceMaintenance, famListingMismatch) {
-		if len(out.lines[f]) != 0 {
-			t.Errorf("%s is served past max staleness:\n%s", families[f].name, out.lines[f])
+	for _, f := range append(exposition.InstanceFamilies(), exposition.FamInstanceMaintenance, exposition.FamListingMismatch) {
+		if len(out.Lines(f)) != 0 {
+			t.Errorf("%s is served past max staleness:\n%s", f.Name(), out.Lines(f))
 		}
 	}
-	if want := `dcs_instances_listing_up{` + prodLabels + "} 0\n"; string(out.lines[famListingUp]) != want {
-		t.Errorf("listing_up is %q, want %q", out.lines[famListingUp], want)
+	if want := `dcs_instances_listing_up{` + prodLabels + "} 0\n"; string(out.Lines(exposition.FamListingUp)) != want {
+		t.Errorf("listing_up is %q, want %q", out.Lines(exposition.FamListingUp), want)
 	}
 	tg.mu.Lock()
-	kept := tg.listing.instances != nil || tg.listing.lines[0] != nil || tg.listing.windows != nil
+	kept := tg.listing.instances != nil || tg.listing.Lines[0] != nil || tg.listing.Windows != nil
 	tg.mu.Unlock()
 	if kept {
 		t.Error("an expired listing is still held in memory")
@@ -343,9 +344,9 @@ func TestListingWithoutStalenessDropsAtOnce(t *testing.T) {
 }
 
 func TestListingMismatch(t *testing.T) {
-	mismatches := func(exposition string) map[string]string {
+	mismatches := func(text string) map[string]string {
 		out := map[string]string{}
-		for _, line := range series(exposition, "dcs_instances_listing_mismatch") {
+		for _, line := range series(text, "dcs_instances_listing_mismatch") {
 			state := line[strings.Index(line, `state="`)+len(`state="`):]
 			state, value, _ := strings.Cut(state, `"} `)
 			out[state] = value
@@ -466,7 +467,7 @@ func TestScrapesDoNotWaitForListing(t *testing.T) {
 	waitFor(t, func() bool {
 		prod.mu.Lock()
 		defer prod.mu.Unlock()
-		return prod.listing.attempted // set when a listing has ended
+		return prod.listing.Attempted // set when a listing has ended
 	})
 	if got := e.scrape(""); !strings.Contains(got, `dcs_instances_listing_up{`+prodLabels+`} 0`) || !strings.Contains(got, `dcs_up{`+prodLabels+`} 1`) {
 		t.Errorf("after its listing timed out, want the listing down and the target up:\n%s", got)
@@ -540,7 +541,7 @@ func TestListingCarriesDiscoveredProject(t *testing.T) {
 		lines := append(perInstance(got), series(got, "dcs_up")...)
 		// smallFleet has no maintenance windows; the fake sends every
 		// other field.
-		if len(lines) != len(instanceFamilies)*len(smallFleet())+1 {
+		if len(lines) != len(exposition.InstanceFamilies())*len(smallFleet())+1 {
 			t.Fatalf("scrape first %t: %d series:\n%s", scrapeFirst, len(lines), got)
 		}
 		for _, line := range lines {

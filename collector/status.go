@@ -40,13 +40,6 @@ type TargetStatus struct {
 	Listing  *ListingStatus // nil unless the target has instances: true
 }
 
-// RequestCount is the number of a target's API calls that ended with one
-// code.
-type RequestCount struct {
-	API, Code string
-	N         uint64
-}
-
 // ListingStatus is the state of a target's per-instance listing.
 type ListingStatus struct {
 	Attempted   bool
@@ -79,38 +72,36 @@ func (t *Target) statusSnapshot(now time.Time) TargetStatus {
 	t.mu.Lock()
 	t.expireLocked(now)
 	snap := t.snapshotLocked()
+	status, listing := t.status, t.listing
 	querying, backoffUntil := t.inflight != nil, t.backoff.until
 	t.mu.Unlock()
 
-	s := &snap.status
+	s := &snap.Status
 	ts := TargetStatus{
 		Config: t.cfg, FailedStep: step, Querying: querying,
-		Attempted: s.attempted, Up: s.up, LastSuccess: s.lastSuccess, LastError: s.err,
-		Requests: make([]RequestCount, len(snap.requests)),
+		Attempted: s.Attempted, Up: s.Up, LastSuccess: s.LastSuccess, LastError: status.err,
+		Requests: snap.Requests,
 	}
-	ts.ProjectID = s.projectID
+	ts.ProjectID = status.projectID
 	if known {
 		ts.ProjectID = pid
 	}
-	for i, r := range snap.requests {
-		ts.Requests[i] = RequestCount{API: r.api, Code: r.code, N: r.n}
-	}
-	if s.report != nil {
+	if s.Report != nil {
 		ts.HasCounts = true
-		ts.Total, ts.NotRunning = InstanceTotals(s.report)
+		ts.Total, ts.NotRunning = InstanceTotals(s.Report)
 	}
 	if now.Before(backoffUntil) {
 		ts.NextAttempt = backoffUntil
 	}
-	if snap.listed {
-		l := &snap.listing
+	if snap.Listed {
+		l := &snap.Listing
 		ts.Listing = &ListingStatus{
-			Attempted: l.attempted, Running: l.running, Up: l.up,
-			Instances: len(l.instances), LastSuccess: l.lastSuccess,
-			LastError: l.err,
+			Attempted: l.Attempted, Running: listing.running, Up: l.Up,
+			Instances: len(listing.instances), LastSuccess: l.LastSuccess,
+			LastError: listing.err,
 		}
-		for _, d := range l.mismatch {
-			if d.diff != 0 {
+		for _, d := range l.Mismatch {
+			if d.Diff != 0 {
 				ts.Listing.Mismatches++
 			}
 		}

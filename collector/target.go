@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 )
@@ -35,9 +36,9 @@ type Target struct {
 	status   statusResult
 	backoff  backoffState
 	listing  listingResult
-	labels   string        // rendered by targetLabels; see updateLabelsLocked
-	out      *targetSeries // the series rendered last; nil when out of date
-	outUntil time.Time     // out expires then, as stale data does; zero: it does not
+	labels   string             // rendered by targetLabels; see updateLabelsLocked
+	out      *exposition.Series // the series rendered last; nil when out of date
+	outUntil time.Time          // out expires then, as stale data does; zero: it does not
 }
 
 // lateAnswer pipelines a target that answers more slowly than the scrape
@@ -56,16 +57,13 @@ type lateAnswer struct {
 // stand in for a query; scrape intervals are rarely longer.
 const lateAnswerMaxAge = 2 * time.Minute
 
-// statusResult is what the target's queries have found so far.
+// statusResult is what the target's queries have found so far: the part
+// its series are rendered from, and what the log and the status page need.
 type statusResult struct {
-	report      *dcsapi.StatusReport // from the last success
-	projectID   string
-	lastSuccess time.Time
-	attempted   bool
-	up          bool
-	duration    time.Duration
-	err         error
-	errKey      string // the error without its request id, to log each new failure once
+	exposition.Status
+	projectID string
+	err       error
+	errKey    string // the error without its request id, to log each new failure once
 }
 
 // backoffState keeps a target from spending API quota, or getting its access
@@ -156,13 +154,13 @@ func (t *Target) query(waitLimit time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := &t.status
-	s.attempted, s.duration = true, end.Sub(start)
+	s.Attempted, s.Duration = true, end.Sub(start)
 	t.setProjectIDLocked(pid)
 	t.outputChanged()
-	if !s.up && s.err != nil {
+	if !s.Up && s.err != nil {
 		t.logger.Info("target recovered", "after", s.errKey)
 	}
-	s.report, s.lastSuccess, s.up, s.err, s.errKey = report, end, true, nil, ""
+	s.Report, s.LastSuccess, s.Up, s.err, s.errKey = report, end, true, nil, ""
 	t.backoff = backoffState{}
 }
 
@@ -177,7 +175,7 @@ func (t *Target) recordFailure(err error, now time.Time, took time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := &t.status
-	s.attempted, s.duration, s.up, s.err = true, took, false, err
+	s.Attempted, s.Duration, s.Up, s.err = true, took, false, err
 	t.setProjectIDLocked(pid)
 	t.outputChanged()
 	t.applyBackoff(err, now)

@@ -1,4 +1,4 @@
-package collector
+package exposition
 
 // This file decides whether instances are inside their daily maintenance
 // windows, and renders dcs_instance_maintenance_window_active, whose values
@@ -10,40 +10,40 @@ import (
 	"time"
 )
 
-// dailyWindow is an instance's daily maintenance window in seconds of the
+// DailyWindow is an instance's daily maintenance window in seconds of the
 // UTC day. It includes its begin and excludes its end, so that back-to-back
 // windows never overlap and a scrape exactly at the end sees the window
 // over; an end before the begin runs past midnight. The zero value is no
 // window.
-type dailyWindow struct {
+type DailyWindow struct {
 	begin, end int32
 	ok         bool
 }
 
-// windowProblem says why an instance has no usable window.
-type windowProblem int8
+// WindowProblem says why an instance has no usable window.
+type WindowProblem int8
 
 const (
-	windowUsable    windowProblem = iota
-	windowMissing                 // neither maintain_begin nor maintain_end was sent (or usable as a string)
-	windowMalformed               // not HH:mm:ss, only one end, or begin and end the same
+	WindowUsable    WindowProblem = iota
+	WindowMissing                 // neither maintain_begin nor maintain_end was sent (or usable as a string)
+	WindowMalformed               // not HH:mm:ss, only one end, or begin and end the same
 )
 
-// parseWindow reads maintain_begin and maintain_end: "HH:mm:ss" in UTC,
+// ParseWindow reads maintain_begin and maintain_end: "HH:mm:ss" in UTC,
 // a daily window (OTC api-ref "Querying All DCS Instances",
 // InstanceListInfo; the documented example has 18:00:00 to 19:00:00).
 // A window whose begin equals its end is refused: it could mean never or
 // always, and the API documents neither.
-func parseWindow(begin, end string) (dailyWindow, windowProblem) {
+func ParseWindow(begin, end string) (DailyWindow, WindowProblem) {
 	if begin == "" && end == "" {
-		return dailyWindow{}, windowMissing
+		return DailyWindow{}, WindowMissing
 	}
 	b, okBegin := secondOfDay(begin)
 	e, okEnd := secondOfDay(end)
 	if !okBegin || !okEnd || b == e {
-		return dailyWindow{}, windowMalformed
+		return DailyWindow{}, WindowMalformed
 	}
-	return dailyWindow{begin: b, end: e, ok: true}, windowUsable
+	return DailyWindow{begin: b, end: e, ok: true}, WindowUsable
 }
 
 // secondOfDay parses "HH:mm:ss", strictly.
@@ -66,33 +66,33 @@ func secondOfDay(s string) (int32, bool) {
 }
 
 // active reports whether the second of the day sod is inside the window.
-func (w dailyWindow) active(sod int32) bool {
+func (w DailyWindow) active(sod int32) bool {
 	if w.begin < w.end {
 		return w.begin <= sod && sod < w.end
 	}
 	return sod >= w.begin || sod < w.end // past midnight
 }
 
-// windowSchedule serves a listing's dcs_instance_maintenance_window_active
+// WindowSchedule serves a listing's dcs_instance_maintenance_window_active
 // lines (without their heads, like the other per-instance families). They
 // change only where some instance's window begins or ends, so they are
 // rendered once per stretch between two such boundaries and kept until the
 // next one; rendering also learns that time, to expire cached output then.
-type windowSchedule struct {
-	instances []listedInstance // the listing's; never changed
-	bounds    []int32          // seconds of the UTC day at which a window begins or ends; sorted, distinct
+type WindowSchedule struct {
+	instances []Instance // the listing's; never changed
+	bounds    []int32    // seconds of the UTC day at which a window begins or ends; sorted, distinct
 
 	mu          sync.Mutex
 	from, until time.Time // lines hold from from, included, to until, excluded
 	lines       []byte    // never changed once rendered: series still being written share it
 }
 
-// newWindowSchedule returns the schedule of a listing, or nil when no
+// NewWindowSchedule returns the schedule of a listing, or nil when no
 // instance has a usable window.
-func newWindowSchedule(list []listedInstance) *windowSchedule {
+func NewWindowSchedule(list []Instance) *WindowSchedule {
 	var bounds []int32
 	for i := range list {
-		if w := list[i].window; w.ok {
+		if w := list[i].Window; w.ok {
 			bounds = append(bounds, w.begin, w.end)
 		}
 	}
@@ -100,11 +100,11 @@ func newWindowSchedule(list []listedInstance) *windowSchedule {
 		return nil
 	}
 	slices.Sort(bounds)
-	return &windowSchedule{instances: list, bounds: slices.Compact(bounds)}
+	return &WindowSchedule{instances: list, bounds: slices.Compact(bounds)}
 }
 
 // at returns the lines as of now, and the time at which they change next.
-func (s *windowSchedule) at(now time.Time) ([]byte, time.Time) {
+func (s *WindowSchedule) at(now time.Time) ([]byte, time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.lines != nil && !now.Before(s.from) && now.Before(s.until) {
@@ -133,15 +133,15 @@ func (s *windowSchedule) at(now time.Time) ([]byte, time.Time) {
 
 	size := 0
 	for i := range s.instances {
-		if s.instances[i].window.ok {
-			size += len(`instance_id=""} 0`+"\n") + len(s.instances[i].id)
+		if s.instances[i].Window.ok {
+			size += len(`instance_id=""} 0`+"\n") + len(s.instances[i].ID)
 		}
 	}
 	b := make([]byte, 0, size)
 	for i := range s.instances {
 		in := &s.instances[i]
-		if in.window.ok {
-			b = appendTail(b, boolValue(in.window.active(sod)), labelPair{"instance_id", in.id})
+		if in.Window.ok {
+			b = appendTail(b, boolValue(in.Window.active(sod)), labelPair{"instance_id", in.ID})
 		}
 	}
 	s.lines = b

@@ -1,8 +1,9 @@
-package collector
+package exposition
 
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -11,25 +12,29 @@ import (
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 )
 
+const projectA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+var instanceIDLabel = regexp.MustCompile(`instance_id="([^"]*)"`)
+
 // TestRenderTargetValidity checks the time until which rendered series are
 // valid: the earliest expiry of whatever stale data they serve.
 func TestRenderTargetValidity(t *testing.T) {
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	report := &dcsapi.StatusReport{Total: map[string]int64{"running": 3}, Engines: map[string]map[string]int64{"redis": {"running": 3}}}
-	instances := []listedInstance{{id: "r1", name: "one", engine: "redis", status: "RUNNING", chargingMode: "pay-per-use"}}
-	labels := targetLabels("prod", "cn-north-4", projectA, nil, nil)
-	lines := renderInstances(instances, nil)
-	snapshot := func(statusUp bool, statusAge time.Duration, listingUp bool, listingAge time.Duration) targetSnapshot {
-		return targetSnapshot{
-			labels: labels, apiVersion: dcsapi.V2, maxStaleness: 5 * time.Minute,
-			status:  statusResult{report: report, attempted: true, up: statusUp, lastSuccess: now.Add(-statusAge)},
-			listed:  true,
-			listing: listingResult{instances: instances, lines: lines, attempted: true, up: listingUp, lastSuccess: now.Add(-listingAge)},
+	instances := []Instance{{ID: "r1", Name: "one", Engine: "redis", Status: "RUNNING", ChargingMode: "pay-per-use"}}
+	labels := TargetLabels("prod", "cn-north-4", projectA, nil, nil)
+	lines := RenderInstances(instances, nil)
+	snapshot := func(statusUp bool, statusAge time.Duration, listingUp bool, listingAge time.Duration) Snapshot {
+		return Snapshot{
+			Labels: labels, APIVersion: dcsapi.V2, MaxStaleness: 5 * time.Minute,
+			Status:  Status{Report: report, Attempted: true, Up: statusUp, LastSuccess: now.Add(-statusAge)},
+			Listed:  true,
+			Listing: Listing{Lines: lines, Attempted: true, Up: listingUp, LastSuccess: now.Add(-listingAge)},
 		}
 	}
 	for _, c := range []struct {
 		name                string
-		snap                targetSnapshot
+		snap                Snapshot
 		counts, perInstance bool
 		validFor            time.Duration // 0: until the next change
 	}{
@@ -42,14 +47,14 @@ func TestRenderTargetValidity(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := c.snap
-			out, until := renderTarget(&c.snap, now)
-			if got := len(out.lines[famInstancesAllEngines]) > 0; got != c.counts {
+			out, until := Render(&c.snap, now)
+			if got := len(out.Lines(FamInstancesAllEngines)) > 0; got != c.counts {
 				t.Errorf("counts served: %t, want %t", got, c.counts)
 			}
-			if got := len(out.lines[famInstanceInfo]) > 0; got != c.perInstance {
+			if got := len(out.Lines(FamInstanceInfo)) > 0; got != c.perInstance {
 				t.Errorf("per-instance series served: %t, want %t", got, c.perInstance)
 			}
-			if c.perInstance && &out.lines[famInstanceInfo][0] != &lines[0][0] {
+			if c.perInstance && &out.Lines(FamInstanceInfo)[0] != &lines[0][0] {
 				t.Error("the per-instance lines were copied, not shared")
 			}
 			var want time.Time
@@ -59,29 +64,13 @@ func TestRenderTargetValidity(t *testing.T) {
 			if !until.Equal(want) {
 				t.Errorf("valid until %v, want %v", until, want)
 			}
-			if c.snap.listing.instances == nil || c.snap.status.report != before.status.report || c.snap.status.up != before.status.up {
+			if c.snap.Listing.Lines[0] == nil || c.snap.Status.Report != before.Status.Report || c.snap.Status.Up != before.Status.Up {
 				t.Error("rendering changed its snapshot")
 			}
-			if !strings.Contains(string(out.lines[famListingUp]), "dcs_instances_listing_up{") {
+			if !strings.Contains(string(out.Lines(FamListingUp)), "dcs_instances_listing_up{") {
 				t.Error("no dcs_instances_listing_up")
 			}
 		})
-	}
-}
-
-// TestTimedOutRenderKeepsCache checks that rendering a scrape that timed
-// out leaves the target's cached series as they were.
-func TestTimedOutRenderKeepsCache(t *testing.T) {
-	e := newEnv(t, Options{MaxStaleness: 5 * time.Minute}, targetA)
-	e.scrape("prod")
-	tg := e.exp.Target("prod")
-	cached, until := tg.renderedUntil(e.clock.Now())
-	timedOut := tg.renderedTimedOut(e.clock.Now())
-	if !strings.Contains(string(timedOut.lines[famUp]), "} 0\n") || len(timedOut.lines[famInstances]) == 0 {
-		t.Errorf("a timed-out render is not down with stale counts:\n%s%s", timedOut.lines[famUp], timedOut.lines[famInstances])
-	}
-	if again, untilAgain := tg.renderedUntil(e.clock.Now()); again != cached || !untilAgain.Equal(until) || !until.IsZero() {
-		t.Error("a timed-out render changed the target's cached series")
 	}
 }
 
@@ -92,33 +81,33 @@ func TestTimedOutRenderKeepsCache(t *testing.T) {
 // writers agree byte for byte, across many write chunks.
 func TestHeadlessLinesWritten(t *testing.T) {
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	var outs []*targetSeries
+	var outs []*Series
 	wantLines := 0
 	for i, n := range []int{2500, 3} {
-		list := make([]listedInstance, n)
+		list := make([]Instance, n)
 		for j := range list {
-			list[j] = listedInstance{id: fmt.Sprintf("t%d-%05d", i, j), name: "n", engine: "redis", status: "RUNNING",
-				chargingMode: "pay-per-use", tags: []string{"team"}, upgrade: upgradeNone, window: dailyWindow{begin: 0, end: 3600, ok: true}}
+			list[j] = Instance{ID: fmt.Sprintf("t%d-%05d", i, j), Name: "n", Engine: "redis", Status: "RUNNING",
+				ChargingMode: "pay-per-use", Tags: []string{"team"}, Upgrade: UpgradeNone, Window: DailyWindow{begin: 0, end: 3600, ok: true}}
 		}
 		tags := []config.InstanceTag{{Key: "owner", Label: "tag_owner"}}
-		snap := targetSnapshot{
-			labels: targetLabels(fmt.Sprintf("target%d", i), "cn-north-4", projectA, nil, nil), apiVersion: dcsapi.V2,
-			status: statusResult{attempted: true, up: true},
-			listed: true,
-			listing: listingResult{instances: list, lines: renderInstances(list, tags), windows: newWindowSchedule(list),
-				attempted: true, up: true, lastSuccess: now},
+		snap := Snapshot{
+			Labels: TargetLabels(fmt.Sprintf("target%d", i), "cn-north-4", projectA, nil, nil), APIVersion: dcsapi.V2,
+			Status: Status{Attempted: true, Up: true},
+			Listed: true,
+			Listing: Listing{Lines: RenderInstances(list, tags), Windows: NewWindowSchedule(list),
+				Attempted: true, Up: true, LastSuccess: now},
 		}
-		out, _ := renderTarget(&snap, now)
+		out, _ := Render(&snap, now)
 		outs = append(outs, out)
 		wantLines += n * (len(instanceFamilies) - 1 + 1) // every family but created, and the window
 	}
 	var streamed bytes.Buffer
-	writeFamilies(&streamed, outs)
-	appended := appendFamilies(nil, outs)
+	WriteFamilies(&streamed, outs)
+	appended := AppendFamilies(nil, outs)
 	if !bytes.Equal(streamed.Bytes(), appended) {
 		t.Fatal("the streamed and the appended output differ")
 	}
-	if size := outs[0].size() + outs[1].size(); size > len(appended) || size < len(appended)-4096 {
+	if size := outs[0].Size() + outs[1].Size(); size > len(appended) || size < len(appended)-4096 {
 		t.Errorf("size() %d for %d bytes with headers", size, len(appended))
 	}
 	got := 0
