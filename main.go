@@ -29,6 +29,7 @@ import (
 
 	"github.com/dcs-exporter/dcs_exporter/checks"
 	"github.com/dcs-exporter/dcs_exporter/collector"
+	"github.com/dcs-exporter/dcs_exporter/collector/serving"
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/demo"
 	"github.com/dcs-exporter/dcs_exporter/internal/processcollector"
@@ -263,8 +264,9 @@ func newServer(h http.Handler, logger *slog.Logger) *http.Server {
 func newMux(f *flags, exp *collector.Exporter, reg *prometheus.Registry, rl *reloader, demoBanner string) *http.ServeMux {
 	mux := http.NewServeMux()
 	limit := limitRequests(f.maxRequests)
-	mux.Handle(f.telemetryPath, limit(exp.MetricsHandler(reg)))
-	mux.Handle("/probe", limit(exp.ProbeHandler()))
+	web := serving.New(exp)
+	mux.Handle(f.telemetryPath, limit(web.MetricsHandler(reg)))
+	mux.Handle("/probe", limit(web.ProbeHandler()))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = fmt.Fprintln(w, "Healthy")
 	})

@@ -75,8 +75,7 @@ type Exporter struct {
 	kick     chan struct{} // asks the refresh loop to look at new targets
 	listKick chan struct{} // the same for the listing loop
 
-	outGen atomic.Uint64 // bumped by outputChanged and reloads; see bodycache.go
-	body   bodyCache     // cached mode's assembled answer
+	outGen atomic.Uint64 // bumped by outputChanged and reloads; see OutputGeneration
 }
 
 // New returns an exporter with no targets; call ApplyConfig.
@@ -270,9 +269,7 @@ func (e *Exporter) Run(ctx context.Context) {
 	wg.Add(1)
 	go func() { defer wg.Done(); e.listingLoop(ctx) }()
 	wg.Wait()
-	for _, t := range e.Targets() {
-		t.cancel()
-	}
+	e.Close()
 }
 
 // refreshLoop queries every target once per interval. After a reload only

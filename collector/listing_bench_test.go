@@ -1,15 +1,16 @@
-package collector
+package collector_test
 
 import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
 	"io"
 	"runtime"
 	"testing"
 	"time"
 
+	"github.com/dcs-exporter/dcs_exporter/collector"
+	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi/dcsapitest"
@@ -36,11 +37,11 @@ func BenchmarkListing20k(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		tg.RefreshListing(ctx)
-		tg.rendered(time.Now())
+		tg.Rendered(time.Now())
 	}
 	b.StopTimer()
 
-	out := tg.rendered(time.Now())
+	out := tg.Rendered(time.Now())
 	if got := bytes.Count(out.Lines(exposition.FamInstanceInfo), []byte("\n")); got != n {
 		b.Fatalf("rendered %d instances, want %d", got, n)
 	}
@@ -57,7 +58,7 @@ func BenchmarkListing20kWrite(b *testing.B) {
 	tg, cleanup := listed20k(b)
 	defer cleanup()
 	tg.RefreshListing(context.Background())
-	outs := []*exposition.Series{tg.rendered(time.Now())}
+	outs := []*exposition.Series{tg.Rendered(time.Now())}
 	b.SetBytes(int64(outs[0].PerInstanceSize()))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -68,12 +69,12 @@ func BenchmarkListing20kWrite(b *testing.B) {
 
 // listed20k sets up a target with instances: true over a project of 20,000
 // instances, and returns it unlisted.
-func listed20k(b *testing.B) (*Target, func()) {
+func listed20k(b *testing.B) (*collector.Target, func()) {
 	const n = 20000
 	srv := dcsapitest.NewServer()
 	fleet := dcsapitest.SampleFleet(n) // three tags each: owner (or team), cost-center, env
 	srv.SetInstances(projectA, fleet)
-	exp := New(Options{MaxStaleness: 5 * time.Minute, Retry: &dcsapi.RetryPolicy{MaxAttempts: 1}})
+	exp := collector.New(collector.Options{MaxStaleness: 5 * time.Minute, Retry: &dcsapi.RetryPolicy{MaxAttempts: 1}})
 	doc := fmt.Sprintf("defaults:\n  endpoint: %[1]s\n  credentials: {access_key: %[2]s, secret_key: %[3]s}\ntargets:\n%[4]s"+
 		"    instances: true\n    instance_tags: [owner, cost-center]\n",
 		srv.URL, dcsapitest.TestAccessKey, dcsapitest.TestSecretKey, targetA)
@@ -85,7 +86,7 @@ func listed20k(b *testing.B) (*Target, func()) {
 		b.Fatal(err)
 	}
 	tg := exp.Target("prod")
-	return tg, func() { tg.cancel(); srv.Close() }
+	return tg, func() { exp.Close(); srv.Close() }
 }
 
 // liveHeap returns the bytes of live heap objects. The second GC empties

@@ -1,91 +1,30 @@
-package collector
+package collector_test
 
 import (
 	"context"
 	"fmt"
-	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dcs-exporter/dcs_exporter/collector"
+	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi/dcsapitest"
 )
-
-// listedA is targetA with the per-instance collector on.
-const listedA = targetA + "    instances: true\n"
-
-// prodLabels are the labels every series of targetA carries.
-const prodLabels = `target="prod",region="cn-north-4",project_id="` + projectA + `",env="prod",team="cache"`
-
-// refreshPatience bounds one listing in the tests. Each page already has
-// the target's timeout, so a listing ends on its own; this only turns a
-// listing that never ends into a clear failure. A listing of thousands of
-// instances under the race detector, beside other work on two cores, has
-// been seen to take over 10 s, so the bound is far beyond that.
-const refreshPatience = 2 * time.Minute
-
-// refresh runs one listing of the named target to its end.
-func (e *env) refresh(target string) {
-	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), refreshPatience)
-	defer cancel()
-	e.exp.Target(target).RefreshListing(ctx)
-	if ctx.Err() != nil {
-		e.t.Fatalf("the listing did not finish within %v", refreshPatience)
-	}
-}
-
-// series returns the lines of an exposition that are samples of metric.
-func series(text, metric string) []string {
-	var out []string
-	for _, line := range strings.Split(text, "\n") {
-		if strings.HasPrefix(line, metric+"{") {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
-var instanceIDLabel = regexp.MustCompile(`instance_id="([^"]*)"`)
-
-// instanceIDs returns the instance_id of every sample of metric.
-func instanceIDs(text, metric string) []string {
-	var ids []string
-	for _, line := range series(text, metric) {
-		if m := instanceIDLabel.FindStringSubmatch(line); m != nil {
-			ids = append(ids, m[1])
-		}
-	}
-	return ids
-}
-
-// perInstance returns every per-instance sample of an exposition.
-func perInstance(text string) []string {
-	var out []string
-	for _, f := range append(exposition.InstanceFamilies(), exposition.FamInstanceMaintenance) {
-		out = append(out, series(text, f.Name())...)
-	}
-	return out
-}
-
-// taggedA is listedA copying two tags onto dcs_instance_info; the second
-// is not a label name as it is.
-const taggedA = listedA + "    instance_tags: [owner, cost-center]\n"
 
 // TestListingGolden lists three instances, with the test clock at 10:00:00
 // UTC: r1 inside a plain window, m1 outside one that runs past midnight,
 // c1 without one. r1 has both listed tags and one that is not listed, m1
 // only the owner tag, c1 none.
 func TestListingGolden(t *testing.T) {
-	e := newEnv(t, Options{}, taggedA)
+	e := newEnv(t, collector.Options{}, taggedA)
 	created := time.Date(2025, 1, 2, 3, 4, 5, 678e6, time.UTC)
 	ep := "8e3c5f2a-41d7-4b8e-9a6f-2c1d0e9b7a53"
-	e.srv.SetInstances(projectA, []dcsapitest.Instance{
+	e.Srv.SetInstances(projectA, []dcsapitest.Instance{
 		{ID: "r1", Name: "orders", Engine: "Redis", EngineVersion: "6.0", Status: "RUNNING",
 			SpecCode: "redis.single.xu1.tiny.128", CapacityGB: 0.125, MaxMemoryMB: 102, UsedMemoryMB: 3,
 			Tags:          []dcsapitest.Tag{{Key: "env", Value: "prod"}, {Key: "cost-center", Value: "cc-1001"}, {Key: "owner", Value: "team-payments"}},
@@ -97,8 +36,8 @@ func TestListingGolden(t *testing.T) {
 		{ID: "c1", Name: "never-born", Engine: "Redis", EngineVersion: "5.0", Status: "CREATEFAILED",
 			SpecCode: "redis.ha.xu1.large.r2.1", CapacityGB: 1, MaxMemoryMB: 1024},
 	})
-	e.refresh("prod")
-	got := e.scrape("prod")
+	e.Refresh("prod")
+	got := e.Scrape("prod")
 	compareGolden(t, "listing_small", got)
 	for _, line := range []string{
 		// 0.125 GB, and 102 MB and 3 MB, in bytes.
@@ -126,7 +65,7 @@ func TestListingGolden(t *testing.T) {
 	if strings.Contains(got, "tag_env") {
 		t.Error("a tag that instance_tags does not list is exported")
 	}
-	if n := strings.Count(e.logs.String(), "no usable maintenance window"); n != 1 {
+	if n := strings.Count(e.Logs.String(), "no usable maintenance window"); n != 1 {
 		t.Errorf("c1's missing window was logged %d times, want once", n)
 	}
 }
@@ -145,10 +84,10 @@ func TestListingTagsFollowConfig(t *testing.T) {
 		{listedA + "    instance_tags: [owner]\n", `enterprise_project_id="0",tag_owner="first"} 1`},
 		{listedA + "    instance_tags: [Owner, team.name]\n", `enterprise_project_id="0",tag_Owner="case",tag_team_name=""} 1`},
 	} {
-		e := newEnv(t, Options{}, c.config)
-		e.srv.SetInstances(projectA, fleet)
-		e.refresh("prod")
-		info := series(e.scrape("prod"), "dcs_instance_info")
+		e := newEnv(t, collector.Options{}, c.config)
+		e.Srv.SetInstances(projectA, fleet)
+		e.Refresh("prod")
+		info := series(e.Scrape("prod"), "dcs_instance_info")
 		if len(info) != 1 || !strings.HasSuffix(info[0], c.want) {
 			t.Errorf("with %q: info %q, want it to end with %s", strings.TrimPrefix(c.config, listedA), info, c.want)
 		}
@@ -156,10 +95,10 @@ func TestListingTagsFollowConfig(t *testing.T) {
 }
 
 func TestListingOffByDefault(t *testing.T) {
-	e := newEnv(t, Options{}, targetA)
-	e.refresh("prod")
-	got := e.scrape("prod")
-	if e.srv.Requests(dcsapitest.APIListInstances) != 0 {
+	e := newEnv(t, collector.Options{}, targetA)
+	e.Refresh("prod")
+	got := e.Scrape("prod")
+	if e.Srv.Requests(dcsapitest.APIListInstances) != 0 {
 		t.Error("a target without instances: true was listed")
 	}
 	if strings.Contains(got, "dcs_instances_listing") || len(perInstance(got)) != 0 {
@@ -168,20 +107,20 @@ func TestListingOffByDefault(t *testing.T) {
 }
 
 func TestListingPagination(t *testing.T) {
-	e := newEnv(t, Options{}, listedA)
+	e := newEnv(t, collector.Options{}, listedA)
 	fleet := dcsapitest.SampleFleet(2001)
-	e.srv.SetInstances(projectA, fleet)
-	e.refresh("prod")
+	e.Srv.SetInstances(projectA, fleet)
+	e.Refresh("prod")
 
 	var pages []string
-	for _, r := range e.srv.RequestLog(dcsapitest.APIListInstances) {
+	for _, r := range e.Srv.RequestLog(dcsapitest.APIListInstances) {
 		pages = append(pages, r.Query.Get("offset")+"/"+r.Query.Get("limit")+"/"+r.Query.Get("include_failure"))
 	}
 	if want := []string{"0/1000/true", "1000/1000/true", "2000/1000/true"}; !slices.Equal(pages, want) {
 		t.Errorf("pages (offset/limit/include_failure) %v, want %v", pages, want)
 	}
 
-	got := e.scrape("prod")
+	got := e.Scrape("prod")
 	var want []string
 	for _, in := range fleet {
 		want = append(want, in.ID)
@@ -197,14 +136,14 @@ func TestListingPagination(t *testing.T) {
 }
 
 func TestListingDropsDeletedInstances(t *testing.T) {
-	e := newEnv(t, Options{}, listedA)
-	e.refresh("prod")
-	if got := e.scrape("prod"); !slices.Contains(instanceIDs(got, "dcs_instance_info"), "r2") {
+	e := newEnv(t, collector.Options{}, listedA)
+	e.Refresh("prod")
+	if got := e.Scrape("prod"); !slices.Contains(instanceIDs(got, "dcs_instance_info"), "r2") {
 		t.Fatal("r2 is not listed to begin with")
 	}
-	e.srv.RemoveInstance(projectA, "r2")
-	e.refresh("prod")
-	got := e.scrape("prod")
+	e.Srv.RemoveInstance(projectA, "r2")
+	e.Refresh("prod")
+	got := e.Scrape("prod")
 	for _, line := range perInstance(got) {
 		if strings.Contains(line, `instance_id="r2"`) {
 			t.Errorf("a deleted instance is still served: %s", line)
@@ -216,11 +155,11 @@ func TestListingDropsDeletedInstances(t *testing.T) {
 }
 
 func TestListingFollowsStatusChanges(t *testing.T) {
-	e := newEnv(t, Options{}, listedA)
-	e.refresh("prod")
-	e.srv.SetInstanceStatus(projectA, "r1", "RESTARTING")
-	e.refresh("prod")
-	got := e.scrape("prod")
+	e := newEnv(t, collector.Options{}, listedA)
+	e.Refresh("prod")
+	e.Srv.SetInstanceStatus(projectA, "r1", "RESTARTING")
+	e.Refresh("prod")
+	got := e.Scrape("prod")
 	var r1 []string
 	for _, line := range series(got, "dcs_instance_status") {
 		if strings.Contains(line, `instance_id="r1"`) {
@@ -237,33 +176,33 @@ func TestListingFollowsStatusChanges(t *testing.T) {
 }
 
 func TestListingFailingMiddlePageKeepsLastListing(t *testing.T) {
-	e := newEnv(t, Options{MaxStaleness: 5 * time.Minute}, listedA)
+	e := newEnv(t, collector.Options{MaxStaleness: 5 * time.Minute}, listedA)
 	fleet := dcsapitest.SampleFleet(2001)
-	e.srv.SetInstances(projectA, fleet)
-	e.refresh("prod")
-	before := e.scrape("prod")
+	e.Srv.SetInstances(projectA, fleet)
+	e.Refresh("prod")
+	before := e.Scrape("prod")
 
 	// A rename that a successful listing would show, and a page that fails.
 	renamed := fleet[0]
 	renamed.Name = "renamed"
-	e.srv.UpsertInstance(projectA, renamed)
-	e.srv.ResetCounts()
-	e.srv.InjectFault(projectA, dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 500, Offset: dcsapitest.AtOffset(1000)})
-	e.clock.Advance(time.Minute)
-	e.refresh("prod")
+	e.Srv.UpsertInstance(projectA, renamed)
+	e.Srv.ResetCounts()
+	e.Srv.InjectFault(projectA, dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 500, Offset: dcsapitest.AtOffset(1000)})
+	e.Clock.Advance(time.Minute)
+	e.Refresh("prod")
 
 	var pages []string
-	for _, r := range e.srv.RequestLog(dcsapitest.APIListInstances) {
+	for _, r := range e.Srv.RequestLog(dcsapitest.APIListInstances) {
 		pages = append(pages, r.Query.Get("offset"))
 	}
 	if want := []string{"0", "1000"}; !slices.Equal(pages, want) {
 		t.Errorf("pages asked %v, want %v: a failed page ends the listing", pages, want)
 	}
-	if n := e.srv.Requests(dcsapitest.APIInstanceStatus); n != 0 {
+	if n := e.Srv.Requests(dcsapitest.APIInstanceStatus); n != 0 {
 		t.Errorf("a failed listing made %d status calls", n)
 	}
 
-	after := e.scrape("prod")
+	after := e.Scrape("prod")
 	if !strings.Contains(after, `dcs_instances_listing_up{`+prodLabels+`} 0`) {
 		t.Error("listing_up is not 0 after a failed listing")
 	}
@@ -279,36 +218,36 @@ func TestListingFailingMiddlePageKeepsLastListing(t *testing.T) {
 				strings.Join(series(after, metric), "\n"), strings.Join(series(before, metric), "\n"))
 		}
 	}
-	if n := strings.Count(e.logs.String(), "instance listing failed"); n != 1 {
+	if n := strings.Count(e.Logs.String(), "instance listing failed"); n != 1 {
 		t.Errorf("the failure was logged %d times, want once", n)
 	}
 
 	// The next good listing takes over.
-	e.srv.ClearFaults()
-	e.refresh("prod")
-	got := e.scrape("prod")
+	e.Srv.ClearFaults()
+	e.Refresh("prod")
+	got := e.Scrape("prod")
 	if !strings.Contains(got, `dcs_instances_listing_up{`+prodLabels+`} 1`) || !strings.Contains(got, `name="renamed"`) {
 		t.Error("a successful listing after a failed one is not served")
 	}
 }
 
 func TestListingExpiresAfterMaxStaleness(t *testing.T) {
-	e := newEnv(t, Options{MaxStaleness: 5 * time.Minute}, listedA)
-	e.refresh("prod")
-	tg := e.exp.Target("prod")
-	e.srv.InjectFault(projectA, dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 503})
+	e := newEnv(t, collector.Options{MaxStaleness: 5 * time.Minute}, listedA)
+	e.Refresh("prod")
+	tg := e.Exp.Target("prod")
+	e.Srv.InjectFault(projectA, dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 503})
 
-	e.clock.Advance(time.Minute)
-	e.refresh("prod")
+	e.Clock.Advance(time.Minute)
+	e.Refresh("prod")
 	// Render without a scrape, which would query the status API and so
 	// re-render anyway: the cached output itself must expire.
-	out := tg.rendered(e.clock.Now())
+	out := tg.Rendered(e.Clock.Now())
 	if len(out.Lines(exposition.FamInstanceInfo)) == 0 || len(out.Lines(exposition.FamListingMismatch)) == 0 {
 		t.Fatal("a listing one minute old is not served after a failure")
 	}
 
-	e.clock.Advance(4*time.Minute + time.Second)
-	out = tg.rendered(e.clock.Now())
+	e.Clock.Advance(4*time.Minute + time.Second)
+	out = tg.Rendered(e.Clock.Now())
 	for _, f := range append(exposition.InstanceFamilies(), exposition.FamInstanceMaintenance, exposition.FamListingMismatch) {
 		if len(out.Lines(f)) != 0 {
 			t.Errorf("%s is served past max staleness:\n%s", f.Name(), out.Lines(f))
@@ -317,24 +256,21 @@ func TestListingExpiresAfterMaxStaleness(t *testing.T) {
 	if want := `dcs_instances_listing_up{` + prodLabels + "} 0\n"; string(out.Lines(exposition.FamListingUp)) != want {
 		t.Errorf("listing_up is %q, want %q", out.Lines(exposition.FamListingUp), want)
 	}
-	tg.mu.Lock()
-	kept := tg.listing.instances != nil || tg.listing.Lines[0] != nil || tg.listing.Windows != nil
-	tg.mu.Unlock()
-	if kept {
+	if kept := tg.ListingHeld(); kept {
 		t.Error("an expired listing is still held in memory")
 	}
-	got := e.scrape("prod")
+	got := e.Scrape("prod")
 	if len(perInstance(got)) != 0 || !strings.Contains(got, `dcs_up{`+prodLabels+`} 1`) {
 		t.Errorf("after expiry: want no per-instance series and the status counts up:\n%s", got)
 	}
 }
 
 func TestListingWithoutStalenessDropsAtOnce(t *testing.T) {
-	e := newEnv(t, Options{MaxStaleness: 0}, listedA)
-	e.refresh("prod")
-	e.srv.InjectFault(projectA, dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 503})
-	e.refresh("prod")
-	got := e.scrape("prod")
+	e := newEnv(t, collector.Options{MaxStaleness: 0}, listedA)
+	e.Refresh("prod")
+	e.Srv.InjectFault(projectA, dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 503})
+	e.Refresh("prod")
+	got := e.Scrape("prod")
 	if len(perInstance(got)) != 0 {
 		t.Error("a failed listing is served with --dcs.max-staleness=0")
 	}
@@ -355,9 +291,9 @@ func TestListingMismatch(t *testing.T) {
 	}
 
 	t.Run("the APIs agree", func(t *testing.T) {
-		e := newEnv(t, Options{}, listedA)
-		e.refresh("prod")
-		m := mismatches(e.scrape("prod"))
+		e := newEnv(t, collector.Options{}, listedA)
+		e.Refresh("prod")
+		m := mismatches(e.Scrape("prod"))
 		for _, state := range []string{"running", "error", "createfailed", "restarting", "creating", "frozen"} {
 			if m[state] != "0" {
 				t.Errorf("state %s: mismatch %q, want 0", state, m[state])
@@ -371,18 +307,18 @@ func TestListingMismatch(t *testing.T) {
 	})
 
 	t.Run("the status API counts differently", func(t *testing.T) {
-		e := newEnv(t, Options{}, listedA)
-		e.srv.UpsertInstance(projectA, dcsapitest.Instance{ID: "d1", Name: "going", Engine: "Redis", Status: "DELETING"})
+		e := newEnv(t, collector.Options{}, listedA)
+		e.Srv.UpsertInstance(projectA, dcsapitest.Instance{ID: "d1", Name: "going", Engine: "Redis", Status: "DELETING"})
 		// The listing has 4 running, 1 deleting; the status API says 3
 		// running and has no counter for deleting.
-		e.srv.SetStatusOverride(projectA, []byte(`{"running_count":3,"error_count":1,"createfailed_count":1,"restarting_count":1,
+		e.Srv.SetStatusOverride(projectA, []byte(`{"running_count":3,"error_count":1,"createfailed_count":1,"restarting_count":1,
 			"redis":{"running_count":2,"error_count":1,"createfailed_count":1},"memcached":{"running_count":1,"restarting_count":1}}`))
-		statusCalls := e.srv.Requests(dcsapitest.APIInstanceStatus)
-		e.refresh("prod")
-		if e.srv.Requests(dcsapitest.APIInstanceStatus) != statusCalls+1 {
+		statusCalls := e.Srv.Requests(dcsapitest.APIInstanceStatus)
+		e.Refresh("prod")
+		if e.Srv.Requests(dcsapitest.APIInstanceStatus) != statusCalls+1 {
 			t.Error("the listing was not compared with a status reading of its own time")
 		}
-		got := e.scrape("prod")
+		got := e.Scrape("prod")
 		m := mismatches(got)
 		want := map[string]string{"running": "1", "deleting": "1", "error": "0", "createfailed": "0", "restarting": "0", "paying": "0"}
 		for state, v := range want {
@@ -396,9 +332,9 @@ func TestListingMismatch(t *testing.T) {
 	})
 
 	t.Run("failed creations left out of the status counts", func(t *testing.T) {
-		e := newEnv(t, Options{}, listedA+"    include_failure: false\n")
-		e.refresh("prod")
-		m := mismatches(e.scrape("prod"))
+		e := newEnv(t, collector.Options{}, listedA+"    include_failure: false\n")
+		e.Refresh("prod")
+		m := mismatches(e.Scrape("prod"))
 		if _, ok := m["createfailed"]; ok {
 			t.Error("createfailed is compared although the status query leaves failed creations out")
 		}
@@ -410,10 +346,10 @@ func TestListingMismatch(t *testing.T) {
 	})
 
 	t.Run("no status reading of the listing's time", func(t *testing.T) {
-		e := newEnv(t, Options{}, listedA)
-		e.srv.InjectFault(projectA, dcsapitest.APIInstanceStatus, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 500, Times: 1})
-		e.refresh("prod")
-		got := e.scrape("prod")
+		e := newEnv(t, collector.Options{}, listedA)
+		e.Srv.InjectFault(projectA, dcsapitest.APIInstanceStatus, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 500, Times: 1})
+		e.Refresh("prod")
+		got := e.Scrape("prod")
 		if len(series(got, "dcs_instances_listing_mismatch")) != 0 {
 			t.Error("a mismatch is exported without status counts of the listing's time")
 		}
@@ -433,43 +369,39 @@ func TestScrapesDoNotWaitForListing(t *testing.T) {
 	// down. No wall-clock bound on the scrapes is needed, and a correct
 	// exporter has 2.7 s for two status calls on loopback.
 	const listed = "    instances: true\n    timeout: 5s\n"
-	e := newEnv(t, Options{MaxConcurrency: 2}, targetA+listed+targetB+listed)
-	e.srv.InjectFault("", dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultHang})
+	e := newEnv(t, collector.Options{MaxConcurrency: 2}, targetA+listed+targetB+listed)
+	e.Srv.InjectFault("", dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultHang})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { e.exp.Run(ctx); close(done) }()
+	go func() { e.Exp.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, func() bool { return e.srv.Requests(dcsapitest.APIListInstances) >= 1 })
+	waitFor(t, func() bool { return e.Srv.Requests(dcsapitest.APIListInstances) >= 1 })
 
 	for range 3 {
 		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "3")
 		rec := httptest.NewRecorder()
-		e.exp.MetricsHandler(nil).ServeHTTP(rec, req)
+		e.Web.MetricsHandler(nil).ServeHTTP(rec, req)
 		ups := series(rec.Body.String(), "dcs_up")
 		if len(ups) != 2 {
 			t.Errorf("want both targets in the answer:\n%s", rec.Body)
 		}
 		for _, up := range ups {
 			if !strings.HasSuffix(up, " 1") {
-				t.Errorf("a target is down while its listing hangs: %s\n%s", up, e.logs)
+				t.Errorf("a target is down while its listing hangs: %s\n%s", up, e.Logs)
 			}
 		}
 	}
 	// The check above means something only while a listing held a slot.
-	if strings.Contains(e.logs.String(), "instance listing failed") {
+	if strings.Contains(e.Logs.String(), "instance listing failed") {
 		t.Fatal("a listing ended before the scrapes did: the scrapes did not meet a hanging listing")
 	}
 
 	// The hanging page runs into the target's timeout, and the failure is
 	// reported as the listing's, not the target's.
-	prod := e.exp.Target("prod")
-	waitFor(t, func() bool {
-		prod.mu.Lock()
-		defer prod.mu.Unlock()
-		return prod.listing.Attempted // set when a listing has ended
-	})
-	if got := e.scrape(""); !strings.Contains(got, `dcs_instances_listing_up{`+prodLabels+`} 0`) || !strings.Contains(got, `dcs_up{`+prodLabels+`} 1`) {
+	prod := e.Exp.Target("prod")
+	waitFor(t, prod.ListingEnded)
+	if got := e.Scrape(""); !strings.Contains(got, `dcs_instances_listing_up{`+prodLabels+`} 0`) || !strings.Contains(got, `dcs_up{`+prodLabels+`} 1`) {
 		t.Errorf("after its listing timed out, want the listing down and the target up:\n%s", got)
 	}
 }
@@ -482,47 +414,47 @@ func TestListingPageTimeout(t *testing.T) {
 	// each page, as well as the status query the listing is compared with,
 	// has 1.5 s to spare for a busy machine. (A timeout for the whole
 	// listing would fail it however fast the machine.)
-	e := newEnv(t, Options{}, listedA+"    timeout: 2500ms\n")
-	e.srv.SetInstances(projectA, dcsapitest.SampleFleet(2001))
-	e.srv.SetLatency(time.Second)
+	e := newEnv(t, collector.Options{}, listedA+"    timeout: 2500ms\n")
+	e.Srv.SetInstances(projectA, dcsapitest.SampleFleet(2001))
+	e.Srv.SetLatency(time.Second)
 	start := time.Now()
-	e.refresh("prod")
+	e.Refresh("prod")
 	if took := time.Since(start); took < 2500*time.Millisecond {
 		t.Fatalf("the listing took %v; the test needs it to take longer than the timeout", took)
 	}
-	if n := e.srv.Requests(dcsapitest.APIListInstances); n != 3 {
+	if n := e.Srv.Requests(dcsapitest.APIListInstances); n != 3 {
 		t.Errorf("%d pages asked, want 3", n)
 	}
-	e.srv.SetLatency(0) // the scrape below is not part of the test
-	if got := e.scrape("prod"); !strings.Contains(got, `dcs_instances_listing_up{`+prodLabels+`} 1`) {
-		t.Errorf("a listing whose pages each met the timeout failed:\n%s\n%s", strings.Join(series(got, "dcs_instances_listing_up"), "\n"), e.logs)
+	e.Srv.SetLatency(0) // the scrape below is not part of the test
+	if got := e.Scrape("prod"); !strings.Contains(got, `dcs_instances_listing_up{`+prodLabels+`} 1`) {
+		t.Errorf("a listing whose pages each met the timeout failed:\n%s\n%s", strings.Join(series(got, "dcs_instances_listing_up"), "\n"), e.Logs)
 	}
 }
 
 func TestListingLoopRefreshesEachInterval(t *testing.T) {
-	e := newEnv(t, Options{InstancesRefreshInterval: 50 * time.Millisecond}, listedA+targetB)
+	e := newEnv(t, collector.Options{InstancesRefreshInterval: 50 * time.Millisecond}, listedA+targetB)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { e.exp.Run(ctx); close(done) }()
-	waitFor(t, func() bool { return e.srv.ProjectRequests(projectA, dcsapitest.APIListInstances) >= 3 })
-	e.srv.RemoveInstance(projectA, "r1")
-	waitFor(t, func() bool { return !slices.Contains(instanceIDs(e.scrape("prod"), "dcs_instance_info"), "r1") })
+	go func() { e.Exp.Run(ctx); close(done) }()
+	waitFor(t, func() bool { return e.Srv.ProjectRequests(projectA, dcsapitest.APIListInstances) >= 3 })
+	e.Srv.RemoveInstance(projectA, "r1")
+	waitFor(t, func() bool { return !slices.Contains(instanceIDs(e.Scrape("prod"), "dcs_instance_info"), "r1") })
 	cancel()
 	<-done
-	if n := e.srv.ProjectRequests(projectB, dcsapitest.APIListInstances); n != 0 {
+	if n := e.Srv.ProjectRequests(projectB, dcsapitest.APIListInstances); n != 0 {
 		t.Errorf("a target without instances: true was listed %d times", n)
 	}
 }
 
 func TestListingSkippedWhileBackingOff(t *testing.T) {
-	e := newEnv(t, Options{AuthBackoff: time.Minute}, listedA)
-	e.apply(strings.Replace(listedA, "labels:", "credentials: {access_key: WRONGAK, secret_key: wrong}\n    labels:", 1))
-	e.scrape("prod") // refused: the target backs off
-	e.refresh("prod")
-	if n := e.srv.Requests(dcsapitest.APIListInstances); n != 0 {
+	e := newEnv(t, collector.Options{AuthBackoff: time.Minute}, listedA)
+	e.Apply(strings.Replace(listedA, "labels:", "credentials: {access_key: WRONGAK, secret_key: wrong}\n    labels:", 1))
+	e.Scrape("prod") // refused: the target backs off
+	e.Refresh("prod")
+	if n := e.Srv.Requests(dcsapitest.APIListInstances); n != 0 {
 		t.Errorf("a target backing off after refused credentials was listed (%d calls)", n)
 	}
-	if got := e.scrape("prod"); !strings.Contains(got, `dcs_instances_listing_up{`+prodLabels+`} 0`) {
+	if got := e.Scrape("prod"); !strings.Contains(got, `dcs_instances_listing_up{`+prodLabels+`} 0`) {
 		t.Errorf("a skipped listing is not reported as failed:\n%s", strings.Join(series(got, "dcs_instances_listing_up"), "\n"))
 	}
 }
@@ -532,12 +464,12 @@ func TestListingSkippedWhileBackingOff(t *testing.T) {
 // id found, whether the listing or a status query found it first.
 func TestListingCarriesDiscoveredProject(t *testing.T) {
 	for _, scrapeFirst := range []bool{false, true} {
-		e := newEnv(t, Options{}, "  - name: discovered\n    region: cn-north-4\n    instances: true\n")
+		e := newEnv(t, collector.Options{}, "  - name: discovered\n    region: cn-north-4\n    instances: true\n")
 		if scrapeFirst {
-			e.scrape("discovered")
+			e.Scrape("discovered")
 		}
-		e.refresh("discovered")
-		got := e.scrape("discovered")
+		e.Refresh("discovered")
+		got := e.Scrape("discovered")
 		lines := append(perInstance(got), series(got, "dcs_up")...)
 		// smallFleet has no maintenance windows; the fake sends every
 		// other field.
@@ -557,17 +489,17 @@ func TestListingCarriesDiscoveredProject(t *testing.T) {
 // FaultOddFields, which spoils instance i in the way i%4): each odd field
 // costs its own series or label value, never the instance.
 func TestListingOddFieldTypes(t *testing.T) {
-	e := newEnv(t, Options{}, listedA+"    instance_tags: [owner, \"1\"]\n")
+	e := newEnv(t, collector.Options{}, listedA+"    instance_tags: [owner, \"1\"]\n")
 	fleet := make([]dcsapitest.Instance, 4)
 	for i := range fleet {
 		fleet[i] = dcsapitest.Instance{ID: fmt.Sprintf("i%d", i), Engine: "Redis", Status: "RUNNING",
 			Tags:          []dcsapitest.Tag{{Key: "owner", Value: "team-a"}, {Key: "1", Value: "DCS"}},
 			MaintainBegin: "02:00:00", MaintainEnd: "06:00:00", ServiceUpgrade: true}
 	}
-	e.srv.SetInstances(projectA, fleet)
-	e.srv.InjectFault(projectA, dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultOddFields})
-	e.refresh("prod")
-	got := e.scrape("prod")
+	e.Srv.SetInstances(projectA, fleet)
+	e.Srv.InjectFault(projectA, dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultOddFields})
+	e.Refresh("prod")
+	got := e.Scrape("prod")
 
 	info := map[string]string{}
 	for _, line := range series(got, "dcs_instance_info") {

@@ -1,10 +1,11 @@
-package collector
+package collector_test
 
 import (
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dcs-exporter/dcs_exporter/collector"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi/dcsapitest"
 )
 
@@ -12,20 +13,20 @@ import (
 // while the test clock crosses an instance's window boundaries. Nothing
 // calls the API in between: the cached answer itself must expire.
 func TestCachedOutputChangesAtWindowBoundary(t *testing.T) {
-	e := newEnv(t, Options{RefreshInterval: time.Minute}, listedA)
-	e.srv.SetInstances(projectA, []dcsapitest.Instance{
+	e := newEnv(t, collector.Options{RefreshInterval: time.Minute}, listedA)
+	e.Srv.SetInstances(projectA, []dcsapitest.Instance{
 		{ID: "w1", Name: "soon", Engine: "Redis", Status: "RUNNING", MaintainBegin: "10:05:00", MaintainEnd: "10:10:00"},
 		{ID: "w2", Name: "night", Engine: "Redis", Status: "RUNNING", MaintainBegin: "22:00:00", MaintainEnd: "02:00:00"},
 	})
-	e.refresh("prod") // also queries the status counts, for the cross-check
+	e.Refresh("prod") // also queries the status counts, for the cross-check
 	active := func() string {
 		var out []string
-		for _, line := range series(e.scrape(""), "dcs_instance_maintenance_window_active") {
+		for _, line := range series(e.Scrape(""), "dcs_instance_maintenance_window_active") {
 			out = append(out, instanceIDLabel.FindStringSubmatch(line)[1]+"="+line[len(line)-1:])
 		}
 		return strings.Join(out, " ")
 	}
-	calls := e.srv.Requests("")
+	calls := e.Srv.Requests("")
 	for _, step := range []struct {
 		advance time.Duration
 		want    string
@@ -38,12 +39,12 @@ func TestCachedOutputChangesAtWindowBoundary(t *testing.T) {
 		{12 * time.Hour, "w1=0 w2=1"},                   // 22:10:00
 		{4 * time.Hour, "w1=0 w2=0"},                    // 02:10:00 the next day
 	} {
-		e.clock.Advance(step.advance)
+		e.Clock.Advance(step.advance)
 		if got := active(); got != step.want {
-			t.Errorf("at %s: %s, want %s", e.clock.Now().Format(time.TimeOnly+".000"), got, step.want)
+			t.Errorf("at %s: %s, want %s", e.Clock.Now().Format(time.TimeOnly+".000"), got, step.want)
 		}
 	}
-	if n := e.srv.Requests(""); n != calls {
+	if n := e.Srv.Requests(""); n != calls {
 		t.Errorf("%d API calls while serving from the cache, want none", n-calls)
 	}
 }
@@ -52,8 +53,8 @@ func TestCachedOutputChangesAtWindowBoundary(t *testing.T) {
 // and with malformed ones: they get no window series, and each listing
 // logs them in one line.
 func TestWindowProblemsLoggedOncePerListing(t *testing.T) {
-	e := newEnv(t, Options{}, listedA)
-	e.srv.SetInstances(projectA, []dcsapitest.Instance{
+	e := newEnv(t, collector.Options{}, listedA)
+	e.Srv.SetInstances(projectA, []dcsapitest.Instance{
 		{ID: "ok", Engine: "Redis", Status: "RUNNING", MaintainBegin: "02:00:00", MaintainEnd: "06:00:00"},
 		{ID: "none1", Engine: "Redis", Status: "RUNNING"},
 		{ID: "none2", Engine: "Redis", Status: "RUNNING"},
@@ -62,13 +63,13 @@ func TestWindowProblemsLoggedOncePerListing(t *testing.T) {
 		{ID: "half", Engine: "Redis", Status: "RUNNING", MaintainBegin: "02:00:00"},
 	})
 	for listings := 1; listings <= 2; listings++ {
-		e.refresh("prod")
-		got := e.scrape("prod")
+		e.Refresh("prod")
+		got := e.Scrape("prod")
 		if ids := instanceIDs(got, "dcs_instance_maintenance_window_active"); strings.Join(ids, ",") != "ok" {
 			t.Errorf("window series for %v, want only ok", ids)
 		}
 		var logged []string
-		for _, line := range strings.Split(e.logs.String(), "\n") {
+		for _, line := range strings.Split(e.Logs.String(), "\n") {
 			if strings.Contains(line, "no usable maintenance window") {
 				logged = append(logged, line)
 			}

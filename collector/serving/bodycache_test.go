@@ -1,8 +1,9 @@
-package collector
+package serving_test
 
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/dcs-exporter/dcs_exporter/collector"
+	"github.com/dcs-exporter/dcs_exporter/collector/internal/testenv"
+	"github.com/dcs-exporter/dcs_exporter/collector/serving"
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi/dcsapitest"
 	"github.com/dcs-exporter/dcs_exporter/internal/processcollector"
@@ -69,70 +73,70 @@ func get(t *testing.T, h http.Handler, gzipped bool) (*httptest.ResponseRecorder
 }
 
 // refreshAll queries every target once, as a refresh round does.
-func refreshAll(e *env) {
-	for _, tg := range e.exp.Targets() {
-		<-tg.update(time.Now().Add(10 * time.Second))
+func refreshAll(e *testenv.Env) {
+	for _, tg := range e.Exp.Targets() {
+		tg.Refresh(context.Background())
 	}
 }
 
 func TestCachedAnswerIsSplicedCorrectly(t *testing.T) {
-	e := newEnv(t, Options{RefreshInterval: time.Hour}, targetA+targetB)
+	e := testenv.New(t, collector.Options{RefreshInterval: time.Hour}, testenv.TargetA+testenv.TargetB)
 	refreshAll(e)
 	// 3,000 series are more than one stored block (64 KiB) of own text.
 	for _, n := range []int{0, 1, 3000} {
-		h := e.exp.MetricsHandler(staticGatherer(t, n))
+		h := e.Web.MetricsHandler(staticGatherer(t, n))
 		_, plain := get(t, h, false)
 		if _, unzipped := get(t, h, true); plain != unzipped {
 			t.Fatalf("%d own series: the gzip answer differs from the plain one:\n%.2000s\n---\n%.2000s", n, unzipped, plain)
 		}
 	}
 	own := staticGatherer(t, 300)
-	h := e.exp.MetricsHandler(own)
+	h := e.Web.MetricsHandler(own)
 	_, plain := get(t, h, false)
 	if _, unzipped := get(t, h, true); unzipped != plain {
 		t.Fatal("the gzip answer differs from the plain one")
 	}
 	// The same as rendering on the spot, as on-scrape mode and /probe do.
 	rec := httptest.NewRecorder()
-	e.exp.serve(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil), e.exp.Targets(), own)
+	e.Web.Serve(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil), e.Exp.Targets(), own)
 	if rec.Body.String() != plain {
 		t.Fatalf("cached answer differs from a rendered one:\n%s\n---\n%s", plain, rec.Body)
 	}
 	if !strings.HasPrefix(plain, "# HELP dcs_exporter_test_value") || !strings.Contains(plain, "\n# HELP dcs_up ") {
 		t.Errorf("own series not first, or target series missing:\n%.300s", plain)
 	}
-	lint(t, plain)
+	testenv.Lint(t, plain)
 
 	// Without own series, and with an empty exporter, gzip still works.
-	_, plain = get(t, e.exp.MetricsHandler(nil), false)
-	if _, unzipped := get(t, e.exp.MetricsHandler(nil), true); plain != unzipped {
+	_, plain = get(t, e.Web.MetricsHandler(nil), false)
+	if _, unzipped := get(t, e.Web.MetricsHandler(nil), true); plain != unzipped {
 		t.Fatal("gzip answer without own series differs")
 	}
-	empty := New(Options{RefreshInterval: time.Hour})
-	if _, body := get(t, empty.MetricsHandler(nil), true); body != "" {
+	empty := collector.New(collector.Options{RefreshInterval: time.Hour})
+	if _, body := get(t, serving.New(empty).MetricsHandler(nil), true); body != "" {
 		t.Fatalf("empty exporter: %q", body)
 	}
 }
 
 func TestCachedAnswerFollowsChanges(t *testing.T) {
-	e := newEnv(t, Options{RefreshInterval: time.Hour, MaxStaleness: 5 * time.Minute}, targetA+targetB)
+	e := testenv.New(t, collector.Options{RefreshInterval: time.Hour, MaxStaleness: 5 * time.Minute}, testenv.TargetA+testenv.TargetB)
 	refreshAll(e)
-	h := e.exp.MetricsHandler(nil)
+	h := e.Web.MetricsHandler(nil)
 	_, first := get(t, h, true)
-	built := e.exp.body.cur.Load()
+	built, _ := e.Web.CurrentBody()
 	for range 5 {
 		get(t, h, false)
 		get(t, h, true)
 	}
-	if e.exp.body.cur.Load() != built {
+	if now, _ := e.Web.CurrentBody(); now != built {
 		t.Fatal("rebuilt without a change")
 	}
-	if built.gz == nil {
+	if _, gzipKept := e.Web.CurrentBody(); !gzipKept {
 		t.Fatal("gzip form not kept")
 	}
 
 	// A refresh that changes the counts shows at once.
-	e.srv.SetInstances(projectA, smallFleet()[:1])
+	e.Srv.SetInstances(testenv.ProjectA, testenv.SmallFleet()[:1])
 	refreshAll(e)
 	_, second := get(t, h, true)
 	if second == first || !strings.Contains(second, `engine="redis",state="running"} 1`) {
@@ -140,20 +144,20 @@ func TestCachedAnswerFollowsChanges(t *testing.T) {
 	}
 
 	// Stale counts are served until they expire, then dropped.
-	e.srv.InjectFault(projectA, dcsapitest.APIInstanceStatus, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 503})
+	e.Srv.InjectFault(testenv.ProjectA, dcsapitest.APIInstanceStatus, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 503})
 	refreshAll(e)
 	_, stale := get(t, h, false)
 	if !strings.Contains(stale, `dcs_instances{target="prod"`) {
 		t.Fatal("stale counts not served")
 	}
-	e.clock.Advance(6 * time.Minute)
+	e.Clock.Advance(6 * time.Minute)
 	_, expired := get(t, h, false)
 	if strings.Contains(expired, `dcs_instances{target="prod"`) || !strings.Contains(expired, `dcs_instances{target="staging"`) {
 		t.Fatalf("expired counts still served, or the healthy target's gone:\n%s", expired)
 	}
 
 	// A reload that drops a target shows at once.
-	e.apply(targetA)
+	e.Apply(testenv.TargetA)
 	if _, body := get(t, h, true); strings.Contains(body, `target="staging"`) {
 		t.Fatal("a removed target is still served")
 	}
@@ -170,7 +174,7 @@ func BenchmarkCachedScrape(b *testing.B) {
 				srv.AddProject("cn-north-4", pid)
 				yaml.WriteString("  - name: t" + strconv.Itoa(i) + "\n    region: cn-north-4\n    project_id: " + pid + "\n")
 			}
-			exp := New(Options{RefreshInterval: time.Hour, MaxConcurrency: 16})
+			exp := collector.New(collector.Options{RefreshInterval: time.Hour, MaxConcurrency: 16})
 			doc := fmt.Sprintf("defaults:\n  endpoint: %[1]s\n  credentials: {access_key: %[2]s, secret_key: %[3]s}\ntargets:\n%[4]s",
 				srv.URL, dcsapitest.TestAccessKey, dcsapitest.TestSecretKey, yaml.String())
 			cfg, err := config.Parse([]byte(doc), "bench.yml")
@@ -181,13 +185,13 @@ func BenchmarkCachedScrape(b *testing.B) {
 				b.Fatal(err)
 			}
 			for _, tg := range exp.Targets() {
-				<-tg.update(time.Now().Add(time.Minute))
+				tg.Refresh(context.Background())
 			}
 			// Own metrics as the exporter has them: a scrape's cost is mostly
 			// theirs.
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), processcollector.New())
-			h := exp.MetricsHandler(reg)
+			h := serving.New(exp).MetricsHandler(reg)
 			for _, gz := range []bool{false, true} {
 				name := "plain"
 				if gz {
@@ -208,9 +212,7 @@ func BenchmarkCachedScrape(b *testing.B) {
 					b.SetBytes(int64(w.n))
 				})
 			}
-			for _, tg := range exp.Targets() {
-				tg.cancel()
-			}
+			exp.Close()
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package collector
+package serving
 
 // This file keeps cached mode's answer assembled. The targets' series
 // change only when a refresh or a listing ends, yet Prometheus (often two of
@@ -22,8 +22,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dcs-exporter/dcs_exporter/collector"
 	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
-	"github.com/dcs-exporter/dcs_exporter/collector/internal/gzipjoin"
+	"github.com/dcs-exporter/dcs_exporter/collector/serving/internal/gzipjoin"
 )
 
 // bodyCache holds the current assembled answer.
@@ -46,11 +47,11 @@ type cachedBody struct {
 
 // current returns an assembled answer that includes every change made
 // before the call, building one if needed.
-func (c *bodyCache) current(e *Exporter) *cachedBody {
+func (c *bodyCache) current(e *collector.Exporter) *cachedBody {
 	// The generation is read first: a change after this point may or may
 	// not be in the answer, which is fine, as it happened during the scrape.
-	gen := e.outGen.Load()
-	now := e.now()
+	gen := e.OutputGeneration()
+	now := e.Now()
 	if b := c.cur.Load(); b.fresh(gen, now) {
 		return b
 	}
@@ -62,7 +63,7 @@ func (c *bodyCache) current(e *Exporter) *cachedBody {
 	if b := c.cur.Load(); b.fresh(gen, now) {
 		return b
 	}
-	b := e.assemble(e.outGen.Load(), now)
+	b := assemble(e, e.OutputGeneration(), now)
 	c.cur.Store(b)
 	return b
 }
@@ -73,14 +74,14 @@ func (b *cachedBody) fresh(gen uint64, now time.Time) bool {
 
 // assemble renders every target (the ones already rendered cost nothing)
 // and joins their series family by family.
-func (e *Exporter) assemble(gen uint64, now time.Time) *cachedBody {
+func assemble(e *collector.Exporter, gen uint64, now time.Time) *cachedBody {
 	targets := e.Targets()
 	outs := make([]*exposition.Series, len(targets))
 	b := &cachedBody{gen: gen}
 	size := 0
 	for i, t := range targets {
 		var until time.Time
-		outs[i], until = t.renderedUntil(now)
+		outs[i], until = t.RenderedUntil(now)
 		if !until.IsZero() && (b.validUntil.IsZero() || until.Before(b.validUntil)) {
 			b.validUntil = until
 		}
@@ -106,13 +107,13 @@ func (b *cachedBody) deflated() *gzipjoin.Part {
 }
 
 // serveCached answers /metrics in cached mode.
-func (e *Exporter) serveCached(w http.ResponseWriter, r *http.Request, gatherer prometheus.Gatherer) {
-	body := e.body.current(e)
+func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, gatherer prometheus.Gatherer) {
+	body := s.body.current(s.exp)
 	ownText := bufferPool.Get().(*bytes.Buffer)
 	ownText.Reset()
 	defer bufferPool.Put(ownText)
 	if gatherer != nil {
-		e.writeGathered(ownText, gatherer)
+		s.writeGathered(ownText, gatherer)
 	}
 
 	h := w.Header()

@@ -1,8 +1,9 @@
-package collector
-
-// This file serves the targets' series over HTTP: /metrics and /probe,
-// the scrape deadline, waiting for the targets' queries, and the choice
-// between plain and gzip answers.
+// Package serving serves the collector's targets over HTTP: /metrics and
+// /probe, the scrape deadline, the choice between plain and gzip answers,
+// and, in cached mode, the answer kept assembled between changes
+// (bodycache.go). What a scrape asks of the targets is the collector's
+// (Exporter.Scrape); the text is package exposition's.
+package serving
 
 import (
 	"bufio"
@@ -18,40 +19,50 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/dcs-exporter/dcs_exporter/collector"
 	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
 )
 
 // contentType is the Prometheus text format, which every scraper accepts.
 const contentType = "text/plain; version=0.0.4; charset=utf-8"
 
+// Server serves one exporter's targets.
+type Server struct {
+	exp  *collector.Exporter
+	body bodyCache // cached mode's assembled answer
+}
+
+// New returns a server of exp's targets.
+func New(exp *collector.Exporter) *Server { return &Server{exp: exp} }
+
 // MetricsHandler serves every target's series, preceded by the series of
 // gatherer (the exporter's own, Go and process metrics). In cached mode the
 // targets' part is assembled once per change (bodycache.go).
-func (e *Exporter) MetricsHandler(gatherer prometheus.Gatherer) http.Handler {
+func (s *Server) MetricsHandler(gatherer prometheus.Gatherer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if e.opts.RefreshInterval > 0 {
-			e.serveCached(w, r, gatherer)
+		if s.exp.Cached() {
+			s.serveCached(w, r, gatherer)
 			return
 		}
-		e.serve(w, r, e.Targets(), gatherer)
+		s.serve(w, r, s.exp.Targets(), gatherer)
 	})
 }
 
 // ProbeHandler serves one target, named by the `target` query parameter, so
 // that Prometheus can spread targets over several exporters.
-func (e *Exporter) ProbeHandler() http.Handler {
+func (s *Server) ProbeHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.URL.Query().Get("target")
 		if name == "" {
 			http.Error(w, "the target parameter is missing", http.StatusBadRequest)
 			return
 		}
-		t := e.Target(name)
+		t := s.exp.Target(name)
 		if t == nil {
 			http.Error(w, "unknown target "+strconv.Quote(name), http.StatusNotFound)
 			return
 		}
-		e.serve(w, r, []*Target{t}, nil)
+		s.serve(w, r, []*collector.Target{t}, nil)
 	})
 }
 
@@ -83,23 +94,14 @@ var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // serve answers a scrape that renders as it goes: on-scrape mode, and
 // /probe. The targets' series are streamed rather than buffered, so that a
 // scrape of thousands of targets holds no copy of them.
-func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, targets []*Target, gatherer prometheus.Gatherer) {
-	timedOut := e.collect(r, targets)
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, targets []*collector.Target, gatherer prometheus.Gatherer) {
+	outs := s.exp.Scrape(r.Context(), targets, scrapeDeadline(r, time.Now()))
 
 	own := bufferPool.Get().(*bytes.Buffer)
 	own.Reset()
 	defer bufferPool.Put(own)
 	if gatherer != nil {
-		e.writeGathered(own, gatherer)
-	}
-	now := e.now()
-	outs := make([]*exposition.Series, len(targets))
-	for i, t := range targets {
-		if timedOut[i] {
-			outs[i] = t.renderedTimedOut(now)
-		} else {
-			outs[i] = t.rendered(now)
-		}
+		s.writeGathered(own, gatherer)
 	}
 
 	h := w.Header()
@@ -129,58 +131,10 @@ var (
 	bufioPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
 )
 
-// collect brings the targets up to date for one scrape. In cached mode it
-// does nothing: scrapes never call the API. Otherwise it starts (or joins)
-// every target's query and waits until they are done or the scrape deadline
-// passes; it reports which targets did not finish in time.
-func (e *Exporter) collect(r *http.Request, targets []*Target) []bool {
-	timedOut := make([]bool, len(targets))
-	if e.opts.RefreshInterval > 0 {
-		return timedOut
-	}
-	deadline := scrapeDeadline(r, time.Now())
-	done := make([]<-chan struct{}, len(targets))
-	for i, t := range targets {
-		done[i] = t.update(deadline)
-	}
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-	expired := false
-	for i, d := range done {
-		if expired {
-			select {
-			case <-d:
-			default:
-				timedOut[i] = true
-			}
-			continue
-		}
-		select {
-		case <-d:
-		case <-timer.C:
-			expired = true
-			select {
-			case <-d:
-			default:
-				timedOut[i] = true
-			}
-		case <-r.Context().Done():
-			expired = true
-			timedOut[i] = true
-		}
-	}
-	for i, late := range timedOut {
-		if late {
-			targets[i].abandon()
-		}
-	}
-	return timedOut
-}
-
-func (e *Exporter) writeGathered(buf *bytes.Buffer, gatherer prometheus.Gatherer) {
+func (s *Server) writeGathered(buf *bytes.Buffer, gatherer prometheus.Gatherer) {
 	mfs, err := gatherer.Gather()
 	if err != nil {
-		e.opts.Logger.Error("gathering the exporter's own metrics", "err", err)
+		s.exp.Logger().Error("gathering the exporter's own metrics", "err", err)
 	}
 	// expfmt's Encoder copies every family to escape names that need it;
 	// the exporter's own names never do, so they go straight to the text
@@ -197,7 +151,7 @@ func (e *Exporter) writeGathered(buf *bytes.Buffer, gatherer prometheus.Gatherer
 			err = enc.Encode(mf)
 		}
 		if err != nil {
-			e.opts.Logger.Error("encoding the exporter's own metrics", "err", err)
+			s.exp.Logger().Error("encoding the exporter's own metrics", "err", err)
 		}
 	}
 }
