@@ -1,6 +1,3 @@
-// Package collector turns the DCS API's answers into Prometheus series: it
-// keeps one Target per configured project, queries them on scrape or in the
-// background, caches and coalesces the queries, and serves the series.
 package collector
 
 // This file holds the Exporter: its options, its targets and how a reload
@@ -63,17 +60,17 @@ func DefaultOptions() Options {
 
 // Exporter holds the configured targets and serves their series.
 type Exporter struct {
-	opts    Options
-	sem     chan struct{}
-	listSem chan struct{} // listing calls; one fewer than sem, see gate
+	opts      Options
+	sem       chan struct{}
+	schedSem  chan struct{} // calls of scheduled sources; one fewer than sem, see gate
+	schedules []*schedule   // the loops of the scheduled sources; see source.go
 
 	mu      sync.RWMutex
 	targets []*Target // sorted by name
 	byName  map[string]*Target
 
-	ready    atomic.Bool
-	kick     chan struct{} // asks the refresh loop to look at new targets
-	listKick chan struct{} // the same for the listing loop
+	ready atomic.Bool
+	kick  chan struct{} // asks the refresh loop to look at new targets
 
 	outGen atomic.Uint64 // bumped by outputChanged and reloads; see OutputGeneration
 }
@@ -103,12 +100,12 @@ func New(opts Options) *Exporter {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Exporter{
-		opts:     opts,
-		sem:      make(chan struct{}, opts.MaxConcurrency),
-		listSem:  make(chan struct{}, max(1, opts.MaxConcurrency-1)),
-		byName:   map[string]*Target{},
-		kick:     make(chan struct{}, 1),
-		listKick: make(chan struct{}, 1),
+		opts:      opts,
+		sem:       make(chan struct{}, opts.MaxConcurrency),
+		schedSem:  make(chan struct{}, max(1, opts.MaxConcurrency-1)),
+		schedules: newSchedules(),
+		byName:    map[string]*Target{},
+		kick:      make(chan struct{}, 1),
 	}
 }
 
@@ -171,7 +168,11 @@ func (e *Exporter) ApplyConfig(cfg *config.Config) error {
 			t.cancel()
 		}
 	}
-	for _, kick := range []chan struct{}{e.kick, e.listKick} {
+	kicks := []chan struct{}{e.kick}
+	for _, s := range e.schedules {
+		kicks = append(kicks, s.kick)
+	}
+	for _, kick := range kicks {
 		select {
 		case kick <- struct{}{}:
 		default:
@@ -186,6 +187,7 @@ func (e *Exporter) newTarget(tc config.Target, clients map[string]*http.Client) 
 		return nil, err
 	}
 	t := &Target{cfg: tc, ex: e, logger: e.opts.Logger.With(describeTarget(tc)...)}
+	t.initSources()
 	t.updateLabelsLocked() // nobody else knows the target yet
 	t.requests.onAdd = t.invalidate
 	t.ctx, t.cancel = context.WithCancel(context.Background())
@@ -256,8 +258,9 @@ func (e *Exporter) Target(name string) *Target {
 func (e *Exporter) Ready() bool { return e.ready.Load() }
 
 // Run drives the background work until ctx ends: the cached-mode refresh of
-// all targets, and the per-instance listings. In on-scrape mode with no
-// listings it only marks the exporter ready.
+// all targets, and the scheduled sources such as the per-instance listings.
+// In on-scrape mode with no scheduled source on it only marks the exporter
+// ready.
 func (e *Exporter) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	if e.opts.RefreshInterval > 0 {
@@ -266,8 +269,10 @@ func (e *Exporter) Run(ctx context.Context) {
 	} else {
 		e.ready.Store(true)
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); e.listingLoop(ctx) }()
+	for _, s := range e.schedules {
+		wg.Add(1)
+		go func() { defer wg.Done(); e.runSchedule(ctx, s) }()
+	}
 	wg.Wait()
 	e.Close()
 }

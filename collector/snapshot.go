@@ -52,33 +52,29 @@ func (t *Target) updateLabelsLocked() {
 	t.outputChanged()
 }
 
-// expireLocked drops, from memory, a failed listing whose last good result
-// is older than the staleness limit. The output does not change: rendering
-// stops serving the listing at that time by itself, and the series rendered
-// before are valid only until then. t.mu must be held.
+// expireLocked drops, from memory, the sources' data older than the
+// staleness limit. The output does not change: rendering stops serving
+// such data at that time by itself, and the series rendered before are
+// valid only until then. t.mu must be held.
 func (t *Target) expireLocked(now time.Time) {
-	l := &t.listing
-	if l.Up || (l.instances == nil && l.Mismatch == nil) {
-		return
+	for _, src := range t.sources {
+		src.expire(now)
 	}
-	if staleness := t.ex.opts.MaxStaleness; staleness > 0 && now.Before(l.LastSuccess.Add(staleness)) {
-		return
-	}
-	l.instances, l.Lines, l.Windows, l.Mismatch = nil, exposition.InstanceLines{}, nil, nil
 }
 
 // snapshotLocked copies what the target's series are rendered from. t.mu
 // must be held.
 func (t *Target) snapshotLocked() exposition.Snapshot {
-	return exposition.Snapshot{
+	s := exposition.Snapshot{
 		Labels:       t.labels,
 		APIVersion:   dcsapi.APIVersion(t.cfg.APIVersion),
 		MaxStaleness: t.ex.opts.MaxStaleness,
-		Status:       t.status.Status,
 		Requests:     t.requests.snapshot(),
-		Listed:       t.cfg.Instances,
-		Listing:      t.listing.Listing,
 	}
+	for _, src := range t.sources {
+		src.snapshot(&s)
+	}
+	return s
 }
 
 // rendered returns the target's series, rendering them again only when a

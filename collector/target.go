@@ -1,7 +1,8 @@
 package collector
 
 // This file is the query state machine of a target: starting, joining and
-// abandoning status queries, recording their results, and backing off.
+// abandoning status queries, and recording their results. The data itself
+// is the sources' (source.go); backing off is backoff.go's.
 
 import (
 	"context"
@@ -33,10 +34,11 @@ type Target struct {
 	mu       sync.Mutex
 	inflight chan struct{}
 	late     lateAnswer
-	status   statusResult
 	backoff  backoffState
-	listing  listingResult
-	labels   string             // rendered by targetLabels; see updateLabelsLocked
+	status   statusSource       // read by every query
+	listing  listingSource      // on its own schedule, with instances: true
+	sources  []source           // all of the above, in output order; see initSources
+	labels   string             // rendered by TargetLabels; see updateLabelsLocked
 	out      *exposition.Series // the series rendered last; nil when out of date
 	outUntil time.Time          // out expires then, as stale data does; zero: it does not
 }
@@ -56,22 +58,6 @@ type lateAnswer struct {
 // lateAnswerMaxAge bounds how old an unused late answer may be and still
 // stand in for a query; scrape intervals are rarely longer.
 const lateAnswerMaxAge = 2 * time.Minute
-
-// statusResult is what the target's queries have found so far: the part
-// its series are rendered from, and what the log and the status page need.
-type statusResult struct {
-	exposition.Status
-	projectID string
-	err       error
-	errKey    string // the error without its request id, to log each new failure once
-}
-
-// backoffState keeps a target from spending API quota, or getting its access
-// key locked, while the API refuses it.
-type backoffState struct {
-	until time.Time
-	step  int
-}
 
 // Name returns the target's name, its `target` label.
 func (t *Target) Name() string { return t.cfg.Name }
@@ -139,7 +125,7 @@ func (t *Target) query(waitLimit time.Time) {
 
 	start := t.ex.now()
 	ctx, cancel := context.WithTimeout(t.ctx, t.cfg.Timeout)
-	report, err := t.client.InstanceStatus(ctx, t.cfg.IncludeFailure)
+	report, err := t.status.fetch(ctx)
 	cancel()
 	if t.ctx.Err() != nil {
 		return // dropped by a reload; nobody reads this target any more
@@ -153,14 +139,9 @@ func (t *Target) query(waitLimit time.Time) {
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := &t.status
-	s.Attempted, s.Duration = true, end.Sub(start)
 	t.setProjectIDLocked(pid)
 	t.outputChanged()
-	if !s.Up && s.err != nil {
-		t.logger.Info("target recovered", "after", s.errKey)
-	}
-	s.Report, s.LastSuccess, s.Up, s.err, s.errKey = report, end, true, nil, ""
+	t.status.succeeded(report, end, end.Sub(start))
 	t.backoff = backoffState{}
 }
 
@@ -174,13 +155,10 @@ func (t *Target) recordFailure(err error, now time.Time, took time.Duration) {
 	pid, _ := t.knownProjectID()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := &t.status
-	s.Attempted, s.Duration, s.Up, s.err = true, took, false, err
 	t.setProjectIDLocked(pid)
 	t.outputChanged()
 	t.applyBackoff(err, now)
-	if key := errorKey(err); key != s.errKey {
-		s.errKey = key
+	if t.status.failed(err, took) {
 		t.logFailure(err)
 	}
 }
@@ -188,37 +166,6 @@ func (t *Target) recordFailure(err error, now time.Time, took time.Duration) {
 // knownProjectID returns the configured or already discovered project id.
 func (t *Target) knownProjectID() (string, bool) {
 	return t.client.CachedProjectID()
-}
-
-// applyBackoff spaces out the next attempts after errors that repeating
-// would make worse: refused credentials (the gateway locks an access key
-// after repeated failures) and throttling (which honours Retry-After).
-func (t *Target) applyBackoff(err error, now time.Time) {
-	o := t.ex.opts
-	var wait time.Duration
-	switch {
-	case dcsapi.IsAuthFailure(err):
-		wait = o.AuthBackoff << t.backoff.step
-		if wait > o.MaxAuthBackoff || wait <= 0 {
-			wait = o.MaxAuthBackoff
-		}
-	case dcsapi.IsThrottled(err):
-		wait = o.ThrottleBackoff << t.backoff.step
-		if wait > o.MaxThrottleBackoff || wait <= 0 {
-			wait = o.MaxThrottleBackoff
-		}
-		var apiErr *dcsapi.APIError
-		if errors.As(err, &apiErr) && apiErr.RetryAfter > wait {
-			wait = apiErr.RetryAfter
-		}
-	default:
-		t.backoff = backoffState{}
-		return
-	}
-	if t.backoff.step < 16 {
-		t.backoff.step++
-	}
-	t.backoff.until = now.Add(wait)
 }
 
 func (t *Target) logFailure(err error) {

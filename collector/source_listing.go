@@ -1,8 +1,9 @@
 package collector
 
-// This file lists each target's instances on their own schedule, keeps
-// what the per-instance series need, and cross-checks the listing against
-// the status API's counts.
+// This file is the listing source: it lists a target's instances on their
+// own schedule (instances: true, every --dcs.instances-refresh-interval),
+// keeps what the per-instance series need, and cross-checks the listing
+// against the status API's counts.
 
 import (
 	"context"
@@ -11,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
@@ -20,10 +20,11 @@ import (
 	"github.com/dcs-exporter/dcs_exporter/diagnosis"
 )
 
-// listingResult is the per-instance view of a target, from the list API.
+// listingSource is the per-instance view of a target, from the list API.
 // It is refreshed on its own, slower schedule, because it costs one call
-// per 1000 instances.
-type listingResult struct {
+// per 1000 instances. Its fields are guarded by the target's mu.
+type listingSource struct {
+	t                  *Target
 	exposition.Listing                       // what its series are rendered from
 	instances          []exposition.Instance // from the last success; nil once too old to serve
 	errKey             string
@@ -31,66 +32,75 @@ type listingResult struct {
 	running            bool
 }
 
-// windowReport counts the instances of a listing without a usable
-// maintenance window, to log them in one line.
-type windowReport struct {
-	missing, malformed int
-	example            *dcsapi.Instance // the first malformed one
+// ListingStatus is the state of a target's per-instance listing, for the
+// status page.
+type ListingStatus struct {
+	Attempted   bool
+	Running     bool
+	Up          bool
+	Instances   int       // from the last success
+	LastSuccess time.Time // zero: never
+	LastError   error     // of the last listing when it failed
+	// Mismatches is the number of states whose counts differ between the
+	// listing and the status API.
+	Mismatches int
 }
 
-// listingLoop refreshes the listing of every target that enables it, once
-// per InstancesRefreshInterval, and at once for targets that are new.
-func (e *Exporter) listingLoop(ctx context.Context) {
-	ticker := time.NewTicker(e.opts.InstancesRefreshInterval)
-	defer ticker.Stop()
-	e.refreshListings(ctx, false)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-			e.refreshListings(ctx, false)
-		case <-e.listKick:
-			e.refreshListings(ctx, true)
+func listingInterval(o *Options) time.Duration { return o.InstancesRefreshInterval }
+
+func (l *listingSource) on() bool      { return l.t.cfg.Instances }
+func (l *listingSource) started() bool { return l.Attempted || l.running }
+
+func (l *listingSource) snapshot(s *exposition.Snapshot) {
+	s.Listed, s.Listing = l.on(), l.Listing
+}
+
+// expire drops a failed listing whose last good result is older than the
+// staleness limit.
+func (l *listingSource) expire(now time.Time) {
+	if l.Up || (l.instances == nil && l.Mismatch == nil) {
+		return
+	}
+	if staleness := l.t.ex.opts.MaxStaleness; staleness > 0 && now.Before(l.LastSuccess.Add(staleness)) {
+		return
+	}
+	l.instances, l.Lines, l.Windows, l.Mismatch = nil, exposition.InstanceLines{}, nil, nil
+}
+
+func (l *listingSource) describe(ts *TargetStatus) {
+	if !l.on() {
+		return
+	}
+	ts.Listing = &ListingStatus{
+		Attempted: l.Attempted, Running: l.running, Up: l.Up,
+		Instances: len(l.instances), LastSuccess: l.LastSuccess,
+		LastError: l.err,
+	}
+	for _, d := range l.Mismatch {
+		if d.Diff != 0 {
+			ts.Listing.Mismatches++
 		}
 	}
-}
-
-func (e *Exporter) refreshListings(ctx context.Context, onlyNew bool) {
-	var wg sync.WaitGroup
-	for _, t := range e.Targets() {
-		if !t.cfg.Instances || (onlyNew && t.listingAttempted()) {
-			continue
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); t.refreshListing(ctx) }()
-	}
-	wg.Wait()
-}
-
-func (t *Target) listingAttempted() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.listing.Attempted || t.listing.running
 }
 
 // RefreshListing lists the target's instances now; for tests and the demo.
-func (t *Target) RefreshListing(ctx context.Context) { t.refreshListing(ctx) }
+func (t *Target) RefreshListing(ctx context.Context) { t.listing.refresh(ctx) }
 
-func (t *Target) refreshListing(ctx context.Context) {
-	if !t.cfg.Instances {
+func (l *listingSource) refresh(ctx context.Context) {
+	t := l.t
+	if !l.on() {
 		return
 	}
 	t.mu.Lock()
-	if t.listing.running {
+	if l.running {
 		t.mu.Unlock()
 		return
 	}
-	t.listing.running = true
+	l.running = true
 	t.mu.Unlock()
 	defer func() {
 		t.mu.Lock()
-		t.listing.running = false
+		l.running = false
 		t.mu.Unlock()
 	}()
 
@@ -100,7 +110,7 @@ func (t *Target) refreshListing(ctx context.Context) {
 	defer stop()
 
 	start := t.ex.now()
-	list, err := t.listInstances(ctx, start)
+	list, err := l.list(ctx, start)
 	if err != nil && ctx.Err() != nil {
 		return // shutting down, or dropped by a reload: not the API's fault
 	}
@@ -117,11 +127,11 @@ func (t *Target) refreshListing(ctx context.Context) {
 			report   windowReport
 		)
 		kept, byStatus, report = keepInstances(list, t.cfg.InstanceTags)
-		t.logWindows(report)
+		l.logWindows(report)
 		// Compare with counts taken just now rather than whatever the
 		// status cache holds, which may be minutes older than the listing
 		// and would report every change in between as a disagreement.
-		if r := t.freshStatus(ctx, start); r != nil {
+		if r := t.status.fresh(ctx, start); r != nil {
 			mismatch = crossCheck(byStatus, r, dcsapi.APIVersion(t.cfg.APIVersion), t.cfg.IncludeFailure)
 		}
 		// Rendered without the lock, so that scrapes of the target need
@@ -133,7 +143,6 @@ func (t *Target) refreshListing(ctx context.Context) {
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	l := &t.listing
 	l.Attempted = true
 	t.outputChanged()
 	if err == nil {
@@ -145,16 +154,24 @@ func (t *Target) refreshListing(ctx context.Context) {
 		return
 	}
 	l.Up, l.err = false, err
-	t.expireLocked(listed)
+	l.expire(listed)
 	if key := errorKey(err); key != l.errKey {
 		l.errKey = key
 		t.logger.Warn("instance listing failed", append(errorAttrs(err), t.hintAttrs(diagnosis.StepListing, err)...)...)
 	}
 }
 
+// windowReport counts the instances of a listing without a usable
+// maintenance window, to log them in one line.
+type windowReport struct {
+	missing, malformed int
+	example            *dcsapi.Instance // the first malformed one
+}
+
 // logWindows logs, in one line per listing however many instances it
 // concerns, that some instances have no maintenance window to export.
-func (t *Target) logWindows(r windowReport) {
+func (l *listingSource) logWindows(r windowReport) {
+	t := l.t
 	if r.missing == 0 && r.malformed == 0 {
 		return
 	}
@@ -167,10 +184,11 @@ func (t *Target) logWindows(r windowReport) {
 		"example_instance_id", r.example.ID, "maintain_begin", r.example.MaintainBegin, "maintain_end", r.example.MaintainEnd)
 }
 
-// listInstances makes the calls of one listing, unless the target is
+// list makes the calls of one listing, unless the target is
 // backing off: then the key was refused or throttled, and more calls would
 // only get it locked or throttled for longer.
-func (t *Target) listInstances(ctx context.Context, now time.Time) ([]dcsapi.Instance, error) {
+func (l *listingSource) list(ctx context.Context, now time.Time) ([]dcsapi.Instance, error) {
+	t := l.t
 	t.mu.Lock()
 	backingOff := now.Before(t.backoff.until)
 	t.mu.Unlock()
@@ -184,43 +202,6 @@ func (t *Target) listInstances(ctx context.Context, now time.Time) ([]dcsapi.Ins
 }
 
 var errBackingOff = errors.New("listing skipped while the target backs off after refused credentials or throttling")
-
-// gate holds one of the exporter's API slots for one call of a listing.
-// Listing calls first take a slot of listSem, which has one fewer than the
-// shared limit, so that however many listings are stuck on slow pages, one
-// slot is always left for status queries and scrapes do not wait for
-// listings. (With --dcs.max-concurrency=1 they share the one slot.)
-func (e *Exporter) gate(ctx context.Context) (func(), error) {
-	select {
-	case e.listSem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	if !e.acquire(ctx) {
-		<-e.listSem
-		return nil, ctx.Err()
-	}
-	return func() { e.release(); <-e.listSem }, nil
-}
-
-// freshStatus returns the status API's counts from a query that ended at or
-// after since, starting one (or joining the one in flight) to get them. It
-// returns nil when there are none: the query failed, or the target is
-// backing off.
-func (t *Target) freshStatus(ctx context.Context, since time.Time) *dcsapi.StatusReport {
-	select {
-	case <-t.update(time.Now().Add(t.cfg.Timeout)): // a real deadline, as for scrapes
-	case <-ctx.Done():
-		return nil
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := &t.status
-	if !s.Up || s.Report == nil || s.LastSuccess.Before(since) {
-		return nil
-	}
-	return s.Report // never changed once stored, so safe to read unlocked
-}
 
 // keepInstances reduces a listing to what the exporter keeps, counts the
 // instances per status, named as the status API names states, and reports

@@ -1,7 +1,7 @@
 package collector
 
-// This file gives the status page its view of the targets, read from the
-// same snapshot as their series, and the accessors --dcs.check uses.
+// This file gives the status page its view of the targets, each source
+// describing its part, and the accessors --dcs.check uses.
 
 import (
 	"time"
@@ -40,19 +40,6 @@ type TargetStatus struct {
 	Listing  *ListingStatus // nil unless the target has instances: true
 }
 
-// ListingStatus is the state of a target's per-instance listing.
-type ListingStatus struct {
-	Attempted   bool
-	Running     bool
-	Up          bool
-	Instances   int       // from the last success
-	LastSuccess time.Time // zero: never
-	LastError   error     // of the last listing when it failed
-	// Mismatches is the number of states whose counts differ between the
-	// listing and the status API.
-	Mismatches int
-}
-
 // TargetStatuses returns a snapshot of every target, sorted by name.
 func (e *Exporter) TargetStatuses() []TargetStatus {
 	targets := e.Targets()
@@ -67,58 +54,23 @@ func (e *Exporter) TargetStatuses() []TargetStatus {
 func (t *Target) statusSnapshot(now time.Time) TargetStatus {
 	pid, known := t.knownProjectID()
 	step := t.queryStep()
-	// The same snapshot the target's series are rendered from, so that the
-	// page and /metrics agree; what only the page shows is read with it.
+	// Read at one moment, under the lock the series are rendered under,
+	// so that the page and /metrics agree.
+	ts := TargetStatus{Config: t.cfg, FailedStep: step, Requests: t.requests.snapshot()}
 	t.mu.Lock()
 	t.expireLocked(now)
-	snap := t.snapshotLocked()
-	status, listing := t.status, t.listing
-	querying, backoffUntil := t.inflight != nil, t.backoff.until
-	t.mu.Unlock()
-
-	s := &snap.Status
-	ts := TargetStatus{
-		Config: t.cfg, FailedStep: step, Querying: querying,
-		Attempted: s.Attempted, Up: s.Up, LastSuccess: s.LastSuccess, LastError: status.err,
-		Requests: snap.Requests,
+	for _, src := range t.sources {
+		src.describe(&ts)
 	}
-	ts.ProjectID = status.projectID
+	ts.Querying = t.inflight != nil
+	if now.Before(t.backoff.until) {
+		ts.NextAttempt = t.backoff.until
+	}
+	t.mu.Unlock()
 	if known {
 		ts.ProjectID = pid
 	}
-	if s.Report != nil {
-		ts.HasCounts = true
-		ts.Total, ts.NotRunning = InstanceTotals(s.Report)
-	}
-	if now.Before(backoffUntil) {
-		ts.NextAttempt = backoffUntil
-	}
-	if snap.Listed {
-		l := &snap.Listing
-		ts.Listing = &ListingStatus{
-			Attempted: l.Attempted, Running: listing.running, Up: l.Up,
-			Instances: len(listing.instances), LastSuccess: l.LastSuccess,
-			LastError: listing.err,
-		}
-		for _, d := range l.Mismatch {
-			if d.Diff != 0 {
-				ts.Listing.Mismatches++
-			}
-		}
-	}
 	return ts
-}
-
-// InstanceTotals sums a report's counts over all engines and states: every
-// instance, and those not running.
-func InstanceTotals(r *dcsapi.StatusReport) (total, notRunning int64) {
-	for state, n := range r.Total {
-		total += n
-		if state != "running" {
-			notRunning += n
-		}
-	}
-	return total, notRunning
 }
 
 // Config returns the target's resolved configuration.
