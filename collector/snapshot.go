@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
-	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 )
 
 // outputChanged marks the target's series for rendering again, and tells
@@ -67,7 +66,6 @@ func (t *Target) expireLocked(now time.Time) {
 func (t *Target) snapshotLocked() exposition.Snapshot {
 	s := exposition.Snapshot{
 		Labels:       t.labels,
-		APIVersion:   dcsapi.APIVersion(t.cfg.APIVersion),
 		MaxStaleness: t.ex.opts.MaxStaleness,
 		Requests:     t.requests.snapshot(),
 	}

@@ -41,7 +41,8 @@ type scheduledSource interface {
 // initSources lists the target's sources, in the order their parts are
 // rendered. A new source adds its field to Target and itself here.
 func (t *Target) initSources() {
-	t.status.t, t.listing.t = t, t
+	t.status.attach(t)
+	t.listing.t = t
 	t.sources = []source{&t.status, &t.listing}
 }
 

@@ -18,9 +18,18 @@ import (
 type statusSource struct {
 	t *Target
 	exposition.Status
+	report    *dcsapi.StatusReport // from the last success, as Counts
 	projectID string
 	err       error
 	errKey    string // the error without its request id, to log each new failure once
+}
+
+// attach ties the source to its target, whose API version says which
+// states and engines are documented.
+func (s *statusSource) attach(t *Target) {
+	v := dcsapi.APIVersion(t.cfg.APIVersion)
+	s.t = t
+	s.Documented = exposition.Documented{States: dcsapi.DocumentedStates(v), Engines: dcsapi.DocumentedEngines(v), EngineStates: dcsapi.DocumentedEngineStates(v)}
 }
 
 // fetch makes the status call; ctx carries the target's timeout.
@@ -34,7 +43,8 @@ func (s *statusSource) succeeded(report *dcsapi.StatusReport, end time.Time, too
 		s.t.logger.Info("target recovered", "after", s.errKey)
 	}
 	s.Attempted, s.Duration = true, took
-	s.Report, s.LastSuccess, s.Up, s.err, s.errKey = report, end, true, nil, ""
+	s.report, s.Counts = report, &exposition.Counts{Total: report.Total, Engines: report.Engines}
+	s.LastSuccess, s.Up, s.err, s.errKey = end, true, nil, ""
 }
 
 // failed records a failed query and reports whether the failure is new, to
@@ -62,10 +72,10 @@ func (s *statusSource) fresh(ctx context.Context, since time.Time) *dcsapi.Statu
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !s.Up || s.Report == nil || s.LastSuccess.Before(since) {
+	if !s.Up || s.report == nil || s.LastSuccess.Before(since) {
 		return nil
 	}
-	return s.Report // never changed once stored, so safe to read unlocked
+	return s.report // never changed once stored, so safe to read unlocked
 }
 
 func (s *statusSource) snapshot(snap *exposition.Snapshot) { snap.Status = s.Status }
@@ -77,9 +87,9 @@ func (s *statusSource) expire(time.Time) {}
 func (s *statusSource) describe(ts *TargetStatus) {
 	ts.Attempted, ts.Up, ts.LastSuccess, ts.LastError = s.Attempted, s.Up, s.LastSuccess, s.err
 	ts.ProjectID = s.projectID
-	if s.Report != nil {
+	if s.report != nil {
 		ts.HasCounts = true
-		ts.Total, ts.NotRunning = InstanceTotals(s.Report)
+		ts.Total, ts.NotRunning = InstanceTotals(s.report)
 	}
 }
 

@@ -13,16 +13,13 @@ package exposition
 import (
 	"sync"
 	"time"
-
-	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 )
 
 // Snapshot is everything a target's series are rendered from, copied under
-// the target's lock. Nothing in it is changed after the copy: the report
+// the target's lock. Nothing in it is changed after the copy: the counts
 // and the listing's slices are replaced, never written to.
 type Snapshot struct {
-	Labels       string // the target's labels, rendered by TargetLabels
-	APIVersion   dcsapi.APIVersion
+	Labels       string        // the target's labels, rendered by TargetLabels
 	MaxStaleness time.Duration // how long data is served after a failure
 	Status       Status
 	Requests     []RequestCount

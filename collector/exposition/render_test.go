@@ -14,20 +14,27 @@ import (
 
 const projectA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
+// v2 is what the v2 status API documents.
+var v2 = Documented{
+	States:       dcsapi.DocumentedStates(dcsapi.V2),
+	Engines:      dcsapi.DocumentedEngines(dcsapi.V2),
+	EngineStates: dcsapi.DocumentedEngineStates(dcsapi.V2),
+}
+
 var instanceIDLabel = regexp.MustCompile(`instance_id="([^"]*)"`)
 
 // TestRenderTargetValidity checks the time until which rendered series are
 // valid: the earliest expiry of whatever stale data they serve.
 func TestRenderTargetValidity(t *testing.T) {
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	report := &dcsapi.StatusReport{Total: map[string]int64{"running": 3}, Engines: map[string]map[string]int64{"redis": {"running": 3}}}
+	report := &Counts{Total: map[string]int64{"running": 3}, Engines: map[string]map[string]int64{"redis": {"running": 3}}}
 	instances := []Instance{{ID: "r1", Name: "one", Engine: "redis", Status: "RUNNING", ChargingMode: "pay-per-use"}}
 	labels := TargetLabels("prod", "cn-north-4", projectA, nil, nil)
 	lines := RenderInstances(instances, nil)
 	snapshot := func(statusUp bool, statusAge time.Duration, listingUp bool, listingAge time.Duration) Snapshot {
 		return Snapshot{
-			Labels: labels, APIVersion: dcsapi.V2, MaxStaleness: 5 * time.Minute,
-			Status:  Status{Report: report, Attempted: true, Up: statusUp, LastSuccess: now.Add(-statusAge)},
+			Labels: labels, MaxStaleness: 5 * time.Minute,
+			Status:  Status{Counts: report, Documented: v2, Attempted: true, Up: statusUp, LastSuccess: now.Add(-statusAge)},
 			Listed:  true,
 			Listing: Listing{Lines: lines, Attempted: true, Up: listingUp, LastSuccess: now.Add(-listingAge)},
 		}
@@ -64,7 +71,7 @@ func TestRenderTargetValidity(t *testing.T) {
 			if !until.Equal(want) {
 				t.Errorf("valid until %v, want %v", until, want)
 			}
-			if c.snap.Listing.Lines[0] == nil || c.snap.Status.Report != before.Status.Report || c.snap.Status.Up != before.Status.Up {
+			if c.snap.Listing.Lines[0] == nil || c.snap.Status.Counts != before.Status.Counts || c.snap.Status.Up != before.Status.Up {
 				t.Error("rendering changed its snapshot")
 			}
 			if !strings.Contains(string(out.Lines(FamListingUp)), "dcs_instances_listing_up{") {
@@ -91,8 +98,8 @@ func TestHeadlessLinesWritten(t *testing.T) {
 		}
 		tags := []config.InstanceTag{{Key: "owner", Label: "tag_owner"}}
 		snap := Snapshot{
-			Labels: TargetLabels(fmt.Sprintf("target%d", i), "cn-north-4", projectA, nil, nil), APIVersion: dcsapi.V2,
-			Status: Status{Attempted: true, Up: true},
+			Labels: TargetLabels(fmt.Sprintf("target%d", i), "cn-north-4", projectA, nil, nil),
+			Status: Status{Documented: v2, Attempted: true, Up: true},
 			Listed: true,
 			Listing: Listing{Lines: RenderInstances(list, tags), Windows: NewWindowSchedule(list),
 				Attempted: true, Up: true, LastSuccess: now},

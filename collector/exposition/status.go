@@ -7,17 +7,32 @@ import (
 	"slices"
 	"sort"
 	"time"
-
-	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 )
 
 // Status is the status source's part of a snapshot.
 type Status struct {
-	Report      *dcsapi.StatusReport // from the last success; nil when none
+	Counts      *Counts // from the last success; nil when none
+	Documented  Documented
 	LastSuccess time.Time
 	Attempted   bool // a query has finished
 	Up          bool
 	Duration    time.Duration // of the last query
+}
+
+// Counts are the status API's counts of instances per state, over all
+// engines and per engine. They are shared and never modified.
+type Counts struct {
+	Total   map[string]int64
+	Engines map[string]map[string]int64
+}
+
+// Documented are the states and engines the target's API version
+// documents, sorted: they are always written, 0 when the API leaves them
+// out.
+type Documented struct {
+	States       []string // over all engines
+	Engines      []string
+	EngineStates []string // of each documented engine
 }
 
 // renderStatus writes dcs_up and the query's time, and the counts while
@@ -32,7 +47,7 @@ func renderStatus(out *renderBuffers, s *Snapshot, now time.Time, expireAt func(
 	if !st.LastSuccess.IsZero() {
 		out[FamLastSuccess] = appendSample(out[FamLastSuccess], FamLastSuccess, prefix, float64(st.LastSuccess.UnixMilli())/1000)
 	}
-	if st.Report == nil {
+	if st.Counts == nil {
 		return
 	}
 	fresh := st.Up
@@ -43,24 +58,22 @@ func renderStatus(out *renderBuffers, s *Snapshot, now time.Time, expireAt func(
 		}
 	}
 	if fresh {
-		renderCounts(out, prefix, s.APIVersion, st.Report)
+		renderCounts(out, prefix, &st.Documented, st.Counts)
 	}
 }
 
 // renderCounts writes the status API's counts. The states and engines the API
 // version documents are always written, 0 when absent, so that alerts on
 // them do not go blind when the API leaves a zero out.
-func renderCounts(out *renderBuffers, prefix string, version dcsapi.APIVersion, r *dcsapi.StatusReport) {
-	documented := dcsapi.DocumentedStates(version)
-	for _, state := range unionSorted(documented, r.Total) {
+func renderCounts(out *renderBuffers, prefix string, d *Documented, r *Counts) {
+	for _, state := range unionSorted(d.States, r.Total) {
 		out[FamInstancesAllEngines] = appendSample(out[FamInstancesAllEngines], FamInstancesAllEngines, prefix, float64(r.Total[state]), labelPair{"state", state})
 	}
-	engines := dcsapi.DocumentedEngines(version)
-	for _, engine := range unionSorted(engines, r.Engines) {
+	for _, engine := range unionSorted(d.Engines, r.Engines) {
 		counts := r.Engines[engine]
 		var states []string
-		if slices.Contains(engines, engine) {
-			states = unionSorted(dcsapi.DocumentedEngineStates(version), counts)
+		if slices.Contains(d.Engines, engine) {
+			states = unionSorted(d.EngineStates, counts)
 		} else {
 			states = unionSorted(nil, counts)
 		}

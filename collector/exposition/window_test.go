@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 )
 
 // TestWindowActive checks windows that run within a day and past midnight,
@@ -139,7 +137,7 @@ func windowValues(lines string) string {
 func TestRenderTargetValidityWindows(t *testing.T) {
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	list := []Instance{{ID: "a", Window: mustWindow(t, "10:03:00", "11:00:00")}}
-	report := &dcsapi.StatusReport{Total: map[string]int64{"running": 1}}
+	report := &Counts{Total: map[string]int64{"running": 1}}
 	for _, c := range []struct {
 		statusAge time.Duration // of a failed target's counts, served for 5 minutes
 		until     time.Time
@@ -151,7 +149,7 @@ func TestRenderTargetValidityWindows(t *testing.T) {
 	} {
 		snap := Snapshot{
 			Labels: `target="prod"`, MaxStaleness: 5 * time.Minute,
-			Status:  Status{Report: report, Attempted: true, Up: c.statusAge == 0, LastSuccess: now.Add(-c.statusAge)},
+			Status:  Status{Counts: report, Documented: v2, Attempted: true, Up: c.statusAge == 0, LastSuccess: now.Add(-c.statusAge)},
 			Listed:  true,
 			Listing: Listing{Lines: RenderInstances(list, nil), Windows: NewWindowSchedule(list), Attempted: true, Up: true, LastSuccess: now},
 		}
