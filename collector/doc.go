@@ -21,7 +21,10 @@
 // the target's config turns it on, started whether it has run, and refresh
 // makes its calls, each through Exporter.gate so that one API slot stays
 // free for the status queries. Sources read with every status query (the
-// status counts) are called from Target.query.
+// status counts) are called from Target.query, and keep their own result,
+// so that one failing does not take the target down. What is derived from
+// a source's answer once per answer (the per-instance lines, say) is built
+// in its refresh, outside the lock, and kept beside it.
 //
 // Adding a source touches no other source's file:
 //   - source_<name>.go in this package, with its type, its result and the
