@@ -191,6 +191,26 @@ func (f *flagField) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// optionalStr is a string that the docs also show as {} or null when there
+// is none (unit in the quota examples, error_code in the backup ones); those are "", not
+// dropped. Other types are dropped.
+type optionalStr struct {
+	v  string
+	st fieldState
+}
+
+func (f *optionalStr) UnmarshalJSON(b []byte) error {
+	*f = optionalStr{}
+	switch {
+	case string(b) == "null", len(b) > 0 && b[0] == '{' && len(strings.TrimSpace(string(b[1:len(b)-1]))) == 0:
+	case len(b) >= 2 && b[0] == '"':
+		f.v, f.st = jsonString(b), fieldOK
+	default:
+		f.st = fieldBad
+	}
+	return nil
+}
+
 // shapeError names the field of an answer that is not of the documented
 // shape: a body that is no JSON object, a list that is no list.
 func shapeError(api string, body []byte) *DecodeError {

@@ -30,6 +30,7 @@ type fleetKnobs struct {
 	unavailable map[string]bool      // API name -> answers 404 APIGW.0101
 	overrides   map[string][]byte    // API name -> exact 200 body
 	statistics  map[string]Statistic // instance -> pinned statistic
+	quota       *QuotaLimits         // nil: derived from the fleet
 }
 
 // fleetRoute recognises the fleet APIs' paths; parts is the path split at
@@ -45,6 +46,8 @@ func fleetRoute(r *http.Request, parts []string) (route, bool) {
 	switch {
 	case len(parts) == 4 && parts[2] == "instances" && parts[3] == "statistic":
 		return route{api: APIStatistics, project: parts[1], v1: v1}, true
+	case len(parts) == 3 && parts[2] == "quota":
+		return route{api: APIQuota, project: parts[1], v1: v1}, true
 	}
 	return route{}, false
 }
@@ -90,7 +93,7 @@ func (s *Server) SetAnswerOverride(projectID, api string, body []byte) {
 // fleetAnswer serves a fleet API, or returns nil for other APIs.
 func (s *Server) fleetAnswer(r *http.Request, rt route, sh shape) *answer {
 	switch rt.api {
-	case APIStatistics:
+	case APIStatistics, APIQuota:
 	default:
 		return nil
 	}
@@ -108,6 +111,8 @@ func (s *Server) fleetAnswer(r *http.Request, rt route, sh shape) *answer {
 	switch rt.api {
 	case APIStatistics:
 		a = jsonAnswer(http.StatusOK, statisticsBody(recs, k, now))
+	case APIQuota:
+		a = jsonAnswer(http.StatusOK, quotaBody(recs, k, rt.v1))
 	}
 	if sh == shapeStrings && a.status == http.StatusOK {
 		a.body = numbersAsStrings(a.body)
@@ -118,7 +123,7 @@ func (s *Server) fleetAnswer(r *http.Request, rt route, sh shape) *answer {
 // clone copies the knobs a request reads, so that it can build its answer
 // without the lock. The maps' values are never changed in place.
 func (k *fleetKnobs) clone() fleetKnobs {
-	c := fleetKnobs{statistics: map[string]Statistic{}}
+	c := fleetKnobs{quota: k.quota, statistics: map[string]Statistic{}}
 	for id, st := range k.statistics {
 		c.statistics[id] = st
 	}
