@@ -27,10 +27,11 @@ const (
 // fleetKnobs are a project's switches of the fleet APIs. The zero value
 // serves everything derived from the fleet.
 type fleetKnobs struct {
-	unavailable map[string]bool      // API name -> answers 404 APIGW.0101
-	overrides   map[string][]byte    // API name -> exact 200 body
-	statistics  map[string]Statistic // instance -> pinned statistic
-	quota       *QuotaLimits         // nil: derived from the fleet
+	unavailable map[string]bool       // API name -> answers 404 APIGW.0101
+	overrides   map[string][]byte     // API name -> exact 200 body
+	statistics  map[string]Statistic  // instance -> pinned statistic
+	quota       *QuotaLimits          // nil: derived from the fleet
+	topologies  map[string]*nodeState // instance -> node switches
 }
 
 // fleetRoute recognises the fleet APIs' paths; parts is the path split at
@@ -48,6 +49,13 @@ func fleetRoute(r *http.Request, parts []string) (route, bool) {
 		return route{api: APIStatistics, project: parts[1], v1: v1}, true
 	case len(parts) == 3 && parts[2] == "quota":
 		return route{api: APIQuota, project: parts[1], v1: v1}, true
+	case len(parts) == 3 && parts[2] == "instances-logical-nodes" && !v1:
+		// No v1.0 path is documented (OTC api-ref lists it under v2 only).
+		offset, err := strconv.Atoi(r.URL.Query().Get("offset"))
+		if err != nil {
+			offset = 0
+		}
+		return route{api: APINodes, project: parts[1], offset: offset}, true
 	}
 	return route{}, false
 }
@@ -93,7 +101,7 @@ func (s *Server) SetAnswerOverride(projectID, api string, body []byte) {
 // fleetAnswer serves a fleet API, or returns nil for other APIs.
 func (s *Server) fleetAnswer(r *http.Request, rt route, sh shape) *answer {
 	switch rt.api {
-	case APIStatistics, APIQuota:
+	case APIStatistics, APIQuota, APINodes:
 	default:
 		return nil
 	}
@@ -113,6 +121,8 @@ func (s *Server) fleetAnswer(r *http.Request, rt route, sh shape) *answer {
 		a = jsonAnswer(http.StatusOK, statisticsBody(recs, k, now))
 	case APIQuota:
 		a = jsonAnswer(http.StatusOK, quotaBody(recs, k, rt.v1))
+	case APINodes:
+		a = nodesAnswer(r, recs, k)
 	}
 	if sh == shapeStrings && a.status == http.StatusOK {
 		a.body = numbersAsStrings(a.body)
@@ -123,9 +133,12 @@ func (s *Server) fleetAnswer(r *http.Request, rt route, sh shape) *answer {
 // clone copies the knobs a request reads, so that it can build its answer
 // without the lock. The maps' values are never changed in place.
 func (k *fleetKnobs) clone() fleetKnobs {
-	c := fleetKnobs{quota: k.quota, statistics: map[string]Statistic{}}
+	c := fleetKnobs{quota: k.quota, statistics: map[string]Statistic{}, topologies: map[string]*nodeState{}}
 	for id, st := range k.statistics {
 		c.statistics[id] = st
+	}
+	for id, t := range k.topologies {
+		c.topologies[id] = t.clone()
 	}
 	return c
 }
