@@ -32,6 +32,7 @@ type fleetKnobs struct {
 	statistics  map[string]Statistic  // instance -> pinned statistic
 	quota       *QuotaLimits          // nil: derived from the fleet
 	topologies  map[string]*nodeState // instance -> node switches
+	backups     map[string]*backupState
 }
 
 // fleetRoute recognises the fleet APIs' paths; parts is the path split at
@@ -56,6 +57,8 @@ func fleetRoute(r *http.Request, parts []string) (route, bool) {
 			offset = 0
 		}
 		return route{api: APINodes, project: parts[1], offset: offset}, true
+	case len(parts) == 5 && parts[2] == "instances" && parts[3] != "" && parts[4] == "backups":
+		return route{api: APIBackups, project: parts[1], v1: v1, instance: parts[3]}, true
 	}
 	return route{}, false
 }
@@ -101,7 +104,7 @@ func (s *Server) SetAnswerOverride(projectID, api string, body []byte) {
 // fleetAnswer serves a fleet API, or returns nil for other APIs.
 func (s *Server) fleetAnswer(r *http.Request, rt route, sh shape) *answer {
 	switch rt.api {
-	case APIStatistics, APIQuota, APINodes:
+	case APIStatistics, APIQuota, APINodes, APIBackups:
 	default:
 		return nil
 	}
@@ -123,6 +126,8 @@ func (s *Server) fleetAnswer(r *http.Request, rt route, sh shape) *answer {
 		a = jsonAnswer(http.StatusOK, quotaBody(recs, k, rt.v1))
 	case APINodes:
 		a = nodesAnswer(r, recs, k)
+	case APIBackups:
+		a = backupsAnswer(r, rt, recs, k, now)
 	}
 	if sh == shapeStrings && a.status == http.StatusOK {
 		a.body = numbersAsStrings(a.body)
@@ -133,12 +138,15 @@ func (s *Server) fleetAnswer(r *http.Request, rt route, sh shape) *answer {
 // clone copies the knobs a request reads, so that it can build its answer
 // without the lock. The maps' values are never changed in place.
 func (k *fleetKnobs) clone() fleetKnobs {
-	c := fleetKnobs{quota: k.quota, statistics: map[string]Statistic{}, topologies: map[string]*nodeState{}}
+	c := fleetKnobs{quota: k.quota, statistics: map[string]Statistic{}, topologies: map[string]*nodeState{}, backups: map[string]*backupState{}}
 	for id, st := range k.statistics {
 		c.statistics[id] = st
 	}
 	for id, t := range k.topologies {
 		c.topologies[id] = t.clone()
+	}
+	for id, b := range k.backups {
+		c.backups[id] = b.clone()
 	}
 	return c
 }
