@@ -50,9 +50,9 @@ type BackupRecord struct {
 // BackupsReport is the result of reading one instance's backup records.
 type BackupsReport struct {
 	Records []BackupRecord // in the API's order
-	// Total is total_num of the last page read. The docs call it the
-	// "number of returned records" without saying whether of the page or
-	// of the query, so the walk does not rely on it.
+	// Total is total_num of the last page read: the docs call it the
+	// "number of returned records"; the Terraform provider reads it as the
+	// records the query matches, as the walk does.
 	Total int
 	Pages int
 	// Dropped counts the values left out, by JSON field name.
@@ -90,8 +90,9 @@ const backupTimeLayout = "20060102150405"
 //     (OTC api-ref outdated_apis_v1 "Querying DCS Instance Backup Records"),
 //     start counting records from 1.
 //
-// Pages of BackupsPageSize are read until one is shorter. An empty body is
-// no records: the docs list 204 "No DCS instance backup record is found".
+// Pages of BackupsPageSize are read until total_num records have come, or,
+// without total_num, until a page is shorter. An empty body is no records:
+// the docs list 204 "No DCS instance backup record is found".
 func (c *Client) Backups(ctx context.Context, instanceID string, o BackupsOptions) (*BackupsReport, error) {
 	if instanceID == "" || strings.ContainsAny(instanceID, "/?#%") {
 		return nil, fmt.Errorf("%s: invalid instance id %q", APIBackups, instanceID)
@@ -135,7 +136,11 @@ func (c *Client) Backups(ctx context.Context, instanceID string, o BackupsOption
 		}
 		r.Records = append(r.Records, page.records...)
 		received += page.entries
-		if page.entries < BackupsPageSize {
+		// total_num counts the query's records (the Terraform provider's
+		// data source huaweicloud_dcs_backups pages until it has that
+		// many), so a short page before it is a server's smaller page, not
+		// the end. Without one, a short page is the end.
+		if page.entries == 0 || page.total > 0 && received >= page.total || page.total == 0 && page.entries < BackupsPageSize {
 			break
 		}
 	}
