@@ -47,6 +47,14 @@ import (
 	"github.com/dcs-exporter/dcs_exporter/internal/racedetector"
 )
 
+// main_test.go holds the tests of the whole program that need package
+// main's insides, and so run it in-process through newApp and run: the
+// fault matrix and the secrets (reliability), TLS, request limits and server
+// timeouts (serving, which shortens serverLimits), the soak (which reads the
+// process's own heap and goroutines and reloads through the reloader), and
+// the configuration notes. collector_test.go tests the HTTP surface the same
+// way; e2e/ runs the built binary as a process.
+
 // The reliability tests sign with a temporary key, so that both the secret
 // key and the security token travel through every code path and can be
 // looked for afterwards. Neither is a real credential.
