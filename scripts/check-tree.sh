@@ -28,8 +28,8 @@ while IFS= read -r -d '' entry; do
     7f454c46) problem "$path is an ELF binary" ;;
     feedface | feedfacf | cefaedfe | cffaedfe | cafebabe) problem "$path is a Mach-O binary" ;;
     4d5a*) # MZ; a PE file has "PE\0\0" where the word at 0x3c points
-      pe=$(od -An -tu4 -j 60 -N 4 "$path" 2>/dev/null | tr -d ' ')
-      if [ -n "$pe" ] && [ "$(od -An -tx1 -j "$pe" -N 4 "$path" 2>/dev/null | tr -d ' \n')" = 50450000 ]; then
+      pe=$(od -An -tu4 -j 60 -N 4 "$path" 2>/dev/null | tr -d ' ') || pe=
+      if [ -n "$pe" ] && [ "$(od -An -tx1 -j "$pe" -N 4 "$path" 2>/dev/null | tr -d ' \n' || true)" = 50450000 ]; then
         problem "$path is a PE (Windows) binary"
       fi
       ;;
