@@ -10,6 +10,9 @@ export DCS_TOOLS_BIN
 # a few minutes once the tools are built.
 E2E_TIMEOUT ?= 30m
 
+# The pinned tools the end-to-end tier runs (golangci-lint is only lint's).
+E2E_TOOLS = prometheus promtool alertmanager helm goreleaser
+
 .PHONY: all build test e2e tools lint bench bench-quick soak docker release-check check-tree
 
 all: build test
@@ -33,7 +36,8 @@ tools:
 # Alertmanager, Helm (with tools/dashcheck's and tools/k8scheck's tests, run
 # by deploy/check.sh), Chromium or GoReleaser. A missing tool fails; nothing
 # is skipped.
-e2e: tools
+e2e:
+	scripts/pinned-tools.sh "$(DCS_TOOLS_BIN)" $(E2E_TOOLS)
 	PATH="$(DCS_TOOLS_BIN):$$PATH" go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/ ./statuspage/
 	$(MAKE) release-check
 
