@@ -1,4 +1,6 @@
-package main
+//go:build e2e
+
+package e2e
 
 // e2e_rules_test.go makes the end-to-end test run without the recording
 // rules, which users may leave out (the chart's

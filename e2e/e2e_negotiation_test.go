@@ -1,4 +1,6 @@
-package main
+//go:build e2e
+
+package e2e
 
 // What Prometheus 3 and the exporter agree on at each scrape of the
 // end-to-end test: the Accept header Prometheus sends, the Content-Type the

@@ -1,8 +1,10 @@
-package main
+//go:build e2e
+
+package e2e
 
 // End-to-end test of the deployment ("Deploy and observe"): the pinned
-// Prometheus 3 scrapes the exporter, which runs in-process against the fake
-// DCS API, loads the alerting rules of the shipped rule file (not its
+// Prometheus 3 scrapes the exporter, which runs as a process against the
+// fake DCS API, loads the alerting rules of the shipped rule file (not its
 // recording rules, which are optional) with shortened durations and sends its
 // alerts to the pinned Alertmanager, which posts them to a webhook of the
 // test. The scrape goes through the exporter's own Content-Type, which
@@ -71,9 +73,12 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	promtool := pinnedTool(t, "promtool")
 	start := time.Now()
 
-	// The exporter, in-process, in front of the fake API, with a third
-	// target whose instances are listed one by one.
-	h := newHarness(t, e2eExporterFlags...)
+	dir := t.TempDir()
+	e := &e2e{t: t, dir: dir, client: newLoopbackClient()}
+
+	// The exporter, the built program as a process, in front of the fake
+	// API, with a third target whose instances are listed one by one.
+	h := newHarness(e, e2eExporterFlags...)
 	h.fake.AddProject("cn-east-3", projectFleet)
 	h.fake.SetInstances(projectFleet, dcsapitest.SampleFleet(25))
 	h.writeConfig(h.configText("  - name: fleet\n    region: cn-east-3\n    project_id: " + projectFleet +
@@ -84,10 +89,10 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	// Prometheus scrapes the exporter's handler through a recorder of what
 	// each scrape asked for and got, and, as a control, through one that
 	// blanks the Content-Type, which Prometheus 3 must refuse.
-	scrapes := &scrapeRecorder{next: h.app.handler}
+	scrapes := &scrapeRecorder{next: h.handler}
 	exporterSrv := httptest.NewServer(scrapes)
 	t.Cleanup(exporterSrv.Close)
-	blanked := &scrapeRecorder{next: h.app.handler, blankContentType: true}
+	blanked := &scrapeRecorder{next: h.handler, blankContentType: true}
 	controlSrv := httptest.NewServer(blanked)
 	t.Cleanup(controlSrv.Close)
 	exporterURL, err := url.Parse(exporterSrv.URL)
@@ -99,11 +104,9 @@ func TestE2EDeployAndObserve(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dir := t.TempDir()
-	e := &e2e{t: t, dir: dir, client: newLoopbackClient()}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("last lines of the exporter log:\n%s", lastLines(h.logs.String(), 30))
+			t.Logf("last lines of the exporter log:\n%s", lastLines(h.proc.logText(), 30))
 			t.Logf("alerts received by the webhook: %d", len(e.webhookAlerts()))
 		}
 	})
@@ -247,7 +250,7 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	// A rollout: a second exporter process joins the job for a while. The
 	// dashboard and the alerts, the critical one included, must not notice.
 	e.checkRollout(dash, []dashSelection{{"All", dash.allSelected()}, {fmt.Sprint(chosen), chosen}},
-		targetsFile, exporterURL.Host, func() (string, func()) { return startExporterProcess(t, h.config) })
+		targetsFile, exporterURL.Host, func() (string, func()) { return e.startExporterProcess(h.config) })
 	if t.Failed() {
 		return
 	}

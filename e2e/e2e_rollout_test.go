@@ -1,4 +1,6 @@
-package main
+//go:build e2e
+
+package e2e
 
 // e2e_rollout_test.go simulates a rollout in the end-to-end test: a second
 // exporter process, with the same flags and configuration in front of the
@@ -8,17 +10,14 @@ package main
 // scraped and at every second in between.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -76,38 +75,14 @@ func writeScrapeTargets(t *testing.T, path string, hosts ...string) {
 	}
 }
 
-// startExporterProcess starts one more exporter, built as newHarness builds
-// its own, with the test's flags and the given configuration file, and
-// serves it on a port of its own. It returns that host:port and a function
-// that stops the exporter (also called at the end of the test).
-func startExporterProcess(t *testing.T, configFile string) (string, func()) {
-	t.Helper()
-	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := newApp(ctx, append([]string{"--config.file=" + configFile, "--log.level=debug"}, e2eExporterFlags...), logs)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	runDone := make(chan struct{})
-	go func() { a.exporter.Run(ctx); close(runDone) }()
-	srv := httptest.NewServer(a.handler)
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			srv.Close()
-			cancel()
-			<-runDone
-			a.close()
-		})
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("last lines of the second exporter's log:\n%s", lastLines(logs.String(), 30))
-		}
-		stop()
-	})
-	return srv.Listener.Addr().String(), stop
+// startExporterProcess starts one more exporter process, with the test's
+// flags and the given configuration file, on a port of its own. It returns
+// that host:port and a function that stops the exporter (also called at the
+// end of the test).
+func (e *e2e) startExporterProcess(configFile string) (string, func()) {
+	e.t.Helper()
+	d := e.startExporter("exporter-2", configFile, e2eExporterFlags...)
+	return d.host, func() { d.stop(e.t) }
 }
 
 // untilClearOfFullHour is how long to wait before a check that must not
