@@ -32,6 +32,12 @@ type Options struct {
 	// InstancesRefreshInterval is how often the per-instance listing of the
 	// targets that enable it is refreshed.
 	InstancesRefreshInterval time.Duration
+	// MinInterval, in on-scrape mode, is the least time between two status
+	// queries of a target: a scrape that comes sooner after the last answer
+	// is served that answer. It keeps a flood of scrapes from becoming a
+	// flood of signed calls that would get the account's key throttled for
+	// every tool that shares it. 0 queries on every scrape.
+	MinInterval time.Duration
 	// Backoff after refused credentials doubles from AuthBackoff up to
 	// MaxAuthBackoff; after throttling, from ThrottleBackoff up to
 	// MaxThrottleBackoff, or longer when the API's Retry-After says so.
@@ -51,10 +57,15 @@ func DefaultOptions() Options {
 		MaxConcurrency:           8,
 		MaxStaleness:             5 * time.Minute,
 		InstancesRefreshInterval: 5 * time.Minute,
-		AuthBackoff:              30 * time.Second,
-		MaxAuthBackoff:           10 * time.Minute,
-		ThrottleBackoff:          10 * time.Second,
-		MaxThrottleBackoff:       5 * time.Minute,
+		// Under the 15 s scrape interval of most setups, so that one
+		// Prometheus still gets a new answer on every scrape, and over half
+		// of it, so that an HA pair, whose scrapes interleave at any
+		// offset, costs about one call per target per interval.
+		MinInterval:        10 * time.Second,
+		AuthBackoff:        30 * time.Second,
+		MaxAuthBackoff:     10 * time.Minute,
+		ThrottleBackoff:    10 * time.Second,
+		MaxThrottleBackoff: 5 * time.Minute,
 	}
 }
 
@@ -327,7 +338,7 @@ func (e *Exporter) refresh(targets []*Target) []<-chan struct{} {
 	waitLimit := time.Now().Add(max(e.opts.RefreshInterval, time.Minute)) // a real deadline, not the injectable clock
 	done := make([]<-chan struct{}, len(targets))
 	for i, t := range targets {
-		done[i] = t.update(waitLimit)
+		done[i] = t.update(waitLimit, 0)
 	}
 	return done
 }
