@@ -130,11 +130,14 @@ func stepOf(step Step, err error) Step {
 	api := ""
 	var apiErr *dcsapi.APIError
 	var decodeErr *dcsapi.DecodeError
+	var callErr *dcsapi.CallError
 	switch {
 	case errors.As(err, &apiErr):
 		api = apiErr.API
 	case errors.As(err, &decodeErr):
 		api = decodeErr.API
+	case errors.As(err, &callErr):
+		api = callErr.API
 	}
 	switch api {
 	case dcsapi.APIIAMProjects, dcsapi.APIIAMAuthProjects:
