@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -698,4 +699,24 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMissingFileSaysWhatToDo: a first run without a config file is told
+// which flag names the file, where to start one, and how to try the
+// exporter without one. Any other read error stays as it is.
+func TestMissingFileSaysWhatToDo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dcs_exporter.yml")
+	_, err := Load(path)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("got %v, want a not-exist error", err)
+	}
+	for _, w := range []string{path, "--config.file", "config.example.yml", "--demo"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("the error does not say %q: %s", w, err)
+		}
+	}
+	_, err = Load(t.TempDir()) // a directory: not missing, so no first-run advice
+	if err == nil || strings.Contains(err.Error(), "--demo") {
+		t.Errorf("reading a directory: got %v", err)
+	}
 }
