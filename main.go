@@ -32,6 +32,7 @@ import (
 	"github.com/dcs-exporter/dcs_exporter/collector/serving"
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/demo"
+	"github.com/dcs-exporter/dcs_exporter/internal/buildinfo"
 	"github.com/dcs-exporter/dcs_exporter/internal/processcollector"
 	"github.com/dcs-exporter/dcs_exporter/statuspage"
 )
@@ -43,6 +44,7 @@ const exporterName = "dcs_exporter"
 const defaultListenAddress = ":19867"
 
 func main() {
+	buildinfo.Stamp() // a go run or go install build has no -ldflags
 	os.Exit(run(os.Args[1:], nil))
 }
 

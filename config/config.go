@@ -6,7 +6,9 @@ package config
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net/url"
@@ -157,6 +159,12 @@ func (e *Error) Error() string {
 // Load reads the file at path and parses it with Parse.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Most likely a first run: say where a config comes from.
+		return nil, fmt.Errorf("reading config: %w; point --config.file at your configuration, "+
+			"start one from config.example.yml (in the repository and the release archive), "+
+			"or run with --demo to try the exporter without a cloud account", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}

@@ -251,7 +251,7 @@ func (c *Client) attempt(ctx context.Context, api string, base *url.URL, path, r
 	resp, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
 		c.count(api, "error")
-		return 0, fmt.Errorf("%s: %w", api, scrubURLError(err))
+		return 0, &CallError{API: api, Err: scrubURLError(err)}
 	}
 	defer resp.Body.Close()
 	c.count(api, statusCode(resp.StatusCode))
@@ -260,7 +260,7 @@ func (c *Client) attempt(ctx context.Context, api string, base *url.URL, path, r
 	if resp.StatusCode >= 400 {
 		limit = min(limit, maxErrorBodyBytes)
 	} else if resp.ContentLength > limit {
-		return 0, fmt.Errorf("%s: %w (%d bytes announced, limit %d)", api, ErrResponseTooLarge, resp.ContentLength, limit)
+		return 0, &CallError{API: api, Err: fmt.Errorf("%w (%d bytes announced, limit %d)", ErrResponseTooLarge, resp.ContentLength, limit)}
 	}
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -276,10 +276,10 @@ func (c *Client) attempt(ctx context.Context, api string, base *url.URL, path, r
 		return apiErr.RetryAfter, apiErr
 	}
 	if errors.Is(err, ErrResponseTooLarge) {
-		return 0, fmt.Errorf("%s: %w (%d bytes)", api, ErrResponseTooLarge, limit)
+		return 0, &CallError{API: api, Err: fmt.Errorf("%w (%d bytes)", ErrResponseTooLarge, limit)}
 	}
 	if err != nil {
-		return 0, fmt.Errorf("%s: reading response: %w", api, scrubURLError(err))
+		return 0, &CallError{API: api, Err: fmt.Errorf("reading response: %w", scrubURLError(err))}
 	}
 	body := buf.Bytes()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

@@ -15,7 +15,8 @@
 // reference (support.huaweicloud.com/api-iam); "Terraform" is
 // github.com/huaweicloud/terraform-provider-huaweicloud,
 // huaweicloud/services/dcs. "Ours" marks a choice the sources leave open, or
-// a test aid no source describes.
+// a test aid no source describes. docs/api-facts.md states the facts the
+// exporter relies on, each with its source.
 //
 //	Behaviour                                        Switch                     Source
 //	-----------------------------------------------  -------------------------  ------------------------------------------------
@@ -121,11 +122,11 @@
 //	  projects of that exact name, with                                           (KeystoneListProjects); IAM ref
 //	  X-IAM-Trace-Id                                                              KeystoneListProjects (iam_06_0001)
 //	A key without iam:projects:list gets 403 from    SetIAMProjectListDenied    IAM ref KeystoneListProjects (iam_06_0001) and
-//	  /v3/projects, nested, code 403 as a number,                                 "Error Codes"; dcs-api-notes.md §3.8; the
+//	  /v3/projects, nested, code 403 as a number,                                 "Error Codes"; docs/api-facts.md §3.4; the
 //	  X-IAM-Trace-Id alone                                                        message's wording: ours
 //	IAM GET /v3/auth/projects lists every project    AddProject                 IAM ref KeystoneListAuthProjects (iam_06_0003);
 //	  the key may use, sub-projects                                               sub-projects named REGION_suffix:
-//	  (REGION_suffix) under their region's project,                               dcs-api-notes.md §3.8; their parent: ours
+//	  (REGION_suffix) under their region's project,                               docs/api-facts.md §3.4; their parent: ours
 //	  without a name filter
 //	ECS metadata: PUT /meta-data/latest/api/token    SetMetadataCredentials     SDK core/auth/internal/metadata_accessor.go and
 //	  (TTL 1 to 21600 s), GET /openstack/latest/                                  model.go
