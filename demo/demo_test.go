@@ -10,8 +10,8 @@ import (
 
 	"github.com/dcs-exporter/dcs_exporter/checks"
 	"github.com/dcs-exporter/dcs_exporter/config"
-	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 	"github.com/dcs-exporter/dcs_exporter/demo"
+	"github.com/dcs-exporter/dcs_exporter/endpoints"
 )
 
 // otcRegions are Open Telekom Cloud's region ids, whose DCS endpoints are
@@ -38,7 +38,7 @@ func TestRegionsAreReal(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range cfg.Targets {
-		if _, _, known := dcsapi.DefaultEndpoints(tc.Region); !known && !otcRegions[tc.Region] {
+		if _, _, known := endpoints.Default(tc.Region); !known && !otcRegions[tc.Region] {
 			t.Errorf("target %s: region %q is neither in the SDK's region table nor an Open Telekom Cloud region", tc.Name, tc.Region)
 		}
 		for city, regions := range cities {
