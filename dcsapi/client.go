@@ -21,6 +21,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // The API names used in errors and in request counts.
@@ -250,7 +252,7 @@ func (c *Client) attempt(ctx context.Context, api string, base *url.URL, path, r
 	resp, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
 		c.count(api, "error")
-		return 0, fmt.Errorf("%s: %w", api, scrubURLError(err))
+		return 0, fmt.Errorf("%s: %w", api, shown(scrubURLError(err), creds.SecretKey, creds.SecurityToken))
 	}
 	defer resp.Body.Close()
 	c.count(api, statusCode(resp.StatusCode))
@@ -278,17 +280,18 @@ func (c *Client) attempt(ctx context.Context, api string, base *url.URL, path, r
 		return 0, fmt.Errorf("%s: %w (%d bytes)", api, ErrResponseTooLarge, limit)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("%s: reading response: %w", api, scrubURLError(err))
+		return 0, fmt.Errorf("%s: reading response: %w", api, shown(scrubURLError(err), creds.SecretKey, creds.SecurityToken))
 	}
 	body := buf.Bytes()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return 0, &APIError{API: api, StatusCode: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"), Message: "unexpected status"}
+		return 0, &APIError{API: api, StatusCode: resp.StatusCode, Message: "unexpected status",
+			RequestID: redact.Text(resp.Header.Get("X-Request-Id"), redact.MaxID, creds.SecretKey, creds.SecurityToken)}
 	}
 	if err := decode(body); err != nil {
 		var de *DecodeError
 		if errors.As(err, &de) {
 			de.API = api
-			de.RequestID = truncateUTF8(printable(resp.Header.Get("X-Request-Id")), 128)
+			de.RequestID = redact.Text(resp.Header.Get("X-Request-Id"), redact.MaxID, creds.SecretKey, creds.SecurityToken)
 		}
 		return 0, err
 	}

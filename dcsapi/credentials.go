@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // Credentials are an access key pair, with a security token when they are
@@ -255,13 +257,13 @@ func (m *MetadataCredentials) fetch(ctx context.Context) (Credentials, time.Time
 	resp, err := client.Do(req)
 	if err != nil {
 		m.count("error")
-		return Credentials{}, time.Time{}, fmt.Errorf("metadata service: %w", err)
+		return Credentials{}, time.Time{}, fmt.Errorf("metadata service: %w", shown(err))
 	}
 	defer resp.Body.Close()
 	m.count(statusCode(resp.StatusCode))
 	var buf bytes.Buffer
 	if err := readCapped(&buf, resp.Body, 64<<10, resp.ContentLength); err != nil {
-		return Credentials{}, time.Time{}, fmt.Errorf("metadata service: %w", err)
+		return Credentials{}, time.Time{}, fmt.Errorf("metadata service: %w", shown(err))
 	}
 	body := buf.Bytes()
 	if resp.StatusCode >= 400 {
@@ -285,7 +287,7 @@ func (m *MetadataCredentials) fetch(ctx context.Context) (Credentials, time.Time
 	expiry := firstNonEmpty(mc.ExpiresAt, mc.Expiration)
 	expires, err := time.Parse(time.RFC3339Nano, expiry)
 	if err != nil {
-		return Credentials{}, time.Time{}, &DecodeError{API: APIMetadata, Field: "credential.expires_at", Err: fmt.Errorf("bad time %q", truncateUTF8(expiry, 40))}
+		return Credentials{}, time.Time{}, &DecodeError{API: APIMetadata, Field: "credential.expires_at", Err: fmt.Errorf("bad time %q", redact.Text(expiry, 40))}
 	}
 	return c, expires, nil
 }

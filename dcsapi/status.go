@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // StatusReport holds the instance counts of one project, as the status API
@@ -218,15 +220,15 @@ func parseCount(raw json.RawMessage) (n int64, present bool, err error) {
 		return 0, false, errors.New("want an integer, got an array")
 	}
 	if strings.ContainsAny(s, ".eE") {
-		return 0, false, fmt.Errorf("want an integer, got %s", truncateUTF8(s, 40))
+		return 0, false, fmt.Errorf("want an integer, got %s", redact.Text(s, 40))
 	}
 	n, err = strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		var ne *strconv.NumError
 		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
-			return 0, false, fmt.Errorf("%s is out of range for a 64-bit integer", truncateUTF8(s, 40))
+			return 0, false, fmt.Errorf("%s is out of range for a 64-bit integer", redact.Text(s, 40))
 		}
-		return 0, false, fmt.Errorf("want an integer, got %s", truncateUTF8(s, 40))
+		return 0, false, fmt.Errorf("want an integer, got %s", redact.Text(s, 40))
 	}
 	if n < 0 {
 		return 0, false, fmt.Errorf("negative count %d", n)

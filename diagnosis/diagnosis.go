@@ -23,6 +23,7 @@ import (
 
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // Step is the part of a query that failed.
@@ -78,6 +79,13 @@ func Diagnose(step Step, err error, t config.Target) Finding {
 	case errors.As(err, &decodeErr):
 		f.RequestID = decodeErr.RequestID
 	}
+	// dcsapi made the API's words safe already; this is the last stop
+	// before a page, a terminal or a log, so it makes sure of it for every
+	// error, with the secrets the configuration holds.
+	secrets := []string{string(t.Credentials.SecretKey), string(t.Credentials.SecurityToken)}
+	f.Problem = redact.Text(f.Problem, redact.MaxText, secrets...)
+	f.Code = redact.Text(f.Code, 32, secrets...)
+	f.RequestID = redact.Text(f.RequestID, redact.MaxID, secrets...)
 	var credErr *dcsapi.CredentialsError
 	switch {
 	case errors.As(err, &credErr):

@@ -117,6 +117,11 @@ type Fault struct {
 	// Times is how many requests the fault strikes before it is gone; 0
 	// strikes until ClearFaults.
 	Times int
+	// RequestID, when set, replaces the request id of a FaultStatus or
+	// FaultThrottle answer wherever its shape carries one (X-Request-Id,
+	// X-IAM-Trace-Id, the body's request_id), as a gateway that echoes a
+	// request header back would.
+	RequestID string
 	// Offset, for list_instances, strikes only the page that starts at this
 	// offset (a request without offset asks for page 0); nil strikes every
 	// page. See AtOffset.
@@ -240,6 +245,9 @@ func (s *Server) faultAnswer(r *http.Request, rt route, f *Fault) *answer {
 		status := orDefaultInt(f.Status, http.StatusInternalServerError)
 		code, msg := defaultError(status)
 		a = errorAnswer(f.Shape, status, orDefault(f.Code, code), orDefault(f.Message, msg))
+	}
+	if f.RequestID != "" && (f.Kind == FaultStatus || f.Kind == FaultThrottle) {
+		a.setRequestID(f.RequestID)
 	}
 	a.chunked = f.Chunked
 	if f.RetryAfter > 0 {

@@ -1,0 +1,47 @@
+package checks
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/dcs-exporter/dcs_exporter/dcsapi/dcsapitest"
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
+)
+
+// noRunOf fails the test when text holds redact.MinRun consecutive
+// characters of secret, or an escape character.
+func noRunOf(t *testing.T, text, secret string) {
+	t.Helper()
+	for i := 0; i+redact.MinRun <= len(secret); i++ {
+		if strings.Contains(text, secret[i:i+redact.MinRun]) {
+			t.Errorf("%q of a secret is shown:\n%s", secret[i:i+redact.MinRun], text)
+			return
+		}
+	}
+	if strings.ContainsAny(text, "\x1b\x07\x00") {
+		t.Errorf("an escape or control character reaches the terminal:\n%q", text)
+	}
+}
+
+// --dcs.check against a gateway that echoes the secret key split by a
+// control character, and part of it as the request id, with a terminal
+// escape that would set the window title: the output shows neither.
+func TestCheckOutputRedactsEchoes(t *testing.T) {
+	f := newFixture(t)
+	f.fake.InjectFault(projectID, "", dcsapitest.Fault{Status: 400, Code: "DCS.4000",
+		Message:   "\x1b]0;pwned\x07 key " + checkSK[:9] + "\x00" + checkSK[9:] + " refused",
+		RequestID: checkSK[:30]})
+	r := checkOne(t, f.load(t, f.baseTarget()))
+	if r.Failure == nil {
+		t.Fatal("the check passed; want the echoed error")
+	}
+	var out bytes.Buffer
+	if _, err := PrintDCS(&out, []TargetResult{r}); err != nil {
+		t.Fatal(err)
+	}
+	noRunOf(t, out.String(), checkSK)
+	if !strings.Contains(out.String(), "key "+redact.Mask+" refused") {
+		t.Errorf("want the message with the key masked:\n%s", out.String())
+	}
+}
