@@ -45,3 +45,45 @@ func TestCheckOutputRedactsEchoes(t *testing.T) {
 		t.Errorf("want the message with the key masked:\n%s", out.String())
 	}
 }
+
+// No user name or password of an endpoint, of IAM, of the metadata service
+// or of the proxy reaches --config.check or --dcs.check, with its hint.
+func TestNoUserinfoShown(t *testing.T) {
+	const password = "UrlPassw0rdDoNotShow"
+	f := newFixture(t)
+	withUser := func(u string) string { return strings.Replace(u, "http://", "http://admin:"+password+"@", 1) }
+	dead := "http://admin:" + password + "@" + closedPort(t)
+	down := f.baseTarget()
+	down["endpoint"] = dead
+	down["iam_endpoint"] = withUser(f.fake.URL)
+	down["project_id"] = ""
+	down["proxy_url"] = ""
+	md := f.baseTarget()
+	md["name"] = "md"
+	md["endpoint"] = withUser(f.fake.URL)
+	md["credentials"] = "{metadata: true, metadata_endpoint: " + dead + "}"
+	cfg := f.load(t, down, md)
+
+	var out bytes.Buffer
+	if err := PrintConfig(&out, "dcs_exporter.yml", cfg); err != nil {
+		t.Fatal(err)
+	}
+	results, err := CheckDCS(t.Context(), cfg, DCSOptions{MaxConcurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PrintDCS(&out, results); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Failure == nil {
+			t.Fatalf("target %s passed; want it to fail", r.Name)
+		}
+	}
+	if text := out.String(); strings.Contains(text, password) || strings.Contains(text, "admin") {
+		t.Errorf("a user or password is shown:\n%s", text)
+	}
+	if !strings.Contains(out.String(), "http://"+closedPort(t)[:len("127.0.0.1")]) {
+		t.Errorf("the endpoints are not shown at all:\n%s", out.String())
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // Defaults applied when neither the target nor the defaults section sets a key.
@@ -328,7 +329,7 @@ func (p *parser) cleanURL(s, field string, versions ...string) string {
 	for _, v := range versions {
 		if strings.HasSuffix(u.Path, v) {
 			u.Path, u.RawPath = strings.TrimSuffix(u.Path, v), strings.TrimSuffix(u.RawPath, v)
-			p.note(slog.LevelInfo, field, "dropped %s from the end of the URL, since the exporter adds the API version to each request: using %s", v, u.Redacted())
+			p.note(slog.LevelInfo, field, "dropped %s from the end of the URL, since the exporter adds the API version to each request: using %s", v, redact.URLOf(u))
 			break
 		}
 	}

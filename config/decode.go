@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // decode fills doc from data, or says why it cannot.
@@ -212,15 +214,19 @@ var checks = map[string]func(p *parser, s string) error{
 		return cmp.Or(when(err != nil, "invalid duration %q", s), when(d <= 0, "must be greater than 0, got %q", s),
 			when(d > MaxTimeout, "must be at most %v, got %q", MaxTimeout, s))
 	},
-	// Absolute, so that API paths can be appended; shown redacted of any password.
+	// Absolute, so that API paths can be appended; shown only through
+	// redact.URL, without user, password or query. A URL that does not
+	// parse is not quoted, nor is the parser's complaint: where it stopped
+	// can be in the middle of a password ("http://u:pa#ss@host").
 	"url": func(_ *parser, s string) error {
 		u, err := url.Parse(s)
 		if err != nil {
-			return fmt.Errorf("invalid URL: %v", errors.Unwrap(err)) //nolint:errorlint // the cause only: the URL may hold a password
+			return errors.New("not a valid URL (not shown, since it may hold a password): a user name or password " +
+				"with any of the characters # ? / @ : % or a space must have them percent-encoded, e.g. # as %23")
 		}
-		return cmp.Or(when(u.Scheme != "http" && u.Scheme != "https", "URL %q must start with http:// or https://", u.Redacted()),
-			when(u.Hostname() == "", "URL %q has no host", u.Redacted()),
-			when(u.RawQuery != "" || u.ForceQuery || strings.Contains(s, "#"), "URL %q must not have a query or fragment", u.Redacted()))
+		return cmp.Or(when(u.Scheme != "http" && u.Scheme != "https", "URL %q must start with http:// or https://", redact.URLOf(u)),
+			when(u.Hostname() == "", "URL %q has no host", redact.URLOf(u)),
+			when(u.RawQuery != "" || u.ForceQuery || strings.Contains(s, "#"), "URL %q must not have a query or fragment (a part from ? or #, not shown)", redact.URLOf(u)))
 	},
 	// A file must exist; it is read at use. Lest a key pasted here reach the
 	// log, only a name like a path (a dot or slash, no key-like run) is shown.

@@ -124,13 +124,16 @@ func New(opts Options) (*Client, error) {
 	return c, nil
 }
 
+// parseEndpoint never quotes what it cannot parse, nor the parser's
+// complaint, which can hold part of a password; a URL it can is shown
+// through redact.URLOf.
 func parseEndpoint(s string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSuffix(s, "/"))
 	if err != nil {
-		return nil, err
+		return nil, errors.New("not a valid URL (not shown, since it may hold a password)")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%q is not an absolute http(s) URL", s)
+		return nil, fmt.Errorf("%q is not an absolute http(s) URL", redact.URLOf(u))
 	}
 	return u, nil
 }

@@ -257,7 +257,7 @@ func (m *MetadataCredentials) fetch(ctx context.Context) (Credentials, time.Time
 	resp, err := client.Do(req)
 	if err != nil {
 		m.count("error")
-		return Credentials{}, time.Time{}, fmt.Errorf("metadata service: %w", shown(err))
+		return Credentials{}, time.Time{}, fmt.Errorf("metadata service: %w", shown(scrubURLError(err)))
 	}
 	defer resp.Body.Close()
 	m.count(statusCode(resp.StatusCode))

@@ -80,3 +80,18 @@ func TestServerTextsAreCut(t *testing.T) {
 			len(apiErr.Message), len(apiErr.RequestID), len(apiErr.Code), redact.MaxText, redact.MaxID)
 	}
 }
+
+// An endpoint that does not parse is not quoted, nor is the parser's
+// complaint, which would show the password up to a "#".
+func TestBadEndpointNotQuoted(t *testing.T) {
+	for _, endpoint := range []string{"http://user:pa#ss@dcs.example.com", "ftp://user:passw0rdInUrl@dcs.example.com"} {
+		_, err := dcsapi.New(dcsapi.Options{Endpoint: endpoint, ProjectID: pid,
+			Credentials: dcsapi.StaticCredentials{AccessKey: "ak", SecretKey: "sk"}})
+		if err == nil {
+			t.Fatalf("%s: no error", endpoint)
+		}
+		if text := err.Error(); strings.Contains(text, "pa") && strings.Contains(text, "user") || strings.Contains(text, "passw0rd") {
+			t.Errorf("%s: error %q quotes the URL's user or password", endpoint, text)
+		}
+	}
+}

@@ -15,7 +15,6 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -272,7 +271,7 @@ func metadataAnswerHint(e *dcsapi.APIError, t config.Target) string {
 	if e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusUnauthorized || strings.Contains(e.Message, "Agency") {
 		return "The metadata service has no credentials for this server: bind an agency (with DCS ReadOnlyAccess) to the ECS server or to the CCE node pool, or use access keys instead of metadata: true."
 	}
-	return fmt.Sprintf("The metadata service at %s answered with an error: it runs only on ECS and CCE nodes of Huawei Cloud, and the server needs an agency. Use access keys when the exporter runs elsewhere.", t.Credentials.MetadataEndpoint)
+	return fmt.Sprintf("The metadata service at %s answered with an error: it runs only on ECS and CCE nodes of Huawei Cloud, and the server needs an agency. Use access keys when the exporter runs elsewhere.", redact.URL(t.Credentials.MetadataEndpoint))
 }
 
 // credentialsHint explains credentials that could not be obtained.
@@ -303,10 +302,10 @@ func credentialsHint(e *dcsapi.CredentialsError, t config.Target) string {
 		}
 		var decodeErr *dcsapi.DecodeError
 		if errors.As(e, &decodeErr) {
-			return fmt.Sprintf("The metadata service at %s answered, but not with credentials: check metadata_endpoint.", t.Credentials.MetadataEndpoint)
+			return fmt.Sprintf("The metadata service at %s answered, but not with credentials: check metadata_endpoint.", redact.URL(t.Credentials.MetadataEndpoint))
 		}
 		return fmt.Sprintf("The metadata service at %s cannot be reached: metadata: true works only on an ECS server or CCE node of Huawei Cloud with an agency bound to it. "+
-			"Use access keys when the exporter runs elsewhere.", t.Credentials.MetadataEndpoint)
+			"Use access keys when the exporter runs elsewhere.", redact.URL(t.Credentials.MetadataEndpoint))
 	}
 	return "The credentials are incomplete: access_key and secret_key are both needed."
 }
@@ -351,18 +350,19 @@ func transportHint(step Step, err error, t config.Target) string {
 	return ""
 }
 
-// endpointOf is the host a step talks to, for hints; it shows only the
-// scheme, host and path, never a user or password.
+// endpointOf is the endpoint a step talks to, for hints, through the one
+// URL formatter: scheme, host and path, never a user or password.
 func endpointOf(step Step, t config.Target) string {
 	s := t.Endpoint
-	if step == StepIAMLookup {
+	switch step {
+	case StepIAMLookup:
 		s = t.IAMEndpoint
+	case StepCredentials:
+		if t.Credentials.Metadata {
+			s = t.Credentials.MetadataEndpoint
+		}
 	}
-	if u, err := url.Parse(s); err == nil {
-		u.User = nil
-		return u.String()
-	}
-	return s
+	return redact.URL(s)
 }
 
 func orUnset(projectID string) string {
