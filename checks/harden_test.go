@@ -2,6 +2,7 @@ package checks
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -85,5 +86,34 @@ func TestNoUserinfoShown(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "http://"+closedPort(t)[:len("127.0.0.1")]) {
 		t.Errorf("the endpoints are not shown at all:\n%s", out.String())
+	}
+}
+
+// A key name of the answer reaches the terminal only printable and cut: one
+// holding an escape that sets the window title, and one of a megabyte.
+func TestCheckOutputKeyNames(t *testing.T) {
+	for name, key := range map[string]string{
+		"title escape": "\x1b]0;pwned\x07running_count",
+		"megabyte":     strings.Repeat("k", 1<<20) + "_count",
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			body, err := json.Marshal(map[string]any{"redis": map[string]any{key: "seven"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.fake.SetStatusOverride(projectID, body)
+			r := checkOne(t, f.load(t, f.baseTarget()))
+			if r.Failure == nil {
+				t.Fatal("the check passed; want the bad count refused")
+			}
+			var out bytes.Buffer
+			if _, err := PrintDCS(&out, []TargetResult{r}); err != nil {
+				t.Fatal(err)
+			}
+			if text := out.String(); strings.ContainsAny(text, "\x1b\x07") || len(text) > 4096 || !strings.Contains(text, "field redis.") {
+				t.Errorf("%d bytes, want the field named, printable and short:\n%q", len(text), redact.Cut(text, 600))
+			}
+		})
 	}
 }

@@ -142,7 +142,7 @@ func DecodeStatus(body []byte) (*StatusReport, error) {
 		if state, ok := strings.CutSuffix(key, countSuffix); ok && state != "" {
 			n, present, err := parseCount(raw)
 			if err != nil {
-				return nil, &DecodeError{API: APIInstanceStatus, Field: key, Err: err}
+				return nil, &DecodeError{API: APIInstanceStatus, Field: redact.Key(key), Err: err}
 			}
 			if present {
 				r.Total[state] = n
@@ -154,7 +154,7 @@ func DecodeStatus(body []byte) (*StatusReport, error) {
 		}
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &fields); err != nil {
-			return nil, &DecodeError{API: APIInstanceStatus, Field: key, Err: err}
+			return nil, &DecodeError{API: APIInstanceStatus, Field: redact.Key(key), Err: err}
 		}
 		counts := map[string]int64{}
 		for name, v := range fields {
@@ -164,7 +164,7 @@ func DecodeStatus(body []byte) (*StatusReport, error) {
 			}
 			n, present, err := parseCount(v)
 			if err != nil {
-				return nil, &DecodeError{API: APIInstanceStatus, Field: key + "." + name, Err: err}
+				return nil, &DecodeError{API: APIInstanceStatus, Field: redact.Key(key + "." + name), Err: err}
 			}
 			if present {
 				counts[state] = n
