@@ -117,3 +117,28 @@ func TestCheckOutputKeyNames(t *testing.T) {
 		})
 	}
 }
+
+// --dcs.check explains a redirect: the step, the status, the Location's
+// host alone, and that the endpoint is probably wrong.
+func TestCheckExplainsRedirect(t *testing.T) {
+	f := newFixture(t)
+	f.fake.InjectFault(projectID, "", dcsapitest.Fault{Kind: dcsapitest.FaultRedirect, Status: 301,
+		Location: "https://console.example.com:8443/login?token=leak"})
+	r := checkOne(t, f.load(t, f.baseTarget()))
+	if r.Failure == nil {
+		t.Fatal("the check passed; want the redirect refused")
+	}
+	var out bytes.Buffer
+	if _, err := PrintDCS(&out, []TargetResult{r}); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, want := range []string{"status call: HTTP 301", "console.example.com:8443", "never follows", "endpoint is probably wrong", "proxy"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "leak") || strings.Contains(text, "/login") {
+		t.Errorf("the Location's path or query is shown:\n%s", text)
+	}
+}

@@ -5,6 +5,7 @@ package dcsapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -59,7 +60,7 @@ type Options struct {
 	ProjectID   string
 	APIVersion  APIVersion // V2 when empty
 	Credentials CredentialProvider
-	HTTPClient  *http.Client // http.DefaultClient when nil
+	HTTPClient  *http.Client // http.DefaultTransport when nil; redirects are never followed
 	UserAgent   string
 	Retry       *RetryPolicy // DefaultRetryPolicy when nil
 	// OnRequest, when set, is told of every HTTP attempt, with the API name
@@ -109,9 +110,7 @@ func New(opts Options) (*Client, error) {
 	default:
 		return nil, fmt.Errorf("dcsapi: unknown API version %q", opts.APIVersion)
 	}
-	if c.opts.HTTPClient == nil {
-		c.opts.HTTPClient = http.DefaultClient
-	}
+	c.opts.HTTPClient = withoutRedirects(c.opts.HTTPClient)
 	if c.opts.Retry == nil {
 		c.opts.Retry = &DefaultRetryPolicy
 	}
@@ -259,6 +258,9 @@ func (c *Client) attempt(ctx context.Context, api string, base *url.URL, path, r
 	}
 	defer resp.Body.Close()
 	c.count(api, statusCode(resp.StatusCode))
+	if isRedirect(resp.StatusCode) {
+		return 0, newRedirectError(api, resp)
+	}
 
 	limit := c.opts.MaxBodyBytes
 	if resp.StatusCode >= 400 {
@@ -371,6 +373,50 @@ func scrubURLError(err error) error {
 	return err
 }
 
+// withoutRedirects returns a copy of client (or of a default client, for
+// nil) that never follows a redirect but hands the 3xx answer back, as the
+// SDK's client does (AllowRedirects false, core/impl/default_http_client.go
+// and core/config/http_config.go). A redirect followed would carry the
+// signed request, its X-Security-Token and X-Project-Id to whatever host the
+// Location names, over plain http too, and the answer from there would be
+// taken for the API's.
+func withoutRedirects(client *http.Client) *http.Client {
+	c := &http.Client{}
+	if client != nil {
+		*c = *client // a copy of the settings; the transport, and with it the connections, stays shared
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c
+}
+
+func isRedirect(status int) bool { return status >= 300 && status <= 399 }
+
+// RedirectError is a 3xx answer, which the client never follows. Location
+// holds only the host the answer pointed to: its path and query can carry
+// a token, and its user part a password.
+type RedirectError struct {
+	API        string
+	StatusCode int
+	Location   string // host[:port] of the Location header; "" when it had none
+	RequestID  string
+}
+
+func (e *RedirectError) Error() string {
+	to := "without a Location"
+	if e.Location != "" {
+		to = "to host " + e.Location
+	}
+	return fmt.Sprintf("%s: HTTP %d redirect %s, not followed", e.API, e.StatusCode, to)
+}
+
+func newRedirectError(api string, resp *http.Response) *RedirectError {
+	e := &RedirectError{API: api, StatusCode: resp.StatusCode, RequestID: redact.Text(resp.Header.Get("X-Request-Id"), redact.MaxID)}
+	if loc := resp.Header.Get("Location"); loc != "" {
+		e.Location = cmp.Or(redact.Host(loc), "(the same host)")
+	}
+	return e
+}
+
 // TransportOptions describe how to reach an endpoint.
 type TransportOptions struct {
 	ProxyURL           *url.URL // HTTPS_PROXY/NO_PROXY from the environment when nil
@@ -408,5 +454,5 @@ func NewHTTPClient(o TransportOptions) (*http.Client, error) {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
-	return &http.Client{Transport: transport}, nil
+	return withoutRedirects(&http.Client{Transport: transport}), nil
 }

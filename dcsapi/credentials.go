@@ -246,6 +246,7 @@ func (m *MetadataCredentials) fetch(ctx context.Context) (Credentials, time.Time
 	if client == nil {
 		client = &http.Client{Timeout: 3 * time.Second}
 	}
+	client = withoutRedirects(client)
 	token := m.sessionToken(ctx, client, endpoint)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/openstack/latest/securitykey", nil)
 	if err != nil {
@@ -261,6 +262,9 @@ func (m *MetadataCredentials) fetch(ctx context.Context) (Credentials, time.Time
 	}
 	defer resp.Body.Close()
 	m.count(statusCode(resp.StatusCode))
+	if isRedirect(resp.StatusCode) {
+		return Credentials{}, time.Time{}, newRedirectError(APIMetadata, resp)
+	}
 	var buf bytes.Buffer
 	if err := readCapped(&buf, resp.Body, 64<<10, resp.ContentLength); err != nil {
 		return Credentials{}, time.Time{}, fmt.Errorf("metadata service: %w", shown(err))

@@ -94,7 +94,8 @@ func retryable(err error) bool {
 		return IsThrottled(err) || (e.StatusCode >= 500 && !IsAuthFailure(err))
 	}
 	var d *DecodeError
-	if errors.As(err, &d) || errors.Is(err, ErrResponseTooLarge) {
+	var r *RedirectError
+	if errors.As(err, &d) || errors.As(err, &r) || errors.Is(err, ErrResponseTooLarge) {
 		return false
 	}
 	var c *CredentialsError

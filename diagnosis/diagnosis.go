@@ -62,7 +62,10 @@ func Diagnose(step Step, err error, t config.Target) Finding {
 	var decodeErr *dcsapi.DecodeError
 	var lookupErr *dcsapi.ProjectLookupError
 	var noProject *dcsapi.NoProjectError
+	var redirect *dcsapi.RedirectError
 	switch {
+	case errors.As(err, &redirect):
+		f.StatusCode, f.RequestID = redirect.StatusCode, redirect.RequestID
 	case errors.As(err, &apiErr):
 		f.StatusCode, f.Code, f.RequestID = apiErr.StatusCode, apiErr.Code, apiErr.RequestID
 		if f.Code == strconv.Itoa(f.StatusCode) {
@@ -93,6 +96,8 @@ func Diagnose(step Step, err error, t config.Target) Finding {
 		f.Hint = iamRefusedHint
 	case errors.As(err, &noProject):
 		f.Hint = noProjectHint(noProject)
+	case redirect != nil:
+		f.Hint = redirectHint(f.Step, redirect, t)
 	case apiErr != nil:
 		f.Hint = apiHint(f.Step, apiErr, t)
 	default:
@@ -137,7 +142,10 @@ func stepOf(step Step, err error) Step {
 	api := ""
 	var apiErr *dcsapi.APIError
 	var decodeErr *dcsapi.DecodeError
+	var redirect *dcsapi.RedirectError
 	switch {
+	case errors.As(err, &redirect):
+		api = redirect.API
 	case errors.As(err, &apiErr):
 		api = apiErr.API
 	case errors.As(err, &decodeErr):
@@ -219,6 +227,20 @@ func apiHint(step Step, e *dcsapi.APIError, t config.Target) string {
 		return "The cloud service failed: usually temporary, and the next attempt may succeed. If it persists, give the request id to the cloud's support."
 	}
 	return ""
+}
+
+// redirectHint explains a 3xx answer. The API does not redirect (the SDK
+// does not follow redirects, AllowRedirects false in
+// core/impl/default_http_client.go), so one comes from a wrong endpoint (a
+// console or portal address, http instead of https) or from a proxy or
+// gateway in between that rewrites it.
+func redirectHint(step Step, e *dcsapi.RedirectError, t config.Target) string {
+	to := "elsewhere"
+	if e.Location != "" {
+		to = "to " + e.Location
+	}
+	return fmt.Sprintf("%s answered with a redirect %s, which the exporter never follows (it would carry the signed request and the security token there): "+
+		"the endpoint is probably wrong (check scheme, host and path against the region's API endpoint), or a proxy in between rewrites it.", endpointOf(step, t), to)
 }
 
 // iamRefusedHint explains an IAM project lookup that the key may not make.
