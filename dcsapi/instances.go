@@ -48,6 +48,13 @@ type Tag struct {
 	Value string
 }
 
+// The names of the listing's bounds, as LimitError.Limit, after the
+// configuration keys that set them.
+const (
+	LimitMaxInstances   = "max_instances"
+	LimitListingTimeout = "listing_timeout"
+)
+
 // ListPageSize is the largest page the list API serves.
 const ListPageSize = 1000
 

@@ -137,6 +137,9 @@ func DecodeStatus(body []byte) (*StatusReport, error) {
 		return nil, &DecodeError{API: APIInstanceStatus, Err: err}
 	}
 	r := &StatusReport{Total: map[string]int64{}, Engines: map[string]map[string]int64{}}
+	if err := checkStatusKeys(top, ""); err != nil {
+		return nil, err
+	}
 	for _, key := range sortedKeys(top) {
 		raw := top[key]
 		if state, ok := strings.CutSuffix(key, countSuffix); ok && state != "" {
@@ -156,6 +159,9 @@ func DecodeStatus(body []byte) (*StatusReport, error) {
 		if err := json.Unmarshal(raw, &fields); err != nil {
 			return nil, &DecodeError{API: APIInstanceStatus, Field: redact.Key(key), Err: err}
 		}
+		if err := checkStatusKeys(fields, key); err != nil {
+			return nil, err
+		}
 		counts := map[string]int64{}
 		for name, v := range fields {
 			state, ok := strings.CutSuffix(name, countSuffix)
@@ -173,6 +179,73 @@ func DecodeStatus(body []byte) (*StatusReport, error) {
 		r.Engines[key] = counts
 	}
 	return r, nil
+}
+
+// The bounds of a status answer. The documented answer has 13 states and 2
+// engines (v2) or fewer (v1); these leave room for years of additions, and
+// keep an answer of 340,000 made-up keys from becoming as many series.
+const (
+	MaxStatusEngines = 64 // engine objects in one answer
+	MaxStatusStates  = 64 // *_count states at the top, and in each engine
+	MaxStatusName    = 64 // bytes of an engine's or a state's name
+)
+
+// LimitError says that an answer went past one of the bounds the client
+// keeps on what it accepts and holds. The answer is refused whole.
+type LimitError struct {
+	API   string
+	Limit string // the bound's name, e.g. max_instances
+	Value string // its value
+	What  string // what went past it, e.g. "more than 50000 instances"
+}
+
+func (e *LimitError) Error() string {
+	s := fmt.Sprintf("answer refused: %s (limit %s = %s)", e.What, e.Limit, e.Value)
+	if e.API != "" {
+		s = e.API + ": " + s
+	}
+	return s
+}
+
+// checkStatusKeys refuses an answer's object (the top, or the engine named
+// engine) that has more engines or states than the bounds allow, or a name
+// longer than MaxStatusName. Only keys that would become series count:
+// "*_count" states, and objects at the top.
+func checkStatusKeys(fields map[string]json.RawMessage, engine string) error {
+	states, engines := 0, 0
+	for key, raw := range fields {
+		name, isState := strings.CutSuffix(key, countSuffix)
+		isEngine := engine == "" && !isState && firstByte(raw) == '{'
+		if !isState && !isEngine || isState && name == "" {
+			continue
+		}
+		where := redact.Key(key)
+		if engine != "" {
+			where = redact.Key(engine + "." + key)
+		}
+		if len(name) > MaxStatusName {
+			return &DecodeError{API: APIInstanceStatus, Field: where, Err: &LimitError{
+				Limit: "name length", Value: strconv.Itoa(MaxStatusName) + " bytes", What: fmt.Sprintf("a name of %d bytes", len(name))}}
+		}
+		if isState {
+			states++
+		} else {
+			engines++
+		}
+	}
+	scope := "at the top"
+	if engine != "" {
+		scope = "in engine " + redact.Key(engine)
+	}
+	switch {
+	case states > MaxStatusStates:
+		return &DecodeError{API: APIInstanceStatus, Err: &LimitError{
+			Limit: "states per engine", Value: strconv.Itoa(MaxStatusStates), What: fmt.Sprintf("%d states %s", states, scope)}}
+	case engines > MaxStatusEngines:
+		return &DecodeError{API: APIInstanceStatus, Err: &LimitError{
+			Limit: "engines", Value: strconv.Itoa(MaxStatusEngines), What: fmt.Sprintf("%d engines", engines)}}
+	}
+	return nil
 }
 
 // decodeObject requires body to be exactly one JSON object.

@@ -63,6 +63,7 @@ func Diagnose(step Step, err error, t config.Target) Finding {
 	var lookupErr *dcsapi.ProjectLookupError
 	var noProject *dcsapi.NoProjectError
 	var redirect *dcsapi.RedirectError
+	var limitErr *dcsapi.LimitError
 	switch {
 	case errors.As(err, &redirect):
 		f.StatusCode, f.RequestID = redirect.StatusCode, redirect.RequestID
@@ -98,6 +99,8 @@ func Diagnose(step Step, err error, t config.Target) Finding {
 		f.Hint = noProjectHint(noProject)
 	case redirect != nil:
 		f.Hint = redirectHint(f.Step, redirect, t)
+	case errors.As(err, &limitErr):
+		f.Hint = limitHint(f.Step, limitErr, t)
 	case apiErr != nil:
 		f.Hint = apiHint(f.Step, apiErr, t)
 	default:
@@ -241,6 +244,17 @@ func redirectHint(step Step, e *dcsapi.RedirectError, t config.Target) string {
 	}
 	return fmt.Sprintf("%s answered with a redirect %s, which the exporter never follows (it would carry the signed request and the security token there): "+
 		"the endpoint is probably wrong (check scheme, host and path against the region's API endpoint), or a proxy in between rewrites it.", endpointOf(step, t), to)
+}
+
+// limitHint explains an answer refused for going past a bound.
+func limitHint(step Step, e *dcsapi.LimitError, t config.Target) string {
+	switch e.Limit {
+	case dcsapi.LimitMaxInstances, dcsapi.LimitListingTimeout:
+		return fmt.Sprintf("The listing went past %s, and was stopped: the exporter keeps serving the last listing within --dcs.max-staleness, and the status counts as usual. "+
+			"If the project really has that many instances (or lists that slowly), raise %s for this target; otherwise %s is not the DCS API, or is misbehaving.", e.Limit, e.Limit, endpointOf(step, t))
+	}
+	return fmt.Sprintf("The status answer from %s has more engines or states, or longer names, than any DCS API sends (%s): it is not the DCS API, or is misbehaving. "+
+		"The last good counts are served within --dcs.max-staleness.", endpointOf(step, t), e.Limit)
 }
 
 // iamRefusedHint explains an IAM project lookup that the key may not make.
