@@ -44,6 +44,9 @@ func PrintConfig(w io.Writer, file string, cfg *config.Config) error {
 		row("iam_endpoint", redact.URL(t.IAMEndpoint)+iamUse)
 		row("api_version", t.APIVersion)
 		row("instances", enabled(t.Instances))
+		if t.Instances {
+			row("listing bounds", fmt.Sprintf("max_instances %d, listing_timeout %s", t.MaxInstances, t.ListingTimeout))
+		}
 		row("include_failure", fmt.Sprint(t.IncludeFailure))
 		row("timeout", t.Timeout.String())
 		row("proxy", proxyOf(t))

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dcs-exporter/dcs_exporter/dcsapi/dcsapitest"
 )
 
 // The log names a target's endpoint in every line about it, without the
@@ -50,5 +52,31 @@ func TestOversizedStatusAnswerKeepsLastCounts(t *testing.T) {
 	}
 	if logs := e.logs.String(); !strings.Contains(logs, "states per engine") {
 		t.Errorf("the log does not name the limit:\n%s", logs)
+	}
+}
+
+// An endless listing past the target's max_instances fails naming the
+// bound; the earlier listing is still served within the staleness bound,
+// and the status counts as usual.
+func TestEndlessListingKeepsEarlierListing(t *testing.T) {
+	e := newEnv(t, Options{MaxStaleness: 5 * time.Minute}, listedA+"    max_instances: 2000\n")
+	e.refresh("prod")
+	before := e.scrape("prod")
+	e.srv.InjectFault(projectA, dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultEndlessListing})
+	e.clock.Advance(time.Minute)
+	e.refresh("prod")
+	after := e.scrape("prod")
+	if got, want := instanceIDs(after, "dcs_instance_info"), instanceIDs(before, "dcs_instance_info"); len(got) != len(want) || len(got) == 0 {
+		t.Errorf("after the failed listing %d instances are served, want the earlier %d", len(got), len(want))
+	}
+	if up := linesOf(after, "dcs_up{"); !strings.HasSuffix(up, "} 1") {
+		t.Errorf("the status query is not up: %s", up)
+	}
+	st := e.exp.Target("prod").statusSnapshot(e.clock.Now())
+	if st.Listing == nil || st.Listing.Up || st.Listing.LastError == nil || !strings.Contains(st.Listing.LastError.Error(), "max_instances") {
+		t.Fatalf("listing status %+v: want it failing with an error naming max_instances", st.Listing)
+	}
+	if pages := e.srv.ProjectRequests(projectA, dcsapitest.APIListInstances); pages > 1+3 {
+		t.Errorf("%d listing calls, want the first listing's one and at most 3 of the endless one", pages)
 	}
 }

@@ -29,6 +29,14 @@ const (
 	DefaultTimeout          = 10 * time.Second
 	DefaultMetadataEndpoint = dcsapi.DefaultMetadataEndpoint
 	MaxTimeout              = 5 * time.Minute // so that a stuck API cannot pile up scrapes
+	// A listing may hold at most DefaultMaxInstances instances and take at
+	// most DefaultListingTimeout, all pages together, unless the target
+	// says otherwise: an endpoint that keeps sending pages then costs a
+	// bounded amount of memory and time.
+	DefaultMaxInstances   = dcsapi.DefaultMaxInstances
+	DefaultListingTimeout = 5 * time.Minute
+	MaxListingTimeout     = time.Hour
+	MaxMaxInstances       = 10_000_000
 )
 
 // Secret is a credential value that prints and marshals as "<secret>"; string() gives the value.
@@ -89,6 +97,8 @@ type Target struct {
 	TLS            TLS               `yaml:"tls"`
 	Labels         map[string]string `yaml:"labels"` // never nil
 	Instances      bool              `yaml:"instances"`
+	MaxInstances   int               `yaml:"max_instances"`   // bounds the listing's instances
+	ListingTimeout time.Duration     `yaml:"listing_timeout"` // bounds the whole listing
 	Credentials    Credentials       `yaml:"credentials"`
 	InstanceTags   []InstanceTag     `yaml:"instance_tags,omitempty"` // as listed; nil for none
 }
@@ -195,6 +205,8 @@ type targetSpec struct {
 	TLS            *TLS              `yaml:"tls"`
 	Labels         map[string]string `yaml:"labels" check:"label"`
 	Instances      *bool             `yaml:"instances"`
+	MaxInstances   *int              `yaml:"max_instances" check:"max_instances"`
+	ListingTimeout *time.Duration    `yaml:"listing_timeout" check:"listing_timeout"`
 	InstanceTags   []string          `yaml:"instance_tags"` // [] overrides the defaults' list
 	Credentials    *Credentials      `yaml:"credentials"`
 }
@@ -260,7 +272,8 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 	if err := p.credentials(s.Credentials, path+".credentials"); err != nil {
 		return Target{}, err
 	}
-	t := Target{APIVersion: DefaultAPIVersion, IncludeFailure: true, Timeout: DefaultTimeout, Labels: map[string]string{}}
+	t := Target{APIVersion: DefaultAPIVersion, IncludeFailure: true, Timeout: DefaultTimeout, Labels: map[string]string{},
+		MaxInstances: DefaultMaxInstances, ListingTimeout: DefaultListingTimeout}
 	m := *s // s with every unset key taken from d, then copied into t's field of the same name and type
 	for f, v := range reflect.ValueOf(&m).Elem().Fields() {
 		if v.IsZero() {

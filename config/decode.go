@@ -87,7 +87,7 @@ func (p *parser) shape(n *yaml.Node, t reflect.Type, check, path string, line in
 	switch t.Kind() {
 	case reflect.Bool:
 		err = when(n.ShortTag() != "!!bool", "must be true or false, got %s", describe(n))
-	case reflect.String, reflect.Int64: // Int64: time.Duration
+	case reflect.String, reflect.Int64, reflect.Int: // Int64: time.Duration
 		err = cmp.Or(when(n.Kind != yaml.ScalarNode || !slices.Contains(textTags, n.ShortTag()), "must be a string, got %s", describe(n)),
 			when(n.Value == "" || isNull(n), "must not be empty"))
 		if err == nil && check != "" {
@@ -205,14 +205,16 @@ var checks = map[string]func(p *parser, s string) error{
 			when(strings.HasPrefix(s, "__"), "label name %q is reserved: names starting with __ are internal to Prometheus", s),
 			when(reservedLabels[s], "label name %q is already used by the exporter", s))
 	},
-	"name":        matching(regexp.MustCompile(`^\P{Cc}*$`), "%q must not contain control characters"), // the target label's value
-	"region":      matching(regionRE, `invalid region %q: must be lowercase words joined by "-", e.g. "cn-north-4"`),
-	"project_id":  matching(regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`), "invalid project_id %q: must be 1 to 64 letters or digits"),
-	"api_version": matching(regexp.MustCompile(`^v[12]$`), `must be "v1" or "v2", got %q`),
-	"timeout": func(_ *parser, s string) error {
-		d, err := time.ParseDuration(s)
-		return cmp.Or(when(err != nil, "invalid duration %q", s), when(d <= 0, "must be greater than 0, got %q", s),
-			when(d > MaxTimeout, "must be at most %v, got %q", MaxTimeout, s))
+	"name":            matching(regexp.MustCompile(`^\P{Cc}*$`), "%q must not contain control characters"), // the target label's value
+	"region":          matching(regionRE, `invalid region %q: must be lowercase words joined by "-", e.g. "cn-north-4"`),
+	"project_id":      matching(regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`), "invalid project_id %q: must be 1 to 64 letters or digits"),
+	"api_version":     matching(regexp.MustCompile(`^v[12]$`), `must be "v1" or "v2", got %q`),
+	"timeout":         duration(MaxTimeout),
+	"listing_timeout": duration(MaxListingTimeout),
+	"max_instances": func(_ *parser, s string) error {
+		n, err := strconv.Atoi(s)
+		return cmp.Or(when(err != nil, "must be a whole number, got %q", s), when(n <= 0, "must be greater than 0, got %q", s),
+			when(n > MaxMaxInstances, "must be at most %d, got %q", MaxMaxInstances, s))
 	},
 	// Absolute, so that API paths can be appended; shown only through
 	// redact.URL, without user, password or query. A URL that does not
@@ -240,6 +242,15 @@ var checks = map[string]func(p *parser, s string) error{
 			when(err != nil, "cannot access file %s: %v", name, errors.Unwrap(err)),
 			when(err == nil && fi.IsDir(), "%q is a directory, not a file", p.abs(s)))
 	},
+}
+
+// duration is a check of a positive duration of at most limit.
+func duration(limit time.Duration) func(*parser, string) error {
+	return func(_ *parser, s string) error {
+		d, err := time.ParseDuration(s)
+		return cmp.Or(when(err != nil, "invalid duration %q", s), when(d <= 0, "must be greater than 0, got %q", s),
+			when(d > limit, "must be at most %v, got %q", limit, s))
+	}
 }
 
 // when returns the error described, or nil when bad is false.

@@ -71,7 +71,21 @@ type ListOptions struct {
 	// whole listing lets other calls through between pages. An error stops
 	// the listing with that error.
 	Gate func(ctx context.Context) (release func(), err error)
+	// MaxInstances bounds the instances a listing receives, counted page by
+	// page from the first; DefaultMaxInstances when 0. Past it the listing
+	// fails with a LimitError: the instance_num a server announces is only
+	// its word, and is never used to size anything.
+	MaxInstances int
+	// Timeout bounds the whole listing, every page and the project lookup
+	// together; past it the listing fails with a LimitError. 0 leaves only
+	// ctx's deadline.
+	Timeout time.Duration
 }
+
+// DefaultMaxInstances is the default of ListOptions.MaxInstances: 50 pages,
+// more than twice the largest fleet the exporter is measured with, and
+// about 60 MiB to list (BENCHMARKS.md).
+const DefaultMaxInstances = 50000
 
 // ListInstances returns every instance of the project, page by page. A
 // failure on any page fails the whole listing: a partial list would make
@@ -91,6 +105,24 @@ func (c *Client) ListInstances(ctx context.Context) ([]Instance, error) {
 // pages are read. An empty page before instance_num is reached fails the
 // listing, naming both numbers.
 func (c *Client) ListInstancesWith(ctx context.Context, o ListOptions) ([]Instance, error) {
+	if o.Timeout <= 0 {
+		return c.listInstances(ctx, o)
+	}
+	listCtx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	list, err := c.listInstances(listCtx, o)
+	if err != nil && ctx.Err() == nil && errors.Is(listCtx.Err(), context.DeadlineExceeded) {
+		return nil, &LimitError{API: APIListInstances, Limit: LimitListingTimeout, Value: o.Timeout.String(),
+			What: fmt.Sprintf("the listing took longer (%v)", err)}
+	}
+	return list, err
+}
+
+func (c *Client) listInstances(ctx context.Context, o ListOptions) ([]Instance, error) {
+	maxInstances := o.MaxInstances
+	if maxInstances <= 0 {
+		maxInstances = DefaultMaxInstances
+	}
 	pid, known := c.CachedProjectID()
 	if !known {
 		err := o.run(ctx, func(ctx context.Context) (err error) {
@@ -112,7 +144,7 @@ func (c *Client) ListInstancesWith(ctx context.Context, o ListOptions) ([]Instan
 		var page listPage
 		err := o.run(ctx, func(ctx context.Context) error {
 			return c.call(ctx, APIListInstances, c.endpoint, path, query, pid, func(body []byte) error {
-				return decodeListPage(body, &page)
+				return decodeListPage(body, &page, ListPageSize)
 			})
 		})
 		var apiErr *APIError
@@ -127,12 +159,15 @@ func (c *Client) ListInstancesWith(ctx context.Context, o ListOptions) ([]Instan
 			return nil, fmt.Errorf("%s: the page at offset %d is empty, but only %d of the %d instances announced (instance_num) have come",
 				APIListInstances, offset, received, page.total)
 		}
+		if received+n > maxInstances {
+			return nil, &LimitError{API: APIListInstances, Limit: LimitMaxInstances, Value: strconv.Itoa(maxInstances),
+				What: fmt.Sprintf("more than %d instances (%d announced as instance_num)", maxInstances, page.total)}
+		}
 		if all == nil {
-			// Sized for the announced total, so that a big listing is not
-			// copied over and over as it grows; but not beyond what a few
-			// pages hold, since the total is only the server's word.
-			all = make([]Instance, 0, min(max(page.total, n), 20*ListPageSize))
-			seen = make(map[string]int, cap(all))
+			// Sized for what came, never for the announced total, which is
+			// only the server's word; append grows it from there.
+			all = make([]Instance, 0, n)
+			seen = make(map[string]int, n)
 		}
 		for _, in := range page.instances {
 			// An instance can move between pages while we list; keep one.
@@ -264,18 +299,26 @@ func (w *wireInstance) instance() Instance {
 // and the total it announces (instance_num).
 func DecodeInstances(body []byte) (instances []Instance, total int, err error) {
 	var p listPage
-	if err := decodeListPage(body, &p); err != nil {
+	if err := decodeListPage(body, &p, ListPageSize); err != nil {
 		return nil, 0, err
 	}
 	return p.instances, p.total, nil
 }
 
-func decodeListPage(body []byte, p *listPage) error {
+// decodeListPage decodes one page, which may hold at most limit instances:
+// the page size asked for, which the API never exceeds. A page with more is
+// refused before it is decoded, so that a page of 8 MiB of tiny instances
+// costs a count of its items rather than hundreds of megabytes.
+func decodeListPage(body []byte, p *listPage, limit int) error {
 	if firstByte(body) != '{' {
 		if len(bytes.TrimSpace(body)) == 0 {
 			return &DecodeError{API: APIListInstances, Err: errors.New("empty body")}
 		}
 		return &DecodeError{API: APIListInstances, Err: errors.New("body is not a JSON object")}
+	}
+	if n := countItems(body, "instances"); n > limit {
+		return &DecodeError{API: APIListInstances, Field: "instances", Err: &LimitError{
+			Limit: "page size", Value: strconv.Itoa(limit), What: fmt.Sprintf("a page of %d instances, more than asked for", n)}}
 	}
 	var doc struct {
 		InstanceNum *json.RawMessage `json:"instance_num"`
@@ -402,4 +445,67 @@ func (n *numberValue) UnmarshalJSON(b []byte) error {
 		*n = numberValue(v)
 	}
 	return nil
+}
+
+// countItems counts the items of the arrays that are the value of key at the
+// top level of the JSON object body, by a scan that only follows nesting
+// and strings: a few nanoseconds a byte, and no allocation. On malformed
+// JSON the count means nothing, and the decoder refuses the body anyway.
+func countItems(body []byte, key string) int {
+	depth, count := 0, 0
+	counting, empty := false, true
+	lastKey := []byte(nil) // the last string seen at depth 1
+	for i := 0; i < len(body); i++ {
+		switch c := body[i]; c {
+		case '"':
+			start := i + 1
+			for i++; i < len(body) && body[i] != '"'; i++ {
+				if body[i] == '\\' {
+					i++
+				}
+			}
+			if depth == 1 {
+				lastKey = body[start:min(i, len(body))]
+			}
+			if counting && depth == 2 && empty {
+				count, empty = count+1, false
+			}
+		case '{', '[':
+			if counting && depth == 2 && empty {
+				count, empty = count+1, false
+			}
+			depth++
+			if depth == 2 && c == '[' && sameKey(lastKey, key) {
+				counting, empty = true, true
+			}
+		case '}', ']':
+			depth--
+			if depth < 2 {
+				counting = false
+			}
+		case ',':
+			if counting && depth == 2 {
+				empty = true
+			}
+		case ' ', '\t', '\r', '\n', ':':
+		default: // the first byte of a number, true, false or null
+			if counting && depth == 2 && empty {
+				count, empty = count+1, false
+			}
+		}
+	}
+	return count
+}
+
+// sameKey reports whether the raw JSON string raw names key as
+// encoding/json matches names: after unescaping, and ignoring case.
+func sameKey(raw []byte, key string) bool {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return strings.EqualFold(string(raw), key)
+	}
+	var s string
+	if json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &s) != nil {
+		return false
+	}
+	return strings.EqualFold(s, key)
 }
