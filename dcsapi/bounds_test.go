@@ -84,3 +84,50 @@ func redactCut(s string) string {
 	}
 	return s
 }
+
+// FuzzStatusKeys checks the status answer's bounds on any body: the decoder
+// never panics; what it accepts has at most MaxStatusEngines engines and
+// MaxStatusStates states at the top and in each, with names of at most
+// MaxStatusName bytes; what it refuses, it refuses in a short printable
+// error.
+func FuzzStatusKeys(f *testing.F) {
+	f.Add(statusBody(2, 13, state))
+	f.Add(statusBody(dcsapi.MaxStatusEngines, dcsapi.MaxStatusStates, state))
+	f.Add(statusBody(dcsapi.MaxStatusEngines+1, 1, state))
+	f.Add(statusBody(1, dcsapi.MaxStatusStates+1, state))
+	f.Add([]byte(`{"` + strings.Repeat(`\u001b`, 30) + `_count": 1, "redis": {"_count": 1, "x": {}}}`))
+	f.Add([]byte(`{"REDIS": {"running_count": "1"}, "redis": {"running_count": 2}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := dcsapi.DecodeStatus(body)
+		if err != nil {
+			text := err.Error()
+			if len(text) > 1024 {
+				t.Fatalf("error of %d bytes", len(text))
+			}
+			for _, c := range text {
+				if c < 0x20 || c == 0x7f || c == 0x1b {
+					t.Fatalf("error %q holds a control character", text)
+				}
+			}
+			return
+		}
+		if len(r.Engines) > dcsapi.MaxStatusEngines || len(r.Total) > dcsapi.MaxStatusStates {
+			t.Fatalf("%d engines and %d states accepted", len(r.Engines), len(r.Total))
+		}
+		for engine, states := range r.Engines {
+			if len(engine) > dcsapi.MaxStatusName || len(states) > dcsapi.MaxStatusStates {
+				t.Fatalf("engine of %d bytes with %d states accepted", len(engine), len(states))
+			}
+			for s := range states {
+				if len(s) > dcsapi.MaxStatusName {
+					t.Fatalf("state of %d bytes accepted", len(s))
+				}
+			}
+		}
+		for s := range r.Total {
+			if len(s) > dcsapi.MaxStatusName {
+				t.Fatalf("state of %d bytes accepted", len(s))
+			}
+		}
+	})
+}

@@ -78,7 +78,8 @@ func Printable(s string) string {
 // escapeLength is the length of the terminal escape sequence that starts s
 // (with ESC, or the C1 CSI or OSC character): a control sequence (ESC [
 // ... final byte), an operating system command (ESC ] ... BEL or ESC \),
-// or ESC and one character.
+// or ESC and one ASCII character. It never ends inside a character: what
+// is not a well-formed sequence ends before the first odd byte.
 func escapeLength(s string) int {
 	r, n := utf8.DecodeRuneInString(s)
 	kind := byte(0)
@@ -87,29 +88,28 @@ func escapeLength(s string) int {
 		kind = '['
 	case r == 0x9d:
 		kind = ']'
-	case len(s) > n:
+	case len(s) > n && s[n] >= 0x20 && s[n] <= 0x7e:
 		kind = s[n]
 		n++ // ESC and the character after it
 	}
 	switch kind {
 	case '[': // parameters and intermediates, then a final byte in @ to ~
-		for n < len(s) {
-			c := s[n]
-			n++
-			if c >= 0x40 && c <= 0x7e {
-				break
-			}
-			if c < 0x20 || c > 0x7e {
-				return n - 1 // not a well-formed sequence: stop before the odd byte
+		for i := n; i < len(s); i++ {
+			switch c := s[i]; {
+			case c >= 0x40 && c <= 0x7e:
+				return i + 1
+			case c < 0x20 || c > 0x7e:
+				return i
 			}
 		}
-	case ']': // up to BEL or ST (ESC \), at most a line's worth
-		for end := min(len(s), n+256); n < end; n++ {
-			if s[n] == 0x07 {
-				return n + 1
-			}
-			if s[n] == 0x1b && n+1 < len(s) && s[n+1] == '\\' {
-				return n + 2
+		return len(s)
+	case ']': // up to BEL or ST (ESC \), within a line's worth
+		for i := n; i < min(len(s), n+256); i++ {
+			switch {
+			case s[i] == 0x07:
+				return i + 1
+			case s[i] == 0x1b && i+1 < len(s) && s[i+1] == '\\':
+				return i + 2
 			}
 		}
 	}
