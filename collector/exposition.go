@@ -267,9 +267,13 @@ func renderInstances(list []listedInstance, tags []config.InstanceTag) instanceL
 				buf = appendTail(buf, 1, id, labelPair{"status", in.status})
 			// The API gives memory in MB and capacity in GB; Prometheus wants bytes.
 			case famInstanceMemoryMax:
-				buf = appendTail(buf, float64(in.maxMemoryMB)*(1<<20), id)
+				if in.maxMemoryMB != dcsapi.MemoryUnknown {
+					buf = appendTail(buf, float64(in.maxMemoryMB)*(1<<20), id)
+				}
 			case famInstanceMemoryUsed:
-				buf = appendTail(buf, float64(in.usedMemoryMB)*(1<<20), id)
+				if in.usedMemoryMB != dcsapi.MemoryUnknown {
+					buf = appendTail(buf, float64(in.usedMemoryMB)*(1<<20), id)
+				}
 			case famInstanceCapacity:
 				buf = appendTail(buf, in.capacityGB*(1<<30), id)
 			case famInstanceCreated:

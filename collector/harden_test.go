@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +79,32 @@ func TestEndlessListingKeepsEarlierListing(t *testing.T) {
 	}
 	if pages := e.srv.ProjectRequests(projectA, dcsapitest.APIListInstances); pages > 1+3 {
 		t.Errorf("%d listing calls, want the first listing's one and at most 3 of the endless one", pages)
+	}
+}
+
+// An instance with a negative memory size keeps its other series, loses
+// only that one, and the listing logs it once.
+func TestOddMemorySizeDropsOneSeries(t *testing.T) {
+	fleet := smallFleet()
+	fleet[0].MaxMemoryMB = -5
+	e := newEnv(t, Options{}, listedA)
+	e.srv.SetInstances(projectA, fleet)
+	e.refresh("prod")
+	e.clock.Advance(time.Hour)
+	e.refresh("prod")
+	got := e.scrape("prod")
+	if ids := instanceIDs(got, "dcs_instance_memory_max_bytes"); len(ids) != len(fleet)-1 || slices.Contains(ids, fleet[0].ID) {
+		t.Errorf("dcs_instance_memory_max_bytes for %v, want every instance but %s", ids, fleet[0].ID)
+	}
+	for _, metric := range []string{"dcs_instance_info", "dcs_instance_memory_used_bytes"} {
+		if ids := instanceIDs(got, metric); len(ids) != len(fleet) {
+			t.Errorf("%s for %d instances, want all %d", metric, len(ids), len(fleet))
+		}
+	}
+	if strings.Contains(got, "-5.24288e+06") || strings.Contains(got, "-5242880") {
+		t.Error("the negative size is served")
+	}
+	if n := strings.Count(e.logs.String(), "memory sizes that cannot be"); n != 2 {
+		t.Errorf("logged %d times over two listings, want once per listing:\n%s", n, e.logs)
 	}
 }

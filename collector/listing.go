@@ -215,7 +215,7 @@ func (t *Target) listInstances(ctx context.Context, now time.Time) ([]dcsapi.Ins
 	// status queries of scrapes get their turn between pages, and a listing
 	// of many pages is not cut short by a deadline meant for one call.
 	return t.client.ListInstancesWith(ctx, dcsapi.ListOptions{PageTimeout: t.cfg.Timeout, Gate: t.ex.gate,
-		MaxInstances: t.cfg.MaxInstances, Timeout: t.cfg.ListingTimeout})
+		MaxInstances: t.cfg.MaxInstances, Timeout: t.cfg.ListingTimeout, Logger: t.logger})
 }
 
 var errBackingOff = errors.New("listing skipped while the target backs off after refused credentials or throttling")

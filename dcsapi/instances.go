@@ -9,12 +9,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // Instance is one DCS instance, reduced to the fields the exporter uses.
@@ -26,10 +29,13 @@ type Instance struct {
 	Status        string // e.g. RUNNING, ERROR
 	SpecCode      string
 	CapacityGB    float64 // capacity, or capacity_minor (e.g. 0.125) when capacity is 0
-	MaxMemoryMB   int64
-	UsedMemoryMB  int64
-	ChargingMode  int64 // 0 pay-per-use, 1 yearly/monthly
-	AZCodes       []string
+	// MaxMemoryMB and UsedMemoryMB are MemoryUnknown when the API sent a
+	// number that cannot be a size: negative, not finite, or more bytes
+	// than an int64 holds.
+	MaxMemoryMB  int64
+	UsedMemoryMB int64
+	ChargingMode int64 // 0 pay-per-use, 1 yearly/monthly
+	AZCodes      []string
 
 	// Who owns the instance and when it may be maintained. A field sent
 	// with a type that cannot mean it is left empty, and only that field:
@@ -41,6 +47,13 @@ type Instance struct {
 	ServiceUpgrade      *bool  // whether an upgrade task is pending; nil when not sent
 	CreatedAt           time.Time
 }
+
+// MemoryUnknown is a memory size the API sent as a number that cannot be
+// one; the exporter leaves that series out for that instance.
+const MemoryUnknown = -1
+
+// maxMemoryMB is the largest size in MB whose bytes fit in an int64.
+const maxMemoryMB = math.MaxInt64 >> 20
 
 // Tag is one of an instance's resource tags.
 type Tag struct {
@@ -65,6 +78,9 @@ type ListOptions struct {
 	// then not cut short by one deadline meant for a single call. 0 leaves
 	// only ctx's deadline.
 	PageTimeout time.Duration
+	// Logger, when set, is told once per listing of the fields left out
+	// because their values cannot be (see Instance.MaxMemoryMB).
+	Logger *slog.Logger
 	// Gate, when set, is called before each of those calls and may block,
 	// for instance until a concurrency limit has room; release is called
 	// when the call is done. Taking the gate per call rather than for the
@@ -138,6 +154,7 @@ func (c *Client) listInstances(ctx context.Context, o ListOptions) ([]Instance, 
 		all      []Instance
 		seen     map[string]int
 		received int
+		dropped  droppedFields
 	)
 	for offset, pages := 0, 0; ; pages++ {
 		query := "include_failure=true&limit=" + strconv.Itoa(ListPageSize) + "&offset=" + strconv.Itoa(offset)
@@ -180,6 +197,7 @@ func (c *Client) listInstances(ctx context.Context, o ListOptions) ([]Instance, 
 		}
 		received += n
 		offset += n
+		dropped.add(page.dropped)
 		if n < ListPageSize || received >= page.total {
 			break
 		}
@@ -189,6 +207,7 @@ func (c *Client) listInstances(ctx context.Context, o ListOptions) ([]Instance, 
 			return nil, fmt.Errorf("%s: more pages than the %d instances announced", APIListInstances, page.total)
 		}
 	}
+	dropped.log(o.Logger)
 	return all, nil
 }
 
@@ -213,6 +232,7 @@ func (o ListOptions) run(ctx context.Context, call func(context.Context) error) 
 type listPage struct {
 	total     int
 	instances []Instance
+	dropped   droppedFields
 }
 
 // wireInstance is InstanceListInfo (OTC api-ref "Querying All DCS Instances",
@@ -233,8 +253,8 @@ type wireInstance struct {
 	SpecCode            textValue   `json:"spec_code"`
 	Capacity            numberValue `json:"capacity"`
 	CapacityMinor       numberValue `json:"capacity_minor"`
-	MaxMemory           numberValue `json:"max_memory"`
-	UsedMemory          numberValue `json:"used_memory"`
+	MaxMemory           sizeValue   `json:"max_memory"`
+	UsedMemory          sizeValue   `json:"used_memory"`
 	ChargingMode        numberValue `json:"charging_mode"`
 	AZCodes             []textValue `json:"az_codes"`
 	EnterpriseProjectID textValue   `json:"enterprise_project_id"`
@@ -258,8 +278,8 @@ func (w *wireInstance) instance() Instance {
 		Status:              string(w.Status),
 		SpecCode:            string(w.SpecCode),
 		CapacityGB:          float64(w.Capacity),
-		MaxMemoryMB:         int64(w.MaxMemory),
-		UsedMemoryMB:        int64(w.UsedMemory),
+		MaxMemoryMB:         w.MaxMemory.mb(),
+		UsedMemoryMB:        w.UsedMemory.mb(),
 		ChargingMode:        int64(w.ChargingMode),
 		EnterpriseProjectID: string(w.EnterpriseProjectID),
 		MaintainBegin:       string(w.MaintainBegin),
@@ -349,10 +369,14 @@ func decodeListPage(body []byte, p *listPage, limit int) error {
 	p.total = int(total)
 	p.instances = make([]Instance, 0, len(doc.Instances))
 	for i := range doc.Instances {
-		if doc.Instances[i].InstanceID == "" {
+		w := &doc.Instances[i]
+		if w.InstanceID == "" {
 			return &DecodeError{API: APIListInstances, Field: fmt.Sprintf("instances[%d].instance_id", i), Err: errors.New("missing")}
 		}
-		p.instances = append(p.instances, doc.Instances[i].instance())
+		p.instances = append(p.instances, w.instance())
+		if w.MaxMemory.odd || w.UsedMemory.odd {
+			p.dropped.note(&p.instances[len(p.instances)-1], w)
+		}
 	}
 	return nil
 }
@@ -425,6 +449,85 @@ func (t *timeValue) UnmarshalJSON(b []byte) error {
 		*t = timeValue{}
 	}
 	return nil
+}
+
+// sizeValue is numberValue for a size in MB, which also knows whether the
+// API sent a number that cannot be one: negative, beyond float64, not
+// finite ("NaN" in a string), or more bytes than an int64 holds. Such a
+// value costs its field (MemoryUnknown), and is counted for the log.
+type sizeValue struct {
+	v   float64
+	odd bool
+}
+
+func (s *sizeValue) UnmarshalJSON(b []byte) error {
+	*s = sizeValue{}
+	b = bytes.Trim(b, `"`)
+	if len(b) == 0 || string(b) == "null" || !numberLike(b) {
+		return nil // absent, or an odd type: 0, as numberValue does
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange):
+	case err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > maxMemoryMB:
+		*s = sizeValue{v: v, odd: true}
+	default:
+		s.v = v
+	}
+	return nil
+}
+
+// numberLike reports whether b starts as a number or a non-finite name
+// would, so that other strings cost no ParseFloat error.
+func numberLike(b []byte) bool {
+	c := b[0]
+	return c == '-' || c == '+' || c == '.' || '0' <= c && c <= '9' || c == 'N' || c == 'n' || c == 'I' || c == 'i'
+}
+
+func (s sizeValue) mb() int64 {
+	if s.odd {
+		return MemoryUnknown
+	}
+	return int64(s.v)
+}
+
+// droppedFields counts the fields of a listing left out for values that
+// cannot be, to log them once per listing with one example.
+type droppedFields struct {
+	n                int
+	exampleID, field string
+	exampleValue     float64
+}
+
+func (d *droppedFields) note(in *Instance, w *wireInstance) {
+	for _, f := range [...]struct {
+		name string
+		v    sizeValue
+	}{{"max_memory", w.MaxMemory}, {"used_memory", w.UsedMemory}} {
+		if f.v.odd {
+			if d.n == 0 {
+				d.exampleID, d.field, d.exampleValue = in.ID, f.name, f.v.v
+			}
+			d.n++
+		}
+	}
+}
+
+func (d *droppedFields) add(o droppedFields) {
+	if d.n == 0 {
+		*d = o
+		return
+	}
+	d.n += o.n
+}
+
+func (d *droppedFields) log(logger *slog.Logger) {
+	if d.n == 0 || logger == nil {
+		return
+	}
+	logger.Warn("instance listing: memory sizes that cannot be (negative, not finite or beyond int64 bytes) are left out for their instances",
+		"fields", d.n, "example_instance_id", redact.Text(d.exampleID, redact.MaxID), "example_field", d.field,
+		"example_value", strconv.FormatFloat(d.exampleValue, 'g', -1, 64))
 }
 
 // numberValue takes a number or a numeric string (".125"); null, "",

@@ -162,3 +162,31 @@ func peakRSS() string {
 	}
 	return "unknown"
 }
+
+// Memory sizes that cannot be (issue 19: max_memory -5 became -5,242,880
+// bytes, used_memory 1e308 overflowed into a negative number) cost their
+// field, and only it.
+func TestOddMemorySizesDropTheirField(t *testing.T) {
+	for value, unknown := range map[string]bool{
+		`-5`: true, `1e308`: true, `1e309`: true, `"NaN"`: true, `"-Inf"`: true, `"+Inf"`: true,
+		`8796093022208`: true, `-0.5`: true,
+		`8796093022207`: false, `1024`: false, `"2048"`: false, `null`: false, `"abc"`: false, `0`: false,
+	} {
+		body := `{"instance_num": 1, "instances": [{"instance_id": "a", "name": "n", "capacity": 2,
+			"max_memory": ` + value + `, "used_memory": ` + value + `}]}`
+		list, _, err := dcsapi.DecodeInstances([]byte(body))
+		if err != nil || len(list) != 1 {
+			t.Fatalf("%s: got %v, %v; want the instance", value, list, err)
+		}
+		in := list[0]
+		if got := in.MaxMemoryMB == dcsapi.MemoryUnknown && in.UsedMemoryMB == dcsapi.MemoryUnknown; got != unknown {
+			t.Errorf("%s: max %d, used %d; want unknown %t", value, in.MaxMemoryMB, in.UsedMemoryMB, unknown)
+		}
+		if !unknown && (in.MaxMemoryMB < 0 || in.UsedMemoryMB < 0) {
+			t.Errorf("%s: a negative size kept: %d, %d", value, in.MaxMemoryMB, in.UsedMemoryMB)
+		}
+		if in.Name != "n" || in.CapacityGB != 2 {
+			t.Errorf("%s: the rest of the instance is lost: %+v", value, in)
+		}
+	}
+}
