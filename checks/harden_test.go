@@ -3,9 +3,12 @@ package checks
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi/dcsapitest"
 	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
@@ -140,5 +143,32 @@ func TestCheckExplainsRedirect(t *testing.T) {
 	}
 	if strings.Contains(text, "leak") || strings.Contains(text, "/login") {
 		t.Errorf("the Location's path or query is shown:\n%s", text)
+	}
+}
+
+// --config.check notes a secret file that anyone may read, and refuses
+// /dev/zero as one before anything is read from it.
+func TestConfigCheckCredentialFiles(t *testing.T) {
+	f := newFixture(t)
+	for name, mode := range map[string]os.FileMode{"ak": 0o600, "sk": 0o644} {
+		if err := os.WriteFile(filepath.Join(f.dir, name), []byte(checkSK+"\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(filepath.Join(f.dir, name), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tg := f.baseTarget()
+	tg["credentials"] = "{access_key_file: ak, secret_key_file: sk}"
+	var out bytes.Buffer
+	if err := PrintConfig(&out, "dcs_exporter.yml", f.load(t, tg)); err != nil {
+		t.Fatal(err)
+	}
+	if text := out.String(); !strings.Contains(text, "warn: ") || !strings.Contains(text, filepath.Join(f.dir, "sk")+" can be read by every user") {
+		t.Errorf("no note of the world-readable secret file:\n%s", text)
+	}
+	tg["credentials"] = "{access_key_file: ak, secret_key_file: /dev/zero}"
+	if _, err := config.Load(f.write(t, tg)); err == nil || !strings.Contains(err.Error(), "character device") {
+		t.Errorf("/dev/zero as secret_key_file: got %v, want it refused", err)
 	}
 }

@@ -61,9 +61,9 @@ type Credentials struct {
 	SecurityToken Secret `yaml:"security_token,omitempty"`
 
 	// Resolved against the config's folder by Load; read at use, so rotated keys are picked up.
-	AccessKeyFile     string `yaml:"access_key_file,omitempty" check:"file"`
-	SecretKeyFile     string `yaml:"secret_key_file,omitempty" check:"file"`
-	SecurityTokenFile string `yaml:"security_token_file,omitempty" check:"file"`
+	AccessKeyFile     string `yaml:"access_key_file,omitempty" check:"secret_file"`
+	SecretKeyFile     string `yaml:"secret_key_file,omitempty" check:"secret_file"`
+	SecurityTokenFile string `yaml:"security_token_file,omitempty" check:"secret_file"`
 
 	Env              bool   `yaml:"env,omitempty"`                           // HUAWEICLOUD_SDK_AK, _SK and _SECURITY_TOKEN
 	Metadata         bool   `yaml:"metadata,omitempty"`                      // agency credentials from the ECS/CCE metadata service
@@ -295,6 +295,10 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 	for _, f := range []*string{&t.TLS.CAFile, &c.AccessKeyFile, &c.SecretKeyFile, &c.SecurityTokenFile} {
 		*f = p.abs(*f)
 	}
+	credentials := origin(path, "credentials", s.Credentials != nil)
+	p.noteReadableByAll(credentials+".access_key_file", c.AccessKeyFile)
+	p.noteReadableByAll(credentials+".secret_key_file", c.SecretKeyFile)
+	p.noteReadableByAll(credentials+".security_token_file", c.SecurityTokenFile)
 	if m.ProxyURL != nil {
 		t.ProxyURL, _ = url.Parse(p.cleanURL(*m.ProxyURL, ""))
 	}
@@ -332,6 +336,19 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 		t.InstanceTags = append(t.InstanceTags, tag)
 	}
 	return t, nil
+}
+
+// noteReadableByAll warns of a credential file that every user of the
+// machine may read (mode o+r). It is accepted, since a Kubernetes Secret is
+// mounted 0644 unless told otherwise, but the operator should know.
+func (p *parser) noteReadableByAll(field, file string) {
+	if file == "" {
+		return
+	}
+	if fi, err := os.Stat(file); err == nil && fi.Mode().Perm()&0o004 != 0 {
+		p.note(slog.LevelWarn, field, "credential file %s can be read by every user of this machine (mode %04o): "+
+			"make it readable by the exporter only (chmod o-r; defaultMode: 0400 for a Kubernetes Secret)", file, fi.Mode().Perm())
+	}
 }
 
 // cleanURL drops trailing slashes from a checked URL, and then the first of

@@ -21,6 +21,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
@@ -230,17 +231,18 @@ var checks = map[string]func(p *parser, s string) error{
 			when(u.Hostname() == "", "URL %q has no host", redact.URLOf(u)),
 			when(u.RawQuery != "" || u.ForceQuery || strings.Contains(s, "#"), "URL %q must not have a query or fragment (a part from ? or #, not shown)", redact.URLOf(u)))
 	},
-	// A file must exist; it is read at use. Lest a key pasted here reach the
-	// log, only a name like a path (a dot or slash, no key-like run) is shown.
-	"file": func(p *parser, s string) error {
-		fi, err := os.Stat(p.abs(s))
-		name := "(name withheld: it does not look like a path)"
-		if strings.ContainsAny(s, "./") && !keyLikeRE.MatchString(s) {
-			name = strconv.Quote(p.abs(s))
+	"file": func(p *parser, s string) error { _, err := checkFile(p, s); return err },
+	// A credential file, after following symlinks (Kubernetes mounts a
+	// Secret's keys so), is a regular file of at most 64 KiB: /dev/zero
+	// here would otherwise be read until memory runs out.
+	"secret_file": func(p *parser, s string) error {
+		fi, err := checkFile(p, s)
+		if err == nil {
+			if err = dcsapi.CheckCredentialFile(fi); err != nil {
+				err = fmt.Errorf("%s: %w", shownPath(p, s), err)
+			}
 		}
-		return cmp.Or(when(errors.Is(err, os.ErrNotExist), "file %s does not exist", name),
-			when(err != nil, "cannot access file %s: %v", name, errors.Unwrap(err)),
-			when(err == nil && fi.IsDir(), "%q is a directory, not a file", p.abs(s)))
+		return err
 	},
 }
 
@@ -251,6 +253,25 @@ func duration(limit time.Duration) func(*parser, string) error {
 		return cmp.Or(when(err != nil, "invalid duration %q", s), when(d <= 0, "must be greater than 0, got %q", s),
 			when(d > limit, "must be at most %v, got %q", limit, s))
 	}
+}
+
+// checkFile checks that a file exists; it is read at use.
+func checkFile(p *parser, s string) (os.FileInfo, error) {
+	fi, err := os.Stat(p.abs(s))
+	name := shownPath(p, s)
+	return fi, cmp.Or(when(errors.Is(err, os.ErrNotExist), "file %s does not exist", name),
+		when(err != nil, "cannot access file %s: %v", name, errors.Unwrap(err)),
+		when(err == nil && fi.IsDir(), "%q is a directory, not a file", p.abs(s)))
+}
+
+// shownPath quotes a file's path for an error. Lest a key pasted where a
+// path belongs reach the log, only a name like a path (a dot or slash, no
+// key-like run) is shown.
+func shownPath(p *parser, s string) string {
+	if strings.ContainsAny(s, "./") && !keyLikeRE.MatchString(s) {
+		return strconv.Quote(p.abs(s))
+	}
+	return "(name withheld: it does not look like a path)"
 }
 
 // when returns the error described, or nil when bad is false.

@@ -417,6 +417,9 @@ func newRedirectError(api string, resp *http.Response) *RedirectError {
 	return e
 }
 
+// maxCAFileBytes bounds tls.ca_file; the system's whole bundle is ~220 KiB.
+const maxCAFileBytes = 4 << 20
+
 // TransportOptions describe how to reach an endpoint.
 type TransportOptions struct {
 	ProxyURL           *url.URL // HTTPS_PROXY/NO_PROXY from the environment when nil
@@ -429,6 +432,11 @@ type TransportOptions struct {
 func NewHTTPClient(o TransportOptions) (*http.Client, error) {
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipVerify} //nolint:gosec // the user asks for it explicitly
 	if o.CAFile != "" {
+		// Bounded like a credential file, but roomier: a CA bundle is
+		// larger than a key, yet never a device or a megabytes-long file.
+		if info, err := os.Stat(o.CAFile); err == nil && (!info.Mode().IsRegular() || info.Size() > maxCAFileBytes) {
+			return nil, fmt.Errorf("CA file %s must be a regular file of at most %d KiB", o.CAFile, maxCAFileBytes>>10)
+		}
 		pem, err := os.ReadFile(o.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("reading CA file: %w", err)

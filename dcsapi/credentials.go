@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -146,6 +147,45 @@ func orInline(path string) string {
 	return path
 }
 
+// MaxCredentialFileBytes bounds a credential file: a key or a security
+// token is a few kilobytes at most, and a path that names /dev/zero or a
+// log file by mistake must not be read into memory whole.
+const MaxCredentialFileBytes = 64 << 10
+
+// ErrBadCredentialFile is wrapped by the errors of a credential file that
+// is not a regular file, or is larger than MaxCredentialFileBytes.
+var ErrBadCredentialFile = errors.New("a credential file must be a regular file (or a symlink to one) of at most 64 KiB")
+
+// CheckCredentialFile checks what a credential file's path leads to, after
+// following symlinks (Kubernetes mounts a Secret's keys as symlinks): a
+// regular file of at most MaxCredentialFileBytes.
+func CheckCredentialFile(info os.FileInfo) error {
+	switch {
+	case !info.Mode().IsRegular():
+		return fmt.Errorf("%w: this is %s", ErrBadCredentialFile, fileKind(info))
+	case info.Size() > MaxCredentialFileBytes:
+		return fmt.Errorf("%w: this one has %d bytes", ErrBadCredentialFile, info.Size())
+	}
+	return nil
+}
+
+// fileKind names what a path leads to, for errors.
+func fileKind(info os.FileInfo) string {
+	switch t := info.Mode().Type(); {
+	case info.IsDir():
+		return "a directory"
+	case t&os.ModeCharDevice != 0:
+		return "a character device"
+	case t&os.ModeDevice != 0:
+		return "a block device"
+	case t&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case t&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a regular file"
+}
+
 // read returns the file's content, reading it only when its identity, size or
 // modification time differ from the last read.
 func (w *watchedFile) read(path string) (string, error) {
@@ -153,12 +193,24 @@ func (w *watchedFile) read(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("reading %s: %w", path, errors.Unwrap(err))
 	}
+	if err := CheckCredentialFile(info); err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
 	if w.info != nil && os.SameFile(w.info, info) && w.info.ModTime().Equal(info.ModTime()) && w.info.Size() == info.Size() {
 		return w.content, nil
 	}
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("reading %s: %w", path, errors.Unwrap(err))
+	}
+	defer f.Close()
+	// The file may have changed since the check: never read past the bound.
+	data, err := io.ReadAll(io.LimitReader(f, MaxCredentialFileBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, errors.Unwrap(err))
+	}
+	if len(data) > MaxCredentialFileBytes {
+		return "", fmt.Errorf("reading %s: %w: it grew past that while being read", path, ErrBadCredentialFile)
 	}
 	w.info, w.content = info, strings.TrimSpace(string(data))
 	return w.content, nil

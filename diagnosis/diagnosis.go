@@ -320,6 +320,9 @@ func credentialsHint(e *dcsapi.CredentialsError, t config.Target) string {
 			path = pathErr.Path + " "
 		}
 		switch {
+		case errors.Is(e, dcsapi.ErrBadCredentialFile):
+			return "A credential file must be a regular file of at most 64 KiB holding only the key (a symlink to one is fine, as in a mounted Kubernetes Secret): " +
+				"check that the *_file path names the key file itself, not a device, a directory or another file."
 		case errors.Is(e, fs.ErrNotExist):
 			return "A credential file does not exist: check its path in the configuration, and that the Secret or volume holding it is mounted into the exporter."
 		case errors.Is(e, fs.ErrPermission):
