@@ -173,6 +173,16 @@ func Secrets(s string, secrets ...string) string {
 	if len(cut) == 0 {
 		return s
 	}
+	// A match found byte by byte may begin or end inside a character (a
+	// secret need not be valid UTF-8): cut whole characters.
+	for i := range cut {
+		for cut[i].start > 0 && !utf8.RuneStart(s[cut[i].start]) {
+			cut[i].start--
+		}
+		for cut[i].end < len(s) && !utf8.RuneStart(s[cut[i].end]) {
+			cut[i].end++
+		}
+	}
 	sortSpans(cut)
 	var b strings.Builder
 	b.Grow(len(s))
