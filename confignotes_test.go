@@ -41,3 +41,33 @@ func TestConfigNotesLogged(t *testing.T) {
 		}
 	}
 }
+
+// insecure_skip_verify is warned of at start and at every reload, naming
+// the target.
+func TestInsecureSkipVerifyLogged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dcs_exporter.yml")
+	src := "targets:\n  - name: lab\n    region: cn-north-4\n    credentials: {env: true}\n    tls: {insecure_skip_verify: true}\n"
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	a, err := newApp(context.Background(), []string{"--config.file=" + path}, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	for range 2 {
+		if err := a.reloader.reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, `target \"lab\": the TLS certificates of its API endpoints are NOT verified`) {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d warnings of insecure_skip_verify, want one at start and one at each of 2 reloads:\n%s", n, logs)
+	}
+}

@@ -299,6 +299,12 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 	p.noteReadableByAll(credentials+".access_key_file", c.AccessKeyFile)
 	p.noteReadableByAll(credentials+".secret_key_file", c.SecretKeyFile)
 	p.noteReadableByAll(credentials+".security_token_file", c.SecurityTokenFile)
+	// A note, so that it is logged at start and on every reload, and shown
+	// by --config.check, naming the target each time.
+	if t.TLS.InsecureSkipVerify {
+		p.note(slog.LevelWarn, origin(path, "tls", s.TLS != nil)+".insecure_skip_verify", "target %q: the TLS certificates of its API endpoints are NOT verified "+
+			"(insecure_skip_verify: true), so anyone on the network path can read the signed calls and answer them; set tls.ca_file instead", t.Name)
+	}
 	if m.ProxyURL != nil {
 		t.ProxyURL, _ = url.Parse(p.cleanURL(*m.ProxyURL, ""))
 	}

@@ -63,3 +63,20 @@ func TestCredentialFileReadableByAllNoted(t *testing.T) {
 		t.Errorf("notes %v for files only their group may read", cfg.Notes)
 	}
 }
+
+// insecure_skip_verify is noted as a warning for each target that has it,
+// naming the target, also when it comes from the defaults.
+func TestInsecureSkipVerifyNoted(t *testing.T) {
+	dir := testDir(t)
+	cfg := mustParse(t, dir, doc("defaults:", "  tls: {insecure_skip_verify: true}", "  credentials: {env: true}", "targets:",
+		"  - {name: lab-a, region: cn-north-4}", "  - {name: lab-b, region: cn-north-4}", "  - {name: safe, region: cn-north-4, tls: {}}"))
+	var warned []string
+	for _, n := range cfg.Notes {
+		if n.Level == slog.LevelWarn && strings.Contains(n.Msg, "defaults.tls.insecure_skip_verify") && strings.Contains(n.Msg, "NOT verified") {
+			warned = append(warned, n.Msg)
+		}
+	}
+	if len(warned) != 2 || !strings.Contains(warned[0], `target "lab-a"`) || !strings.Contains(warned[1], `target "lab-b"`) {
+		t.Errorf("warnings %q: want one for lab-a and one for lab-b", warned)
+	}
+}
