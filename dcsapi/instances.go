@@ -151,8 +151,9 @@ func (c *Client) listInstances(ctx context.Context, o ListOptions) ([]Instance, 
 	}
 	path := "/v2/" + pid + "/instances"
 	var (
-		all      []Instance
-		seen     map[string]int
+		kept     [][]Instance
+		held     int
+		seen     map[string]instanceAt
 		received int
 		dropped  droppedFields
 	)
@@ -180,21 +181,28 @@ func (c *Client) listInstances(ctx context.Context, o ListOptions) ([]Instance, 
 			return nil, &LimitError{API: APIListInstances, Limit: LimitMaxInstances, Value: strconv.Itoa(maxInstances),
 				What: fmt.Sprintf("more than %d instances (%d announced as instance_num)", maxInstances, page.total)}
 		}
-		if all == nil {
-			// Sized for what came, never for the announced total, which is
-			// only the server's word; append grows it from there.
-			all = make([]Instance, 0, n)
-			seen = make(map[string]int, n)
+		if seen == nil {
+			seen = make(map[string]instanceAt, n)
 		}
+		// The pages are kept as they come and joined once at the end, in
+		// one slice of the size received: sizing it for the announced total
+		// would trust the server's word, and growing it page by page would
+		// copy the listing over and over.
+		fresh := page.instances[:0]
 		for _, in := range page.instances {
 			// An instance can move between pages while we list; keep one.
-			if i, ok := seen[in.ID]; ok {
-				all[i] = in
+			if at, ok := seen[in.ID]; ok && at.page < len(kept) {
+				kept[at.page][at.index] = in
+				continue
+			} else if ok {
+				fresh[at.index] = in // twice on this very page
 				continue
 			}
-			seen[in.ID] = len(all)
-			all = append(all, in)
+			seen[in.ID] = instanceAt{len(kept), len(fresh)}
+			fresh = append(fresh, in)
 		}
+		kept = append(kept, fresh)
+		held += len(fresh)
 		received += n
 		offset += n
 		dropped.add(page.dropped)
@@ -208,8 +216,15 @@ func (c *Client) listInstances(ctx context.Context, o ListOptions) ([]Instance, 
 		}
 	}
 	dropped.log(o.Logger)
+	all := make([]Instance, 0, held)
+	for _, p := range kept {
+		all = append(all, p...)
+	}
 	return all, nil
 }
+
+// instanceAt is where a listing holds an instance: its page and its place.
+type instanceAt struct{ page, index int }
 
 // run makes one call of a listing through the gate and within the page
 // timeout.

@@ -3,8 +3,11 @@ package dcsapi_test
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -188,5 +191,59 @@ func TestOddMemorySizesDropTheirField(t *testing.T) {
 		if in.Name != "n" || in.CapacityGB != 2 {
 			t.Errorf("%s: the rest of the instance is lost: %+v", value, in)
 		}
+	}
+}
+
+// An instance that comes twice, on one page or on two (it moved while the
+// pages were read), is held once, with what came last.
+func TestListingKeepsOneOfEachInstance(t *testing.T) {
+	page := func(offset int) string {
+		var b strings.Builder
+		b.WriteString(`{"instance_num": 1500, "instances": [`)
+		n := dcsapi.ListPageSize
+		if offset > 0 {
+			n = 500
+		}
+		for i := range n {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			id := fmt.Sprintf("i%d", offset+i)
+			switch {
+			case offset == 0 && i == 10, offset > 0 && i == 0:
+				id = "dup" // twice on the first page, once more on the second
+			case offset == 0 && i == 20:
+				id = "dup"
+			}
+			fmt.Fprintf(&b, `{"instance_id": %q, "name": "at %d"}`, id, offset+i)
+		}
+		b.WriteString("]}")
+		return b.String()
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+		_, _ = w.Write([]byte(page(offset)))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := dcsapi.New(dcsapi.Options{Endpoint: srv.URL, ProjectID: pid,
+		Credentials: dcsapi.StaticCredentials{AccessKey: "ak", SecretKey: "sk"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.ListInstances(ctxFor(t, listPatience))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, in := range list {
+		if in.ID == "dup" {
+			n++
+			if in.Name != "at 1000" {
+				t.Errorf("dup holds %q, want what came last (at 1000)", in.Name)
+			}
+		}
+	}
+	if n != 1 || len(list) != 1500-2 {
+		t.Errorf("%d instances, dup %d times; want 1498 and once", len(list), n)
 	}
 }
