@@ -17,6 +17,7 @@ import (
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 	"github.com/dcs-exporter/dcs_exporter/diagnosis"
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // listingResult is the per-instance view of a target, from the list API.
@@ -198,7 +199,8 @@ func (t *Target) logWindows(r windowReport) {
 		return
 	}
 	t.logger.Warn(msg, "missing", r.missing, "malformed", r.malformed,
-		"example_instance_id", r.example.ID, "maintain_begin", r.example.MaintainBegin, "maintain_end", r.example.MaintainEnd)
+		"example_instance_id", redact.Text(r.example.ID, redact.MaxID), // the API's words: printable and cut
+		"maintain_begin", redact.Text(r.example.MaintainBegin, 64), "maintain_end", redact.Text(r.example.MaintainEnd, 64))
 }
 
 // listInstances makes the calls of one listing, unless the target is
