@@ -166,6 +166,9 @@ func faultMatrix() []faultCase {
 		{name: "negative_count", fault: f(dcsapitest.FaultNegativeCount), requestID: true},
 		{name: "huge_number", fault: f(dcsapitest.FaultHugeNumber), requestID: true},
 		{name: "empty_body", fault: f(dcsapitest.FaultEmptyBody), requestID: true},
+		// Never followed: the Location is a port nothing listens on, and a
+		// followed redirect would fail differently (connection refused).
+		{name: "redirect_302", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultRedirect, Location: "http://127.0.0.1:9/elsewhere?token=x"}},
 		// Reading to the 8 MiB cap can take seconds under the race detector
 		// on a busy machine; it must fail as too large, not as too slow.
 		{name: "oversized_256MiB", fault: f(dcsapitest.FaultOversized)},

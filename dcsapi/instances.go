@@ -100,7 +100,7 @@ type ListOptions struct {
 
 // DefaultMaxInstances is the default of ListOptions.MaxInstances: 50 pages,
 // more than twice the largest fleet the exporter is measured with, and
-// about 60 MiB to list (BENCHMARKS.md).
+// at most about 50 MiB of heap to list (BENCHMARKS.md, issue 19).
 const DefaultMaxInstances = 50000
 
 // ListInstances returns every instance of the project, page by page. A
