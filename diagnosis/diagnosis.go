@@ -339,6 +339,10 @@ func credentialsHint(e *dcsapi.CredentialsError, t config.Target) string {
 		if errors.As(e, &apiErr) {
 			return metadataAnswerHint(apiErr, t)
 		}
+		var redirect *dcsapi.RedirectError
+		if errors.As(e, &redirect) {
+			return redirectHint(StepCredentials, redirect, t)
+		}
 		var decodeErr *dcsapi.DecodeError
 		if errors.As(e, &decodeErr) {
 			return fmt.Sprintf("The metadata service at %s answered, but not with credentials: check metadata_endpoint.", redact.URL(t.Credentials.MetadataEndpoint))

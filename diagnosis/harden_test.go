@@ -36,3 +36,19 @@ func TestFindingIsRedacted(t *testing.T) {
 		}
 	}
 }
+
+// A redirect is explained as one wherever it comes from, the metadata
+// service included, with the Location's host and the endpoint it came from.
+func TestRedirectHint(t *testing.T) {
+	tc := target()
+	tc.Credentials.Metadata, tc.Credentials.MetadataEndpoint = true, "http://169.254.169.254"
+	for step, err := range map[diagnosis.Step]error{
+		diagnosis.StepStatus:      &dcsapi.RedirectError{API: dcsapi.APIInstanceStatus, StatusCode: 302, Location: "evil.example.com"},
+		diagnosis.StepCredentials: &dcsapi.CredentialsError{Source: "metadata", Err: &dcsapi.RedirectError{API: dcsapi.APIMetadata, StatusCode: 307, Location: "evil.example.com"}},
+	} {
+		f := diagnosis.Diagnose(diagnosis.StepStatus, err, tc)
+		if f.Step != step || f.StatusCode == 0 || !strings.Contains(f.Hint, "redirect to evil.example.com") || !strings.Contains(f.Hint, "probably wrong") {
+			t.Errorf("%v: got step %q, status %d, hint %q", err, f.Step, f.StatusCode, f.Hint)
+		}
+	}
+}
