@@ -259,7 +259,7 @@ func (c *Client) attempt(ctx context.Context, api string, base *url.URL, path, r
 	defer resp.Body.Close()
 	c.count(api, statusCode(resp.StatusCode))
 	if isRedirect(resp.StatusCode) {
-		return 0, newRedirectError(api, resp)
+		return 0, newRedirectError(api, resp, creds.SecretKey, creds.SecurityToken)
 	}
 
 	limit := c.opts.MaxBodyBytes
@@ -375,8 +375,9 @@ func scrubURLError(err error) error {
 
 // withoutRedirects returns a copy of client (or of a default client, for
 // nil) that never follows a redirect but hands the 3xx answer back, as the
-// SDK's client does (AllowRedirects false, core/impl/default_http_client.go
-// and core/config/http_config.go). A redirect followed would carry the
+// SDK's client does (SDK v0.1.207: AllowRedirects, false by default in
+// core/config/http_config.go, makes core/impl/default_http_client.go set
+// such a CheckRedirect). A redirect followed would carry the
 // signed request, its X-Security-Token and X-Project-Id to whatever host the
 // Location names, over plain http too, and the answer from there would be
 // taken for the API's.
@@ -409,10 +410,10 @@ func (e *RedirectError) Error() string {
 	return fmt.Sprintf("%s: HTTP %d redirect %s, not followed", e.API, e.StatusCode, to)
 }
 
-func newRedirectError(api string, resp *http.Response) *RedirectError {
-	e := &RedirectError{API: api, StatusCode: resp.StatusCode, RequestID: redact.Text(resp.Header.Get("X-Request-Id"), redact.MaxID)}
+func newRedirectError(api string, resp *http.Response, secrets ...string) *RedirectError {
+	e := &RedirectError{API: api, StatusCode: resp.StatusCode, RequestID: redact.Text(resp.Header.Get("X-Request-Id"), redact.MaxID, secrets...)}
 	if loc := resp.Header.Get("Location"); loc != "" {
-		e.Location = cmp.Or(redact.Host(loc), "(the same host)")
+		e.Location = cmp.Or(redact.Text(redact.Host(loc), 255, secrets...), "(the same host)")
 	}
 	return e
 }
