@@ -195,6 +195,9 @@ func faultMatrix() []faultCase {
 		{name: "negative_count", fault: f(dcsapitest.FaultNegativeCount), requestID: true},
 		{name: "huge_number", fault: f(dcsapitest.FaultHugeNumber), requestID: true},
 		{name: "empty_body", fault: f(dcsapitest.FaultEmptyBody), requestID: true},
+		// Never followed: the Location is a port nothing listens on, and a
+		// followed redirect would fail differently (connection refused).
+		{name: "redirect_302", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultRedirect, Location: "http://127.0.0.1:9/elsewhere?token=x"}},
 		// Reading to the 8 MiB cap can take seconds under the race detector
 		// on a busy machine; it must fail as too large, not as too slow.
 		{name: "oversized_256MiB", fault: f(dcsapitest.FaultOversized)},
@@ -2117,4 +2120,34 @@ func demoGet(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	return string(body)
+}
+
+// insecure_skip_verify is warned of at start and at every reload, naming
+// the target.
+func TestInsecureSkipVerifyLogged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dcs_exporter.yml")
+	src := "targets:\n  - name: lab\n    region: cn-north-4\n    credentials: {env: true}\n    tls: {insecure_skip_verify: true}\n"
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	a, err := newApp(context.Background(), []string{"--config.file=" + path}, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	for range 2 {
+		if err := a.reloader.reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, `target \"lab\": the TLS certificates of its API endpoints are NOT verified`) {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d warnings of insecure_skip_verify, want one at start and one at each of 2 reloads:\n%s", n, logs)
+	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // Options configure an Exporter.
@@ -372,5 +373,5 @@ func newCredentialProvider(c config.Credentials, onRequest func(api, code string
 
 // describeTarget is used in log lines.
 func describeTarget(c config.Target) []any {
-	return []any{"target", c.Name, "region", c.Region, "api_version", c.APIVersion, "endpoint", c.Endpoint}
+	return []any{"target", c.Name, "region", c.Region, "api_version", c.APIVersion, "endpoint", redact.URL(c.Endpoint)}
 }

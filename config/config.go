@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/dcs-exporter/dcs_exporter/endpoints"
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // Defaults applied when neither the target nor the defaults section sets a key.
@@ -30,6 +31,14 @@ const (
 	DefaultTimeout          = 10 * time.Second
 	DefaultMetadataEndpoint = endpoints.Metadata
 	MaxTimeout              = 5 * time.Minute // so that a stuck API cannot pile up scrapes
+	// A listing may hold at most DefaultMaxInstances instances and take at
+	// most DefaultListingTimeout, all pages together, unless the target
+	// says otherwise: an endpoint that keeps sending pages then costs a
+	// bounded amount of memory and time.
+	DefaultMaxInstances   = 50_000 // dcsapi's own default too (dcsapi.DefaultMaxInstances); config imports no API code
+	DefaultListingTimeout = 5 * time.Minute
+	MaxListingTimeout     = time.Hour
+	MaxMaxInstances       = 10_000_000
 )
 
 // Secret is a credential value that prints and marshals as "<secret>"; string() gives the value.
@@ -54,9 +63,9 @@ type Credentials struct {
 	SecurityToken Secret `yaml:"security_token,omitempty"`
 
 	// Resolved against the config's folder by Load; read at use, so rotated keys are picked up.
-	AccessKeyFile     string `yaml:"access_key_file,omitempty" check:"file"`
-	SecretKeyFile     string `yaml:"secret_key_file,omitempty" check:"file"`
-	SecurityTokenFile string `yaml:"security_token_file,omitempty" check:"file"`
+	AccessKeyFile     string `yaml:"access_key_file,omitempty" check:"secret_file"`
+	SecretKeyFile     string `yaml:"secret_key_file,omitempty" check:"secret_file"`
+	SecurityTokenFile string `yaml:"security_token_file,omitempty" check:"secret_file"`
 
 	Env              bool   `yaml:"env,omitempty"`                           // HUAWEICLOUD_SDK_AK, _SK and _SECURITY_TOKEN
 	Metadata         bool   `yaml:"metadata,omitempty"`                      // agency credentials from the ECS/CCE metadata service
@@ -118,6 +127,8 @@ type Target struct {
 	TLS            TLS               `yaml:"tls"`
 	Labels         map[string]string `yaml:"labels"` // never nil
 	Instances      bool              `yaml:"instances"`
+	MaxInstances   int               `yaml:"max_instances"`   // bounds the listing's instances
+	ListingTimeout time.Duration     `yaml:"listing_timeout"` // bounds the whole listing
 	Credentials    Credentials       `yaml:"credentials"`
 	InstanceTags   []InstanceTag     `yaml:"instance_tags,omitempty"` // as listed; nil for none
 }
@@ -230,6 +241,8 @@ type targetSpec struct {
 	TLS            *TLS              `yaml:"tls"`
 	Labels         map[string]string `yaml:"labels" check:"label"`
 	Instances      *bool             `yaml:"instances"`
+	MaxInstances   *int              `yaml:"max_instances" check:"max_instances"`
+	ListingTimeout *time.Duration    `yaml:"listing_timeout" check:"listing_timeout"`
 	InstanceTags   []string          `yaml:"instance_tags"` // [] overrides the defaults' list
 	Credentials    *Credentials      `yaml:"credentials"`
 }
@@ -297,7 +310,8 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 	if err := p.credentials(s.Credentials, path+".credentials"); err != nil {
 		return Target{}, err
 	}
-	t := Target{APIVersion: DefaultAPIVersion, IncludeFailure: true, Timeout: DefaultTimeout, Labels: map[string]string{}}
+	t := Target{APIVersion: DefaultAPIVersion, IncludeFailure: true, Timeout: DefaultTimeout, Labels: map[string]string{},
+		MaxInstances: DefaultMaxInstances, ListingTimeout: DefaultListingTimeout}
 	m := *s // s with every unset key taken from d, then copied into t's field of the same name and type
 	for f, v := range reflect.ValueOf(&m).Elem().Fields() {
 		if v.IsZero() {
@@ -318,6 +332,16 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 	c := &t.Credentials
 	for _, f := range []*string{&t.TLS.CAFile, &c.AccessKeyFile, &c.SecretKeyFile, &c.SecurityTokenFile} {
 		*f = p.abs(*f)
+	}
+	credentials := origin(path, "credentials", s.Credentials != nil)
+	p.noteReadableByAll(credentials+".access_key_file", c.AccessKeyFile)
+	p.noteReadableByAll(credentials+".secret_key_file", c.SecretKeyFile)
+	p.noteReadableByAll(credentials+".security_token_file", c.SecurityTokenFile)
+	// A note, so that it is logged at start and on every reload, and shown
+	// by --config.check, naming the target each time.
+	if t.TLS.InsecureSkipVerify {
+		p.note(slog.LevelWarn, origin(path, "tls", s.TLS != nil)+".insecure_skip_verify", "target %q: the TLS certificates of its API endpoints are NOT verified "+
+			"(insecure_skip_verify: true), so anyone on the network path can read the signed calls and answer them; set tls.ca_file instead", t.Name)
 	}
 	if m.ProxyURL != nil {
 		t.ProxyURL, _ = url.Parse(p.cleanURL(*m.ProxyURL, ""))
@@ -358,6 +382,19 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 	return t, nil
 }
 
+// noteReadableByAll warns of a credential file that every user of the
+// machine may read (mode o+r). It is accepted, since a Kubernetes Secret is
+// mounted 0644 unless told otherwise, but the operator should know.
+func (p *parser) noteReadableByAll(field, file string) {
+	if file == "" {
+		return
+	}
+	if fi, err := os.Stat(file); err == nil && fi.Mode().Perm()&0o004 != 0 {
+		p.note(slog.LevelWarn, field, "credential file %s can be read by every user of this machine (mode %04o): "+
+			"make it readable by the exporter only (chmod o-r; defaultMode: 0400 for a Kubernetes Secret)", file, fi.Mode().Perm())
+	}
+}
+
 // cleanURL drops trailing slashes from a checked URL, and then the first of
 // versions that ends its path, with a note on field.
 func (p *parser) cleanURL(s, field string, versions ...string) string {
@@ -366,7 +403,7 @@ func (p *parser) cleanURL(s, field string, versions ...string) string {
 	for _, v := range versions {
 		if strings.HasSuffix(u.Path, v) {
 			u.Path, u.RawPath = strings.TrimSuffix(u.Path, v), strings.TrimSuffix(u.RawPath, v)
-			p.note(slog.LevelInfo, field, "dropped %s from the end of the URL, since the exporter adds the API version to each request: using %s", v, u.Redacted())
+			p.note(slog.LevelInfo, field, "dropped %s from the end of the URL, since the exporter adds the API version to each request: using %s", v, redact.URLOf(u))
 			break
 		}
 	}

@@ -184,12 +184,17 @@ func TestParseErrors(t *testing.T) {
 		{"endpoint scheme", target("    endpoint: ftp://dcs.example.com"), `dcs_exporter.yml:5: targets[0].endpoint: URL "ftp://dcs.example.com" must start with http:// or https://`},
 		{"endpoint relative", target("    endpoint: dcs.example.com"), `dcs_exporter.yml:5: targets[0].endpoint: URL "dcs.example.com" must start with http:// or https://`},
 		{"endpoint no host", target("    endpoint: https:///v2"), `dcs_exporter.yml:5: targets[0].endpoint: URL "https:///v2" has no host`},
-		{"endpoint query", target("    endpoint: https://dcs.example.com/?a=b"), `dcs_exporter.yml:5: targets[0].endpoint: URL "https://dcs.example.com/?a=b" must not have a query or fragment`},
-		{"endpoint fragment", target("    endpoint: https://dcs.example.com/#x"), `dcs_exporter.yml:5: targets[0].endpoint: URL "https://dcs.example.com/#x" must not have a query or fragment`},
-		{"endpoint unparsable", target(`    endpoint: "https://dcs.example.com:port"`), `dcs_exporter.yml:5: targets[0].endpoint: invalid URL: invalid port ":port" after host`},
+		{"endpoint query", target("    endpoint: https://dcs.example.com/?a=b"), `dcs_exporter.yml:5: targets[0].endpoint: URL "https://dcs.example.com/" must not have a query or fragment (a part from ? or #, not shown)`},
+		{"endpoint fragment", target("    endpoint: https://dcs.example.com/#x"), `dcs_exporter.yml:5: targets[0].endpoint: URL "https://dcs.example.com/" must not have a query or fragment (a part from ? or #, not shown)`},
+		{"max_instances zero", target("    max_instances: 0"), `dcs_exporter.yml:5: targets[0].max_instances: must be greater than 0, got "0"`},
+		{"max_instances text", target("    max_instances: many"), `dcs_exporter.yml:5: targets[0].max_instances: must be a whole number, got "many"`},
+		{"max_instances huge", target("    max_instances: 99999999999"), `dcs_exporter.yml:5: targets[0].max_instances: must be at most 10000000, got "99999999999"`},
+		{"listing_timeout too long", target("    listing_timeout: 2h"), `dcs_exporter.yml:5: targets[0].listing_timeout: must be at most 1h0m0s, got "2h"`},
+		{"endpoint unparsable", target(`    endpoint: "https://dcs.example.com:port"`), `dcs_exporter.yml:5: targets[0].endpoint: not a valid URL (not shown, since it may hold a password): a user name or password with any of the characters # ? / @ : % or a space must have them percent-encoded, e.g. # as %23`},
+		{"proxy_url hash in password", target(`    proxy_url: "http://user:pa#ss@proxy:3128"`), `dcs_exporter.yml:5: targets[0].proxy_url: not a valid URL (not shown, since it may hold a password): a user name or password with any of the characters # ? / @ : % or a space must have them percent-encoded, e.g. # as %23`},
 		{"iam_endpoint invalid", target("    iam_endpoint: iam.example.com"), `dcs_exporter.yml:5: targets[0].iam_endpoint: URL "iam.example.com" must start with http:// or https://`},
 		{"proxy_url scheme", target("    proxy_url: socks5://proxy:1080"), `dcs_exporter.yml:5: targets[0].proxy_url: URL "socks5://proxy:1080" must start with http:// or https://`},
-		{"proxy_url password redacted", target("    proxy_url: http://user:SUPERSECRET@proxy:3128/?x=1"), `dcs_exporter.yml:5: targets[0].proxy_url: URL "http://user:xxxxx@proxy:3128/?x=1" must not have a query or fragment`},
+		{"proxy_url password redacted", target("    proxy_url: http://user:SUPERSECRET@proxy:3128/?x=1"), `dcs_exporter.yml:5: targets[0].proxy_url: URL "http://proxy:3128/" must not have a query or fragment (a part from ? or #, not shown)`},
 		{"metadata_endpoint invalid", creds("metadata: true", "metadata_endpoint: 169.254.169.254"), `dcs_exporter.yml:6: targets[0].credentials.metadata_endpoint: URL "169.254.169.254" must start with http:// or https://`},
 
 		// api_version.
@@ -282,6 +287,8 @@ func TestValidMinimal(t *testing.T) {
 		IncludeFailure: true,
 		Timeout:        10 * time.Second,
 		Labels:         map[string]string{},
+		MaxInstances:   DefaultMaxInstances,
+		ListingTimeout: DefaultListingTimeout,
 		Credentials:    Credentials{Env: true, MetadataEndpoint: "http://169.254.169.254"},
 	}
 	if len(cfg.Targets) != 1 || !reflect.DeepEqual(cfg.Targets[0], want) {
@@ -308,6 +315,8 @@ func TestAllFieldsSet(t *testing.T) {
 		"    tls: {ca_file: ca.pem, insecure_skip_verify: true}",
 		"    labels: {env: prod, zone: b}",
 		"    instances: true",
+		"    max_instances: 1200",
+		"    listing_timeout: 90s",
 		"    credentials:",
 		"      metadata: true",
 		"      metadata_endpoint: http://127.0.0.1:9/",
@@ -329,6 +338,8 @@ func TestAllFieldsSet(t *testing.T) {
 		TLS:            TLS{CAFile: filepath.Join(dir, "ca.pem"), InsecureSkipVerify: true},
 		Labels:         map[string]string{"env": "prod", "zone": "b"},
 		Instances:      true,
+		MaxInstances:   1200,
+		ListingTimeout: 90 * time.Second,
 		Credentials:    Credentials{Metadata: true, MetadataEndpoint: "http://127.0.0.1:9"},
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -15,7 +15,6 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // Step is the part of a query that failed.
@@ -62,7 +62,11 @@ func Diagnose(step Step, err error, t config.Target) Finding {
 	var decodeErr *dcsapi.DecodeError
 	var lookupErr *dcsapi.ProjectLookupError
 	var noProject *dcsapi.NoProjectError
+	var redirect *dcsapi.RedirectError
+	var limitErr *dcsapi.LimitError
 	switch {
+	case errors.As(err, &redirect):
+		f.StatusCode, f.RequestID = redirect.StatusCode, redirect.RequestID
 	case errors.As(err, &apiErr):
 		f.StatusCode, f.Code, f.RequestID = apiErr.StatusCode, apiErr.Code, apiErr.RequestID
 		if f.Code == strconv.Itoa(f.StatusCode) {
@@ -78,6 +82,13 @@ func Diagnose(step Step, err error, t config.Target) Finding {
 	case errors.As(err, &decodeErr):
 		f.RequestID = decodeErr.RequestID
 	}
+	// dcsapi made the API's words safe already; this is the last stop
+	// before a page, a terminal or a log, so it makes sure of it for every
+	// error, with the secrets the configuration holds.
+	secrets := []string{string(t.Credentials.SecretKey), string(t.Credentials.SecurityToken)}
+	f.Problem = redact.Text(f.Problem, redact.MaxText, secrets...)
+	f.Code = redact.Text(f.Code, 32, secrets...)
+	f.RequestID = redact.Text(f.RequestID, redact.MaxID, secrets...)
 	var credErr *dcsapi.CredentialsError
 	switch {
 	case errors.As(err, &credErr):
@@ -86,6 +97,10 @@ func Diagnose(step Step, err error, t config.Target) Finding {
 		f.Hint = iamRefusedHint
 	case errors.As(err, &noProject):
 		f.Hint = noProjectHint(noProject)
+	case redirect != nil:
+		f.Hint = redirectHint(f.Step, redirect, t)
+	case errors.As(err, &limitErr):
+		f.Hint = limitHint(f.Step, limitErr, t)
 	case apiErr != nil:
 		f.Hint = apiHint(f.Step, apiErr, t)
 	default:
@@ -131,7 +146,10 @@ func stepOf(step Step, err error) Step {
 	var apiErr *dcsapi.APIError
 	var decodeErr *dcsapi.DecodeError
 	var callErr *dcsapi.CallError
+	var redirect *dcsapi.RedirectError
 	switch {
+	case errors.As(err, &redirect):
+		api = redirect.API
 	case errors.As(err, &apiErr):
 		api = apiErr.API
 	case errors.As(err, &decodeErr):
@@ -217,6 +235,31 @@ func apiHint(step Step, e *dcsapi.APIError, t config.Target) string {
 	return ""
 }
 
+// redirectHint explains a 3xx answer. The API does not redirect (the SDK
+// does not follow redirects, AllowRedirects false in
+// core/impl/default_http_client.go), so one comes from a wrong endpoint (a
+// console or portal address, http instead of https) or from a proxy or
+// gateway in between that rewrites it.
+func redirectHint(step Step, e *dcsapi.RedirectError, t config.Target) string {
+	to := "elsewhere"
+	if e.Location != "" {
+		to = "to " + e.Location
+	}
+	return fmt.Sprintf("%s answered with a redirect %s, which the exporter never follows (it would carry the signed request and the security token there): "+
+		"the endpoint is probably wrong (check scheme, host and path against the region's API endpoint), or a proxy in between rewrites it.", endpointOf(step, t), to)
+}
+
+// limitHint explains an answer refused for going past a bound.
+func limitHint(step Step, e *dcsapi.LimitError, t config.Target) string {
+	switch e.Limit {
+	case dcsapi.LimitMaxInstances, dcsapi.LimitListingTimeout:
+		return fmt.Sprintf("The listing went past %s, and was stopped: the exporter keeps serving the last listing within --dcs.max-staleness, and the status counts as usual. "+
+			"If the project really has that many instances (or lists that slowly), raise %s for this target; otherwise %s is not the DCS API, or is misbehaving.", e.Limit, e.Limit, endpointOf(step, t))
+	}
+	return fmt.Sprintf("The status answer from %s has more engines or states, or longer names, than any DCS API sends (%s): it is not the DCS API, or is misbehaving. "+
+		"The last good counts are served within --dcs.max-staleness.", endpointOf(step, t), e.Limit)
+}
+
 // iamRefusedHint explains an IAM project lookup that the key may not make.
 // Which permission it needs, and that DCS ReadOnlyAccess lacks it, is in
 // docs/api-facts.md §3.4 (IAM API reference, KeystoneListProjects).
@@ -267,7 +310,7 @@ func metadataAnswerHint(e *dcsapi.APIError, t config.Target) string {
 	if e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusUnauthorized || strings.Contains(e.Message, "Agency") {
 		return "The metadata service has no credentials for this server: bind an agency (with DCS ReadOnlyAccess) to the ECS server or to the CCE node pool, or use access keys instead of metadata: true."
 	}
-	return fmt.Sprintf("The metadata service at %s answered with an error: it runs only on ECS and CCE nodes of Huawei Cloud, and the server needs an agency. Use access keys when the exporter runs elsewhere.", t.Credentials.MetadataEndpoint)
+	return fmt.Sprintf("The metadata service at %s answered with an error: it runs only on ECS and CCE nodes of Huawei Cloud, and the server needs an agency. Use access keys when the exporter runs elsewhere.", redact.URL(t.Credentials.MetadataEndpoint))
 }
 
 // credentialsHint explains credentials that could not be obtained.
@@ -280,6 +323,9 @@ func credentialsHint(e *dcsapi.CredentialsError, t config.Target) string {
 			path = pathErr.Path + " "
 		}
 		switch {
+		case errors.Is(e, dcsapi.ErrBadCredentialFile):
+			return "A credential file must be a regular file of at most 64 KiB holding only the key (a symlink to one is fine, as in a mounted Kubernetes Secret): " +
+				"check that the *_file path names the key file itself, not a device, a directory or another file."
 		case errors.Is(e, fs.ErrNotExist):
 			return "A credential file does not exist: check its path in the configuration, and that the Secret or volume holding it is mounted into the exporter."
 		case errors.Is(e, fs.ErrPermission):
@@ -296,12 +342,16 @@ func credentialsHint(e *dcsapi.CredentialsError, t config.Target) string {
 		if errors.As(e, &apiErr) {
 			return metadataAnswerHint(apiErr, t)
 		}
+		var redirect *dcsapi.RedirectError
+		if errors.As(e, &redirect) {
+			return redirectHint(StepCredentials, redirect, t)
+		}
 		var decodeErr *dcsapi.DecodeError
 		if errors.As(e, &decodeErr) {
-			return fmt.Sprintf("The metadata service at %s answered, but not with credentials: check metadata_endpoint.", t.Credentials.MetadataEndpoint)
+			return fmt.Sprintf("The metadata service at %s answered, but not with credentials: check metadata_endpoint.", redact.URL(t.Credentials.MetadataEndpoint))
 		}
 		return fmt.Sprintf("The metadata service at %s cannot be reached: metadata: true works only on an ECS server or CCE node of Huawei Cloud with an agency bound to it. "+
-			"Use access keys when the exporter runs elsewhere.", t.Credentials.MetadataEndpoint)
+			"Use access keys when the exporter runs elsewhere.", redact.URL(t.Credentials.MetadataEndpoint))
 	}
 	return "The credentials are incomplete: access_key and secret_key are both needed."
 }
@@ -346,18 +396,19 @@ func transportHint(step Step, err error, t config.Target) string {
 	return ""
 }
 
-// endpointOf is the host a step talks to, for hints; it shows only the
-// scheme, host and path, never a user or password.
+// endpointOf is the endpoint a step talks to, for hints, through the one
+// URL formatter: scheme, host and path, never a user or password.
 func endpointOf(step Step, t config.Target) string {
 	s := t.Endpoint
-	if step == StepIAMLookup {
+	switch step {
+	case StepIAMLookup:
 		s = t.IAMEndpoint
+	case StepCredentials:
+		if t.Credentials.Metadata {
+			s = t.Credentials.MetadataEndpoint
+		}
 	}
-	if u, err := url.Parse(s); err == nil {
-		u.User = nil
-		return u.String()
-	}
-	return s
+	return redact.URL(s)
 }
 
 func orUnset(projectID string) string {

@@ -133,6 +133,14 @@
 //	  securitykey with or without that token, 404
 //	  "Please configure Cloud Service Agency first"
 //	  without an agency, unsigned
+//	A 3xx answer with a Location elsewhere, after     FaultRedirect              ours, after what a wrong endpoint or a
+//	  the signature is checked                                                    rewriting proxy does; the SDK never follows
+//	                                                                              one (core/impl/default_http_client.go,
+//	                                                                              AllowRedirects false)
+//	A listing that never ends: full pages of new     FaultEndlessListing        ours: the attack of a hostile endpoint; the
+//	  instances, instance_num 2147483647                                          page shape is api-ref InstanceListInfo's
+//	A gateway that echoes a request header back as   Fault.RequestID            ours, after what gateways that echo do
+//	  its request id
 //	Transport faults (hang, reset mid-body,          InjectFault                ours, after what proxies and networks do
 //	  trickle), a proxy's HTML page, truncated,
 //	  malformed, empty, oversized or mistyped
