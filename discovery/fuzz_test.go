@@ -1,0 +1,113 @@
+package discovery_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+	"github.com/dcs-exporter/dcs_exporter/discovery"
+)
+
+var validLabelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// FuzzGroups feeds hostile tag keys and values, names, addresses and
+// ports: every answer must be 200 with a JSON array of groups whose label
+// names are valid Prometheus names, each once, whose values are UTF-8 and
+// whose one target is a host:port; an instance without an IP address or a
+// port must have no group.
+func FuzzGroups(f *testing.F) {
+	f.Add("owner", "team-a", "cost-center", "cache-1", "10.0.0.1,10.0.0.2", 6379, "Redis")
+	f.Add("", "", "", "", "", 0, "")
+	f.Add("a-b", "\"},{\"targets\":[\"evil:1\"]", "a.b", "\\", "fd00::1", 65535, "Memcached")
+	f.Add("\xff\xfe", "\x00\x1f\u2028", "__meta_dcs_target", "\xc3", "not-an-ip", 1, "\"")
+	f.Add("ключ", "日本", "🙂", "\n", " ,10.0.0.3,", -1, "redis")
+	f.Add("1", "2", "1", "x", "192.168.0.1，192.168.0.2", 70000, "x")
+	f.Fuzz(func(t *testing.T, key, value, key2, name, ip string, port int, engine string) {
+		in := dcsapi.Instance{
+			ID: "id-" + name, Name: name, Engine: engine, Status: value, SpecCode: key,
+			AZCodes: []string{key, value}, DomainName: value, Port: port,
+			IPs:  strings.Split(ip, ","),
+			Tags: []dcsapi.Tag{{Key: key, Value: value}, {Key: key2, Value: name}, {Key: value, Value: key}},
+		}
+		tgt := discovery.Target{Name: "t", Enabled: true, ListedAt: time.Now(), Instances: []dcsapi.Instance{in, in}}
+		h := discovery.NewHandler(func() []discovery.Target { return []discovery.Target{tgt} })
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/sd", nil))
+		body := rec.Body.Bytes()
+		if rec.Code != http.StatusOK || !json.Valid(body) {
+			t.Fatalf("%d, not valid JSON: %q", rec.Code, body)
+		}
+		n := checkGroups(t, body)
+		_, addressed := firstAddress(in)
+		if want := map[bool]int{true: 2, false: 0}[addressed]; n != want {
+			t.Fatalf("got %d groups, want %d for ips %q port %d", n, want, in.IPs, port)
+		}
+	})
+}
+
+// firstAddress is the address rule written out plainly.
+func firstAddress(in dcsapi.Instance) (string, bool) {
+	if in.Port < 1 || in.Port > 65535 {
+		return "", false
+	}
+	for _, ip := range in.IPs {
+		if net.ParseIP(ip) != nil {
+			return ip, true
+		}
+	}
+	return "", false
+}
+
+// checkGroups walks the answer token by token, so that a label name sent
+// twice is seen, and returns the number of groups.
+func checkGroups(t *testing.T, body []byte) int {
+	t.Helper()
+	var raw []map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		t.Fatalf("not an array of objects: %v", err)
+	}
+	for _, g := range raw {
+		var targets []string
+		if err := json.Unmarshal(g["targets"], &targets); err != nil || len(targets) != 1 {
+			t.Fatalf("targets %s: %v", g["targets"], err)
+		}
+		if host, port, err := net.SplitHostPort(targets[0]); err != nil || net.ParseIP(host) == nil || port == "" {
+			t.Fatalf("target %q is no IP:port", targets[0])
+		}
+		dec := json.NewDecoder(bytes.NewReader(g["labels"]))
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			t.Fatalf("labels %s are not an object", g["labels"])
+		}
+		seen := map[string]bool{}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := tok.(string)
+			var value string
+			if err := dec.Decode(&value); err != nil {
+				t.Fatalf("label %q: %v", name, err)
+			}
+			if !validLabelName.MatchString(name) || !strings.HasPrefix(name, discovery.Prefix) {
+				t.Fatalf("invalid label name %q", name)
+			}
+			if seen[name] {
+				t.Fatalf("label %q twice", name)
+			}
+			seen[name] = true
+			if !utf8.ValidString(value) {
+				t.Fatalf("label %q: value %q is not UTF-8", name, value)
+			}
+		}
+	}
+	return len(raw)
+}
