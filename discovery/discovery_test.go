@@ -376,3 +376,39 @@ func TestContentLength(t *testing.T) {
 		}
 	}
 }
+
+// Requests and summaries while new listings arrive each see one whole
+// listing, old or new (run with -race).
+func TestConcurrentListings(t *testing.T) {
+	tgt := fresh("prod", redis)
+	st := &inputs{}
+	st.set(tgt)
+	h := discovery.NewHandler(st.get)
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/sd?engine=redis&engine=memcached", nil))
+				var gs []group
+				if err := json.Unmarshal(rec.Body.Bytes(), &gs); err != nil || rec.Code != 200 || len(gs) < 1 || len(gs) > 2 {
+					t.Errorf("%d %v: %d groups", rec.Code, err, len(gs))
+					return
+				}
+				_ = h.Summaries()
+			}
+		}()
+	}
+	for i := 0; i < 50; i++ {
+		tgt.Generation++
+		if i%2 == 0 {
+			tgt.Instances = []dcsapi.Instance{redis, memcached}
+		} else {
+			tgt.Instances = []dcsapi.Instance{redis}
+		}
+		st.set(tgt)
+	}
+	wg.Wait()
+}
