@@ -236,6 +236,8 @@ func TestFilters(t *testing.T) {
 		{"?engine=REDIS", []string{"0b1c", "r2"}},
 		{"?engine=Memcached", []string{"9f8e"}},
 		{"?engine=redis&engine=memcached", []string{"0b1c", "9f8e", "r2"}},
+		{"?engine=memcached&engine=redis", []string{"9f8e", "0b1c", "r2"}},
+		{"?engine=redis&engine=REDIS", []string{"0b1c", "r2"}},
 		{"?engine=mongodb", nil},
 		{"?status=running", []string{"0b1c"}},
 		{"?status=RUNNING&status=ERROR", []string{"0b1c", "9f8e"}},
@@ -364,7 +366,7 @@ func TestContentLength(t *testing.T) {
 	st.set(fresh("a", redis, memcached), fresh("b", redis))
 	srv := httptest.NewServer(discovery.NewHandler(st.get))
 	defer srv.Close()
-	for _, q := range []string{"", "?engine=redis", "?status=ERROR", "?engine=none"} {
+	for _, q := range []string{"", "?engine=redis", "?engine=memcached&engine=redis", "?status=ERROR", "?engine=none", "?target=b&engine=memcached"} {
 		resp, err := http.Get(srv.URL + q)
 		if err != nil {
 			t.Fatal(err)
@@ -411,4 +413,24 @@ func TestConcurrentListings(t *testing.T) {
 		st.set(tgt)
 	}
 	wg.Wait()
+}
+
+// Groups come by engine, each engine where it first appears in the
+// listing, the listing's order within one engine.
+func TestGroupOrder(t *testing.T) {
+	with := func(id, engine string) dcsapi.Instance {
+		return dcsapi.Instance{ID: id, Engine: engine, IPs: []string{"10.0.0.1"}, Port: 6379}
+	}
+	st := &inputs{}
+	st.set(fresh("prod", with("a", "Redis"), with("b", "Memcached"), with("c", "redis"), with("d", "Memcached"), with("e", "REDIS")))
+	h := discovery.NewHandler(st.get)
+	for query, want := range map[string][]string{
+		"":                  {"a", "c", "e", "b", "d"},
+		"?engine=Redis":     {"a", "c", "e"},
+		"?engine=memcached": {"b", "d"},
+	} {
+		if got := ids(groups(t, h, query)); !slices.Equal(got, want) {
+			t.Errorf("%q: got %v, want %v", query, got, want)
+		}
+	}
 }

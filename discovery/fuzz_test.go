@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -37,20 +38,50 @@ func FuzzGroups(f *testing.F) {
 			IPs:  strings.Split(ip, ","),
 			Tags: []dcsapi.Tag{{Key: key, Value: value}, {Key: key2, Value: name}, {Key: value, Value: key}},
 		}
-		tgt := discovery.Target{Name: "t", Enabled: true, ListedAt: time.Now(), Instances: []dcsapi.Instance{in, in}}
+		other := in
+		other.ID, other.Engine = "other", value
+		tgt := discovery.Target{Name: "t", Enabled: true, ListedAt: time.Now(), Instances: []dcsapi.Instance{in, other, in}}
 		h := discovery.NewHandler(func() []discovery.Target { return []discovery.Target{tgt} })
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/sd", nil))
-		body := rec.Body.Bytes()
-		if rec.Code != http.StatusOK || !json.Valid(body) {
-			t.Fatalf("%d, not valid JSON: %q", rec.Code, body)
-		}
-		n := checkGroups(t, body)
 		_, addressed := firstAddress(in)
-		if want := map[bool]int{true: 2, false: 0}[addressed]; n != want {
-			t.Fatalf("got %d groups, want %d for ips %q port %d", n, want, in.IPs, port)
+		// Unfiltered, and filtered by each engine (the runs of one engine).
+		for _, q := range []struct {
+			query string
+			want  int
+		}{
+			{"", 3},
+			{"?engine=" + url.QueryEscape(engine), countEngine(tgt.Instances, engine)},
+			{"?engine=" + url.QueryEscape(value) + "&engine=" + url.QueryEscape(engine), countEngine(tgt.Instances, engine, value)},
+		} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/sd"+q.query, nil))
+			body := rec.Body.Bytes()
+			if rec.Code != http.StatusOK || !json.Valid(body) {
+				t.Fatalf("%s: %d, not valid JSON: %q", q.query, rec.Code, body)
+			}
+			n := checkGroups(t, body)
+			if !addressed {
+				q.want = 0
+			}
+			if n != q.want {
+				t.Fatalf("%s: got %d groups, want %d for ips %q port %d", q.query, n, q.want, in.IPs, port)
+			}
 		}
 	})
+}
+
+// countEngine counts the instances of any of the engines, without regard
+// to case.
+func countEngine(instances []dcsapi.Instance, engines ...string) int {
+	n := 0
+	for _, in := range instances {
+		for _, e := range engines {
+			if strings.ToLower(in.Engine) == strings.ToLower(e) {
+				n++
+				break
+			}
+		}
+	}
+	return n
 }
 
 // firstAddress is the address rule written out plainly.

@@ -6,6 +6,7 @@ package discovery
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -25,42 +26,73 @@ const TagPrefix = Prefix + "tag_"
 // group is one instance's target group, encoded.
 type group struct {
 	json   []byte // {"targets":[...],"labels":{...}}
-	engine string // for the filters, as the API spells them
-	status string
+	engine string // lower-case, for the filters
+	status string // lower-case
 }
 
-// listing is the groups of one target's listing, built once.
+// listing is the groups of one target's listing, built once. The groups
+// are ordered by engine, in the order each engine first appears in the
+// listing and in the listing's order within one engine (http_sd gives
+// order no meaning), so that the groups of one engine are one run of all.
 type listing struct {
 	groups    []group
-	all       []byte // every group's JSON, comma-separated, for unfiltered requests
-	noAddress int    // instances left out for want of an address
+	all       []byte            // every group's JSON, comma-separated, for unfiltered requests
+	byEngine  map[string][]byte // the run of all that holds one engine's groups
+	noAddress int               // instances left out for want of an address
 }
 
 // build encodes t's instances. Only the fields named here are read, none
 // of which is a secret: an instance carries no password, and the target's
-// credentials are not part of Target.
+// credentials are not part of Target. Each group's JSON is a piece of the
+// unfiltered run, so a listing is held once.
 func build(t *Target) *listing {
-	l := &listing{groups: make([]group, 0, len(t.Instances))}
-	size := 0
-	var b []byte
+	l := &listing{groups: make([]group, 0, len(t.Instances)), byEngine: map[string][]byte{}}
+	var engines []string
+	byEngine := map[string][]int{}
 	for i := range t.Instances {
-		in := &t.Instances[i]
-		addr, ok := address(in)
-		if !ok {
-			l.noAddress++
-			continue
+		e := strings.ToLower(t.Instances[i].Engine)
+		if _, ok := byEngine[e]; !ok {
+			engines = append(engines, e)
 		}
-		b = appendGroup(b[:0], t, in, addr)
-		g := group{json: append([]byte(nil), b...), engine: in.Engine, status: in.Status}
-		l.groups = append(l.groups, g)
-		size += len(g.json) + 1
+		byEngine[e] = append(byEngine[e], i)
 	}
-	l.all = make([]byte, 0, size)
-	for i, g := range l.groups {
-		if i > 0 {
-			l.all = append(l.all, ',')
+	ends := make([]int, 0, 2*len(t.Instances))
+	runStart := map[string]int{}
+	for _, e := range engines {
+		runStart[e] = len(ends) / 2
+		for _, i := range byEngine[e] {
+			in := &t.Instances[i]
+			addr, ok := address(in)
+			if !ok {
+				l.noAddress++
+				continue
+			}
+			if len(l.groups) == 64 {
+				// Room for the rest at the size of the first groups, so
+				// that a listing of megabytes is not copied over and over.
+				l.all = slices.Grow(l.all, len(l.all)/64*(len(t.Instances)-64)*9/8)
+			}
+			if len(ends) > 0 {
+				l.all = append(l.all, ',')
+			}
+			start := len(l.all)
+			l.all = appendGroup(l.all, t, in, addr)
+			l.groups = append(l.groups, group{engine: e, status: strings.ToLower(in.Status)})
+			ends = append(ends, start, len(l.all))
 		}
-		l.all = append(l.all, g.json...)
+	}
+	l.all = slices.Clip(l.all)
+	for i := range l.groups {
+		l.groups[i].json = l.all[ends[2*i]:ends[2*i+1]:ends[2*i+1]]
+	}
+	for k, e := range engines {
+		first, next := runStart[e], len(l.groups)
+		if k+1 < len(engines) {
+			next = runStart[engines[k+1]]
+		}
+		if first < next {
+			l.byEngine[e] = l.all[ends[2*first]:ends[2*next-1]:ends[2*next-1]]
+		}
 	}
 	return l
 }

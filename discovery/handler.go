@@ -120,9 +120,9 @@ func parseFilter(q url.Values, known []Target) (filter, error) {
 			}
 			f.targets = values
 		case "engine":
-			f.engines = values
+			f.engines = lowerSet(values)
 		case "status":
-			f.statuses = values
+			f.statuses = lowerSet(values)
 		case "level":
 			for _, v := range values {
 				switch v {
@@ -140,8 +140,17 @@ func parseFilter(q url.Values, known []Target) (filter, error) {
 	return f, nil
 }
 
-func anyFold(values []string, s string) bool {
-	return slices.ContainsFunc(values, func(v string) bool { return strings.EqualFold(v, s) })
+// lowerSet is values in lower case, each once: the filters compare
+// without regard to case, and an engine named twice must not be served
+// twice.
+func lowerSet(values []string) []string {
+	out := make([]string, 0, len(values))
+	for _, v := range values {
+		if v = strings.ToLower(v); !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func (f filter) wantsTarget(name string) bool {
@@ -149,7 +158,7 @@ func (f filter) wantsTarget(name string) bool {
 }
 
 func (f filter) wants(g *group) bool {
-	return (f.engines == nil || anyFold(f.engines, g.engine)) && (f.statuses == nil || anyFold(f.statuses, g.status))
+	return (f.engines == nil || slices.Contains(f.engines, g.engine)) && (f.statuses == nil || slices.Contains(f.statuses, g.status))
 }
 
 // bufPool keeps the buffers of filtered answers, which can be megabytes.
@@ -183,20 +192,42 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ls := h.listings(targets)
 
-	// Unfiltered instances go as each target's prebuilt run of groups;
-	// filtered ones are copied group by group into one buffer.
+	// Unfiltered instances go as each target's prebuilt run of groups, and
+	// those filtered by engine alone as that engine's run; others are
+	// copied group by group into one buffer.
 	var parts [][]byte
 	var buf *[]byte
-	if f.engines == nil && f.statuses == nil {
+	switch {
+	case f.engines == nil && f.statuses == nil:
 		for i, l := range ls {
 			if l != nil && len(l.all) > 0 && f.wantsTarget(targets[i].Name) {
 				parts = append(parts, l.all)
 			}
 		}
-	} else {
+	case f.statuses == nil:
+		for i, l := range ls {
+			if l != nil && f.wantsTarget(targets[i].Name) {
+				for _, e := range f.engines {
+					if run := l.byEngine[e]; len(run) > 0 {
+						parts = append(parts, run)
+					}
+				}
+			}
+		}
+	default:
 		buf = bufPool.Get().(*[]byte)
 		defer bufPool.Put(buf)
-		b := (*buf)[:0]
+		need := 0
+		for i, l := range ls {
+			if l != nil && f.wantsTarget(targets[i].Name) {
+				for j := range l.groups {
+					if g := &l.groups[j]; f.wants(g) {
+						need += len(g.json) + 1
+					}
+				}
+			}
+		}
+		b := slices.Grow((*buf)[:0], need) // one allocation at most, not a doubling series
 		for i, l := range ls {
 			if l == nil || !f.wantsTarget(targets[i].Name) {
 				continue
