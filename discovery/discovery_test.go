@@ -1,6 +1,8 @@
 package discovery_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -236,7 +238,7 @@ func TestFilters(t *testing.T) {
 		{"?engine=REDIS", []string{"0b1c", "r2"}},
 		{"?engine=Memcached", []string{"9f8e"}},
 		{"?engine=redis&engine=memcached", []string{"0b1c", "9f8e", "r2"}},
-		{"?engine=memcached&engine=redis", []string{"9f8e", "0b1c", "r2"}},
+		{"?engine=memcached&engine=redis", []string{"0b1c", "9f8e", "r2"}}, // the order never depends on the query
 		{"?engine=redis&engine=REDIS", []string{"0b1c", "r2"}},
 		{"?engine=mongodb", nil},
 		{"?status=running", []string{"0b1c"}},
@@ -360,22 +362,65 @@ func TestEmptyAndHead(t *testing.T) {
 	}
 }
 
-// Over HTTP, the declared length is the body's, filtered or not.
-func TestContentLength(t *testing.T) {
+// fetch asks srv for /sd with the query, sending Accept-Encoding as given
+// (Go's transport then leaves the body as it came), and returns the
+// response and its body.
+func fetch(t *testing.T, srv *httptest.Server, query, acceptEncoding string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, srv.URL+query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Encoding", acceptEncoding)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ContentLength != int64(len(b)) {
+		t.Errorf("%s (%s): Content-Length %d, body %d bytes", query, acceptEncoding, resp.ContentLength, len(b))
+	}
+	return resp, b
+}
+
+// Over HTTP, the declared length is the body's, filtered or not; a client
+// that takes gzip gets the same answer compressed.
+func TestContentLengthAndGzip(t *testing.T) {
 	st := &inputs{}
 	st.set(fresh("a", redis, memcached), fresh("b", redis))
 	srv := httptest.NewServer(discovery.NewHandler(st.get))
 	defer srv.Close()
-	for _, q := range []string{"", "?engine=redis", "?engine=memcached&engine=redis", "?status=ERROR", "?engine=none", "?target=b&engine=memcached"} {
-		resp, err := http.Get(srv.URL + q)
+	for _, q := range []string{"", "?engine=redis", "?engine=memcached&engine=redis", "?status=ERROR", "?status=running&engine=REDIS",
+		"?engine=none", "?target=b&engine=memcached", "?target=b"} {
+		resp, plain := fetch(t, srv, q, "identity")
+		if resp.Header.Get("Content-Encoding") != "" || !json.Valid(plain) {
+			t.Errorf("%s: encoding %q, %q", q, resp.Header.Get("Content-Encoding"), plain)
+		}
+		resp, body := fetch(t, srv, q, "br;q=1.0, gzip;q=0.8")
+		if resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("Vary") != "Accept-Encoding" {
+			t.Errorf("%s: encoding %q, vary %q", q, resp.Header.Get("Content-Encoding"), resp.Header.Get("Vary"))
+			continue
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(body))
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", q, err)
 		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.ContentLength != int64(len(b)) || !json.Valid(b) {
-			t.Errorf("%s: length %d, body %d, err %v, %q", q, resp.ContentLength, len(b), err, b)
+		unzipped, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(unzipped, plain) {
+			t.Errorf("%s: gzip answer %q (%v), plain %q", q, unzipped, err, plain)
 		}
+	}
+	for _, refused := range []string{"gzip;q=0", "gzip; q=0.000, deflate", "deflate", ""} {
+		if resp, _ := fetch(t, srv, "", refused); resp.Header.Get("Content-Encoding") != "" {
+			t.Errorf("Accept-Encoding %q got %q", refused, resp.Header.Get("Content-Encoding"))
+		}
+	}
+	if resp, _ := fetch(t, srv, "", "*"); resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Errorf("Accept-Encoding * got %q", resp.Header.Get("Content-Encoding"))
 	}
 }
 
@@ -416,18 +461,23 @@ func TestConcurrentListings(t *testing.T) {
 }
 
 // Groups come by engine, each engine where it first appears in the
-// listing, the listing's order within one engine.
+// listing, then the same way by status, then in the listing's order.
 func TestGroupOrder(t *testing.T) {
-	with := func(id, engine string) dcsapi.Instance {
-		return dcsapi.Instance{ID: id, Engine: engine, IPs: []string{"10.0.0.1"}, Port: 6379}
+	with := func(id, engine, status string) dcsapi.Instance {
+		return dcsapi.Instance{ID: id, Engine: engine, Status: status, IPs: []string{"10.0.0.1"}, Port: 6379}
 	}
 	st := &inputs{}
-	st.set(fresh("prod", with("a", "Redis"), with("b", "Memcached"), with("c", "redis"), with("d", "Memcached"), with("e", "REDIS")))
+	st.set(fresh("prod", with("a", "Redis", "RUNNING"), with("b", "Memcached", "RUNNING"), with("c", "redis", "ERROR"),
+		with("d", "Memcached", "RUNNING"), with("e", "REDIS", "running"), with("f", "Redis", "ERROR")))
 	h := discovery.NewHandler(st.get)
 	for query, want := range map[string][]string{
-		"":                  {"a", "c", "e", "b", "d"},
-		"?engine=Redis":     {"a", "c", "e"},
-		"?engine=memcached": {"b", "d"},
+		"":                               {"a", "e", "c", "f", "b", "d"},
+		"?engine=Redis":                  {"a", "e", "c", "f"},
+		"?engine=memcached":              {"b", "d"},
+		"?status=running":                {"a", "e", "b", "d"},
+		"?status=ERROR&engine=redis":     {"c", "f"},
+		"?status=error&status=RUNNING":   {"a", "e", "c", "f", "b", "d"},
+		"?engine=memcached&status=ERROR": nil,
 	} {
 		if got := ids(groups(t, h, query)); !slices.Equal(got, want) {
 			t.Errorf("%q: got %v, want %v", query, got, want)

@@ -2,7 +2,9 @@ package discovery_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -23,7 +25,8 @@ var validLabelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 // ports: every answer must be 200 with a JSON array of groups whose label
 // names are valid Prometheus names, each once, whose values are UTF-8 and
 // whose one target is a host:port; an instance without an IP address or a
-// port must have no group.
+// port must have no group; filters by engine and status select what they
+// name; the gzip answer is the plain one compressed.
 func FuzzGroups(f *testing.F) {
 	f.Add("owner", "team-a", "cost-center", "cache-1", "10.0.0.1,10.0.0.2", 6379, "Redis")
 	f.Add("", "", "", "", "", 0, "")
@@ -51,12 +54,25 @@ func FuzzGroups(f *testing.F) {
 			{"", 3},
 			{"?engine=" + url.QueryEscape(engine), countEngine(tgt.Instances, engine)},
 			{"?engine=" + url.QueryEscape(value) + "&engine=" + url.QueryEscape(engine), countEngine(tgt.Instances, engine, value)},
+			{"?status=" + url.QueryEscape(value), 3}, // every instance has status value
 		} {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/sd"+q.query, nil))
 			body := rec.Body.Bytes()
 			if rec.Code != http.StatusOK || !json.Valid(body) {
 				t.Fatalf("%s: %d, not valid JSON: %q", q.query, rec.Code, body)
+			}
+			// Compressed, the same answer.
+			req := httptest.NewRequest(http.MethodGet, "/sd"+q.query, nil)
+			req.Header.Set("Accept-Encoding", "gzip")
+			zrec := httptest.NewRecorder()
+			h.ServeHTTP(zrec, req)
+			zr, err := gzip.NewReader(zrec.Body)
+			if err != nil {
+				t.Fatalf("%s: gzip: %v", q.query, err)
+			}
+			if unzipped, err := io.ReadAll(zr); err != nil || !bytes.Equal(unzipped, body) {
+				t.Fatalf("%s: gzip answer %q (%v), plain %q", q.query, unzipped, err, body)
 			}
 			n := checkGroups(t, body)
 			if !addressed {

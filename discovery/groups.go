@@ -1,9 +1,11 @@
-// This file turns one target's listing into http_sd target groups, each
-// encoded once as a JSON fragment that requests only copy.
+// This file turns one target's listing into http_sd target groups,
+// encoded once, plain and compressed, in runs that requests only join.
 
 package discovery
 
 import (
+	"bytes"
+	"compress/gzip"
 	"net"
 	"net/netip"
 	"slices"
@@ -23,78 +25,101 @@ const Prefix = "__meta_dcs_"
 // sanitised tag key.
 const TagPrefix = Prefix + "tag_"
 
-// group is one instance's target group, encoded.
-type group struct {
-	json   []byte // {"targets":[...],"labels":{...}}
-	engine string // lower-case, for the filters
-	status string // lower-case
+// run is the groups of one engine and status in one listing, encoded as
+// JSON array elements joined by commas, and as a gzip member of that.
+type run struct {
+	engine, status string // lower-case, for the filters
+	json, gz       []byte
 }
 
 // listing is the groups of one target's listing, built once. The groups
 // are ordered by engine, in the order each engine first appears in the
-// listing and in the listing's order within one engine (http_sd gives
-// order no meaning), so that the groups of one engine are one run of all.
+// listing, then the same way by status, then in the listing's order
+// (http_sd gives order no meaning), so that every filter of engine and
+// status selects whole runs: a request joins prebuilt bytes and copies
+// nothing.
 type listing struct {
-	groups    []group
-	all       []byte            // every group's JSON, comma-separated, for unfiltered requests
-	byEngine  map[string][]byte // the run of all that holds one engine's groups
-	noAddress int               // instances left out for want of an address
+	runs      []run
+	all       []byte // the runs' JSON, one after the other, comma-separated; runs[i].json are pieces of it
+	offered   int    // groups, one per instance with an address
+	noAddress int    // instances left out for want of an address
 }
 
 // build encodes t's instances. Only the fields named here are read, none
 // of which is a secret: an instance carries no password, and the target's
-// credentials are not part of Target. Each group's JSON is a piece of the
-// unfiltered run, so a listing is held once.
+// credentials are not part of Target.
 func build(t *Target) *listing {
-	l := &listing{groups: make([]group, 0, len(t.Instances)), byEngine: map[string][]byte{}}
-	var engines []string
-	byEngine := map[string][]int{}
+	type key struct{ engine, status string }
+	var order []key
+	members := map[key][]int{}
 	for i := range t.Instances {
-		e := strings.ToLower(t.Instances[i].Engine)
-		if _, ok := byEngine[e]; !ok {
-			engines = append(engines, e)
+		k := key{strings.ToLower(t.Instances[i].Engine), strings.ToLower(t.Instances[i].Status)}
+		if _, ok := members[k]; !ok {
+			order = append(order, k)
 		}
-		byEngine[e] = append(byEngine[e], i)
+		members[k] = append(members[k], i)
 	}
-	ends := make([]int, 0, 2*len(t.Instances))
-	runStart := map[string]int{}
-	for _, e := range engines {
-		runStart[e] = len(ends) / 2
-		for _, i := range byEngine[e] {
+	// By engine first, keeping first appearances; stable, so statuses
+	// keep theirs within an engine.
+	firstOfEngine := map[string]int{}
+	for i, k := range order {
+		if _, ok := firstOfEngine[k.engine]; !ok {
+			firstOfEngine[k.engine] = i
+		}
+	}
+	slices.SortStableFunc(order, func(a, b key) int { return firstOfEngine[a.engine] - firstOfEngine[b.engine] })
+
+	l := &listing{}
+	type span struct{ start, end int }
+	var spans []span
+	for _, k := range order {
+		sp := span{start: -1}
+		for _, i := range members[k] {
 			in := &t.Instances[i]
 			addr, ok := address(in)
 			if !ok {
 				l.noAddress++
 				continue
 			}
-			if len(l.groups) == 64 {
+			if l.offered == 64 {
 				// Room for the rest at the size of the first groups, so
 				// that a listing of megabytes is not copied over and over.
 				l.all = slices.Grow(l.all, len(l.all)/64*(len(t.Instances)-64)*9/8)
 			}
-			if len(ends) > 0 {
+			if l.offered > 0 {
 				l.all = append(l.all, ',')
 			}
-			start := len(l.all)
+			if sp.start < 0 {
+				sp.start = len(l.all)
+			}
 			l.all = appendGroup(l.all, t, in, addr)
-			l.groups = append(l.groups, group{engine: e, status: strings.ToLower(in.Status)})
-			ends = append(ends, start, len(l.all))
+			sp.end = len(l.all)
+			l.offered++
+		}
+		if sp.start >= 0 {
+			l.runs = append(l.runs, run{engine: k.engine, status: k.status})
+			spans = append(spans, sp)
 		}
 	}
 	l.all = slices.Clip(l.all)
-	for i := range l.groups {
-		l.groups[i].json = l.all[ends[2*i]:ends[2*i+1]:ends[2*i+1]]
-	}
-	for k, e := range engines {
-		first, next := runStart[e], len(l.groups)
-		if k+1 < len(engines) {
-			next = runStart[engines[k+1]]
-		}
-		if first < next {
-			l.byEngine[e] = l.all[ends[2*first]:ends[2*next-1]:ends[2*next-1]]
-		}
+	for i, sp := range spans {
+		l.runs[i].json = l.all[sp.start:sp.end:sp.end]
+		l.runs[i].gz = gzipMember(l.runs[i].json)
 	}
 	return l
+}
+
+// gzipMember compresses b as one gzip member. Members written one after
+// the other are one valid gzip stream (RFC 1952, 2.2), which is how a
+// compressed answer is put together from runs compressed once per
+// listing. The fastest level: a listing of 20,000 instances is 16 MB of
+// repetitive JSON, which that level already shrinks more than twentyfold.
+func gzipMember(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // a valid level: no error
+	_, _ = zw.Write(b)                                 // writes to a bytes.Buffer do not fail
+	_ = zw.Close()
+	return buf.Bytes()
 }
 
 // address is where a scraper reaches in: its first IP address with its

@@ -31,6 +31,10 @@ import (
 // answer. If a selected target's listing has never succeeded or is stale,
 // the answer is 503 with a plain-text reason naming those targets; targets
 // with listing turned off are left out.
+//
+// A client that accepts gzip (Prometheus does) gets the answer compressed,
+// joined from pieces compressed once per listing; so the handler must not
+// be wrapped in a compressing middleware.
 type Handler struct {
 	inputs func() []Target
 	now    func() time.Time
@@ -96,7 +100,7 @@ func (h *Handler) Summaries() []Summary {
 	for i := range targets {
 		out[i] = Summary{Target: targets[i].Name, State: targets[i].state(now)}
 		if ls[i] != nil {
-			out[i].Offered, out[i].NoAddress = len(ls[i].groups), ls[i].noAddress
+			out[i].Offered, out[i].NoAddress = ls[i].offered, ls[i].noAddress
 		}
 	}
 	return out
@@ -141,8 +145,7 @@ func parseFilter(q url.Values, known []Target) (filter, error) {
 }
 
 // lowerSet is values in lower case, each once: the filters compare
-// without regard to case, and an engine named twice must not be served
-// twice.
+// without regard to case.
 func lowerSet(values []string) []string {
 	out := make([]string, 0, len(values))
 	for _, v := range values {
@@ -157,12 +160,9 @@ func (f filter) wantsTarget(name string) bool {
 	return f.targets == nil || slices.Contains(f.targets, name)
 }
 
-func (f filter) wants(g *group) bool {
-	return (f.engines == nil || slices.Contains(f.engines, g.engine)) && (f.statuses == nil || slices.Contains(f.statuses, g.status))
+func (f filter) wants(r *run) bool {
+	return (f.engines == nil || slices.Contains(f.engines, r.engine)) && (f.statuses == nil || slices.Contains(f.statuses, r.status))
 }
-
-// bufPool keeps the buffers of filtered answers, which can be megabytes.
-var bufPool = sync.Pool{New: func() any { return new([]byte) }}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -192,75 +192,90 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ls := h.listings(targets)
 
-	// Unfiltered instances go as each target's prebuilt run of groups, and
-	// those filtered by engine alone as that engine's run; others are
-	// copied group by group into one buffer.
+	// The answer joins the selected runs of groups, plain or, for a client
+	// that takes gzip (Prometheus does), as their gzip members.
+	gz := acceptsGzip(r.Header.Get("Accept-Encoding"))
 	var parts [][]byte
-	var buf *[]byte
-	switch {
-	case f.engines == nil && f.statuses == nil:
-		for i, l := range ls {
-			if l != nil && len(l.all) > 0 && f.wantsTarget(targets[i].Name) {
-				parts = append(parts, l.all)
-			}
+	for i, l := range ls {
+		if l == nil || !f.wantsTarget(targets[i].Name) {
+			continue
 		}
-	case f.statuses == nil:
-		for i, l := range ls {
-			if l != nil && f.wantsTarget(targets[i].Name) {
-				for _, e := range f.engines {
-					if run := l.byEngine[e]; len(run) > 0 {
-						parts = append(parts, run)
-					}
-				}
-			}
-		}
-	default:
-		buf = bufPool.Get().(*[]byte)
-		defer bufPool.Put(buf)
-		need := 0
-		for i, l := range ls {
-			if l != nil && f.wantsTarget(targets[i].Name) {
-				for j := range l.groups {
-					if g := &l.groups[j]; f.wants(g) {
-						need += len(g.json) + 1
-					}
-				}
-			}
-		}
-		b := slices.Grow((*buf)[:0], need) // one allocation at most, not a doubling series
-		for i, l := range ls {
-			if l == nil || !f.wantsTarget(targets[i].Name) {
+		for j := range l.runs {
+			run := &l.runs[j]
+			if !f.wants(run) {
 				continue
 			}
-			for j := range l.groups {
-				if g := &l.groups[j]; f.wants(g) {
-					if len(b) > 0 {
-						b = append(b, ',')
-					}
-					b = append(b, g.json...)
-				}
+			switch {
+			case !gz:
+				parts = append(parts, run.json)
+			case len(parts) > 0:
+				parts = append(parts, gzComma, run.gz)
+			default:
+				parts = append(parts, run.gz)
 			}
 		}
-		*buf = b
-		if len(b) > 0 {
-			parts = append(parts, b)
-		}
 	}
-	size := 2 + max(len(parts)-1, 0)
+	if gz {
+		parts = append(append([][]byte{gzOpen}, parts...), gzClose)
+	}
+	if !gz {
+		parts = joinJSON(parts)
+	}
+	size := 0
 	for _, p := range parts {
 		size += len(p)
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Vary", "Accept-Encoding")
+	if gz {
+		w.Header().Set("Content-Encoding", "gzip")
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(size))
 	if r.Method == http.MethodHead {
 		return
 	}
-	_, _ = w.Write([]byte{'['}) // a client gone mid-answer is no error of ours
-	for i, p := range parts {
-		if i > 0 {
-			_, _ = w.Write([]byte{','})
+	for _, p := range parts {
+		if _, err := w.Write(p); err != nil {
+			return // the client went away; nothing to tell it
 		}
-		_, _ = w.Write(p)
 	}
-	_, _ = w.Write([]byte{']'})
+}
+
+// The brackets and the comma of an answer, as gzip members of their own.
+var (
+	gzOpen  = gzipMember([]byte{'['})
+	gzComma = gzipMember([]byte{','})
+	gzClose = gzipMember([]byte{']'})
+)
+
+// joinJSON puts runs of groups into an array: brackets around, commas
+// between.
+func joinJSON(runs [][]byte) [][]byte {
+	out := make([][]byte, 0, 2*len(runs)+1)
+	out = append(out, []byte{'['})
+	for i, r := range runs {
+		if i > 0 {
+			out = append(out, []byte{','})
+		}
+		out = append(out, r)
+	}
+	return append(out, []byte{']'})
+}
+
+// acceptsGzip reads an Accept-Encoding header: whether it lists gzip (or
+// *) without q=0 (RFC 9110, 12.5.3).
+func acceptsGzip(header string) bool {
+	for part := range strings.SplitSeq(header, ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "*" {
+			continue
+		}
+		q := strings.ReplaceAll(strings.ToLower(params), " ", "")
+		if strings.HasPrefix(q, "q=0") && strings.Trim(strings.TrimPrefix(q, "q=0"), ".0") == "" {
+			return false
+		}
+		return true
+	}
+	return false
 }
