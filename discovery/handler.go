@@ -73,11 +73,11 @@ func (h *Handler) listings(targets []Target) []*listing {
 		}
 		out[i] = c.l
 	}
-	if len(h.built) > len(targets) {
-		for name := range h.built {
-			if !slices.ContainsFunc(targets, func(t Target) bool { return t.Name == name }) {
-				delete(h.built, name)
-			}
+	// A listing of megabytes is not kept for a target that is gone or
+	// whose listing is off.
+	for name, c := range h.built {
+		if !slices.ContainsFunc(out, func(l *listing) bool { return l == c.l }) {
+			delete(h.built, name)
 		}
 	}
 	return out
