@@ -29,8 +29,10 @@ import (
 
 	"github.com/dcs-exporter/dcs_exporter/checks"
 	"github.com/dcs-exporter/dcs_exporter/collector"
+	"github.com/dcs-exporter/dcs_exporter/collector/serving"
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/demo"
+	"github.com/dcs-exporter/dcs_exporter/internal/buildinfo"
 	"github.com/dcs-exporter/dcs_exporter/internal/processcollector"
 	"github.com/dcs-exporter/dcs_exporter/statuspage"
 )
@@ -42,6 +44,7 @@ const exporterName = "dcs_exporter"
 const defaultListenAddress = ":19867"
 
 func main() {
+	buildinfo.Stamp() // a go run or go install build has no -ldflags
 	os.Exit(run(os.Args[1:], nil))
 }
 
@@ -53,6 +56,7 @@ type flags struct {
 	maxConcurrency   int
 	maxStaleness     time.Duration
 	instancesRefresh time.Duration
+	minInterval      time.Duration
 	maxRequests      int
 	demo             bool
 	configCheck      bool
@@ -71,6 +75,7 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("dcs.refresh-interval", "Refresh every target in the background at this interval and serve scrapes from the cache; 0s queries the API on each scrape.").Default(d.RefreshInterval.String()).DurationVar(&f.refreshInterval)
 	app.Flag("dcs.max-concurrency", "Maximum number of DCS API calls in flight across all targets.").Default(strconv.Itoa(d.MaxConcurrency)).IntVar(&f.maxConcurrency)
 	app.Flag("dcs.max-staleness", "After a failed query, keep serving a target's last counts until they are this old; 0s never serves old counts.").Default(d.MaxStaleness.String()).DurationVar(&f.maxStaleness)
+	app.Flag("dcs.min-interval", "With --dcs.refresh-interval=0s, the least time between two queries of a target: a scrape sooner after the last answer is served that answer, so a flood of scrapes costs no more calls. 0s queries on every scrape.").Default(d.MinInterval.String()).DurationVar(&f.minInterval)
 	app.Flag("dcs.instances-refresh-interval", "How often the per-instance listing of targets with instances: true is refreshed.").Default(d.InstancesRefreshInterval.String()).DurationVar(&f.instancesRefresh)
 	app.Flag("demo", "Run against a built-in fake DCS API with a demo fleet; needs no cloud account and ignores --config.file.").BoolVar(&f.demo)
 	app.Flag("config.check", "Load and validate the configuration, print what each target resolves to (endpoints, credential sources), and exit. Contacts no endpoint.").BoolVar(&f.configCheck)
@@ -144,6 +149,7 @@ func buildApp(ctx context.Context, f *flags, logOut io.Writer) (*app, error) {
 		MaxConcurrency:           f.maxConcurrency,
 		MaxStaleness:             f.maxStaleness,
 		InstancesRefreshInterval: f.instancesRefresh,
+		MinInterval:              f.minInterval,
 		UserAgent:                exporterName + "/" + version.Version,
 		Logger:                   logger,
 	})
@@ -263,8 +269,9 @@ func newServer(h http.Handler, logger *slog.Logger) *http.Server {
 func newMux(f *flags, exp *collector.Exporter, reg *prometheus.Registry, rl *reloader, demoBanner string) *http.ServeMux {
 	mux := http.NewServeMux()
 	limit := limitRequests(f.maxRequests)
-	mux.Handle(f.telemetryPath, limit(exp.MetricsHandler(reg)))
-	mux.Handle("/probe", limit(exp.ProbeHandler()))
+	web := serving.New(exp)
+	mux.Handle(f.telemetryPath, limit(web.MetricsHandler(reg)))
+	mux.Handle("/probe", limit(web.ProbeHandler()))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = fmt.Fprintln(w, "Healthy")
 	})

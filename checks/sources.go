@@ -23,13 +23,13 @@ type keySource struct {
 func keySources(c config.Credentials) []keySource {
 	keys := [3]string{"access_key", "secret_key", "security_token"}
 	out := make([]keySource, 3)
-	switch {
-	case c.Env:
+	switch c.Source() {
+	case config.CredentialsEnv:
 		for i, env := range [3]string{dcsapi.EnvAccessKey, dcsapi.EnvSecretKey, dcsapi.EnvSecurityToken} {
 			out[i] = keySource{Key: keys[i], Kind: "env", Where: env}
 		}
 		return out
-	case c.Metadata:
+	case config.CredentialsMetadata:
 		for i := range keys {
 			out[i] = keySource{Key: keys[i], Kind: "metadata", Where: c.MetadataEndpoint}
 		}

@@ -1,4 +1,4 @@
-package collector
+package collector_test
 
 import (
 	"strconv"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcs-exporter/dcs_exporter/collector"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi/dcsapitest"
 )
 
@@ -15,12 +16,12 @@ func callTimes(e *env, project string, step, span time.Duration) []time.Duration
 	var at []time.Duration
 	calls := 0
 	for now := time.Duration(0); now <= span; now += step {
-		e.scrape("")
-		if n := e.srv.ProjectRequests(project, dcsapitest.APIInstanceStatus); n != calls {
+		e.Scrape("")
+		if n := e.Srv.ProjectRequests(project, dcsapitest.APIInstanceStatus); n != calls {
 			calls = n
 			at = append(at, now)
 		}
-		e.clock.Advance(step)
+		e.Clock.Advance(step)
 	}
 	return at
 }
@@ -29,7 +30,7 @@ func callTimes(e *env, project string, step, span time.Duration) []time.Duration
 // up to 10 minutes, however often Prometheus scrapes: the gateway locks a
 // key after repeated failures, and every call would be one more.
 func TestAuthBackoffDoublesUpToTenMinutes(t *testing.T) {
-	e := newEnv(t, Options{}, strings.Replace(targetA, "labels:", "credentials: {access_key: WRONGAK, secret_key: wrong}\n    labels:", 1))
+	e := newEnv(t, collector.Options{}, strings.Replace(targetA, "labels:", "credentials: {access_key: WRONGAK, secret_key: wrong}\n    labels:", 1))
 	const step = 15 * time.Second
 	at := callTimes(e, projectA, step, 2*time.Hour)
 	want := []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute}
@@ -46,7 +47,7 @@ func TestAuthBackoffDoublesUpToTenMinutes(t *testing.T) {
 	if len(at) > 16 {
 		t.Errorf("%d calls in 2 hours of scrapes every %v with a refused key: %v", len(at), step, at)
 	}
-	if c := strings.Count(e.logs.String(), "query failed"); c != 1 {
+	if c := strings.Count(e.Logs.String(), "query failed"); c != 1 {
 		t.Errorf("the refused key was logged %d times, want once", c)
 	}
 }
@@ -54,11 +55,11 @@ func TestAuthBackoffDoublesUpToTenMinutes(t *testing.T) {
 // Throttling backs off the throttled target only: the others are called on
 // every scrape as before, and every 429 is counted.
 func TestThrottleBacksOffPerTarget(t *testing.T) {
-	e := newEnv(t, Options{ThrottleBackoff: 10 * time.Second, MaxThrottleBackoff: time.Minute}, targetA+targetB)
-	e.srv.InjectFault(projectA, dcsapitest.APIInstanceStatus, dcsapitest.Fault{Kind: dcsapitest.FaultThrottle})
+	e := newEnv(t, collector.Options{ThrottleBackoff: 10 * time.Second, MaxThrottleBackoff: time.Minute}, targetA+targetB)
+	e.Srv.InjectFault(projectA, dcsapitest.APIInstanceStatus, dcsapitest.Fault{Kind: dcsapitest.FaultThrottle})
 	const step = 5 * time.Second
 	at := callTimes(e, projectA, step, 5*time.Minute)
-	if n := e.srv.ProjectRequests(projectB, dcsapitest.APIInstanceStatus); n != 61 {
+	if n := e.Srv.ProjectRequests(projectB, dcsapitest.APIInstanceStatus); n != 61 {
 		t.Errorf("the healthy target got %d calls in 61 scrapes", n)
 	}
 	// 10 s, 20 s, 40 s, then the 1 minute cap.
@@ -71,7 +72,7 @@ func TestThrottleBacksOffPerTarget(t *testing.T) {
 			t.Errorf("throttled call %d came %v after the one before, want %v; calls at %v", i+2, gap, w, at)
 		}
 	}
-	body := e.scrape("prod")
+	body := e.Scrape("prod")
 	if want := `api="instance_status",code="429"} ` + strconv.Itoa(len(at)); !strings.Contains(body, want) {
 		t.Errorf("the 429s are not all counted (want %s):\n%s", want, linesOf(body, "dcs_api_requests_total"))
 	}

@@ -1,6 +1,3 @@
-// Package collector turns the DCS API's answers into Prometheus series: it
-// keeps one Target per configured project, queries them on scrape or in the
-// background, caches and coalesces the queries, and serves the series.
 package collector
 
 // This file holds the Exporter: its options, its targets and how a reload
@@ -14,7 +11,6 @@ import (
 	"net/url"
 	"reflect"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +32,12 @@ type Options struct {
 	// InstancesRefreshInterval is how often the per-instance listing of the
 	// targets that enable it is refreshed.
 	InstancesRefreshInterval time.Duration
+	// MinInterval, in on-scrape mode, is the least time between two status
+	// queries of a target: a scrape that comes sooner after the last answer
+	// is served that answer. It keeps a flood of scrapes from becoming a
+	// flood of signed calls that would get the account's key throttled for
+	// every tool that shares it. 0 queries on every scrape.
+	MinInterval time.Duration
 	// Backoff after refused credentials doubles from AuthBackoff up to
 	// MaxAuthBackoff; after throttling, from ThrottleBackoff up to
 	// MaxThrottleBackoff, or longer when the API's Retry-After says so.
@@ -55,29 +57,33 @@ func DefaultOptions() Options {
 		MaxConcurrency:           8,
 		MaxStaleness:             5 * time.Minute,
 		InstancesRefreshInterval: 5 * time.Minute,
-		AuthBackoff:              30 * time.Second,
-		MaxAuthBackoff:           10 * time.Minute,
-		ThrottleBackoff:          10 * time.Second,
-		MaxThrottleBackoff:       5 * time.Minute,
+		// Under the 15 s scrape interval of most setups, so that one
+		// Prometheus still gets a new answer on every scrape, and over half
+		// of it, so that an HA pair, whose scrapes interleave at any
+		// offset, costs about one call per target per interval.
+		MinInterval:        10 * time.Second,
+		AuthBackoff:        30 * time.Second,
+		MaxAuthBackoff:     10 * time.Minute,
+		ThrottleBackoff:    10 * time.Second,
+		MaxThrottleBackoff: 5 * time.Minute,
 	}
 }
 
 // Exporter holds the configured targets and serves their series.
 type Exporter struct {
-	opts    Options
-	sem     chan struct{}
-	listSem chan struct{} // listing calls; one fewer than sem, see gate
+	opts      Options
+	sem       chan struct{}
+	schedSem  chan struct{} // calls of scheduled sources; one fewer than sem, see gate
+	schedules []*schedule   // the loops of the scheduled sources; see source.go
 
 	mu      sync.RWMutex
 	targets []*Target // sorted by name
 	byName  map[string]*Target
 
-	ready    atomic.Bool
-	kick     chan struct{} // asks the refresh loop to look at new targets
-	listKick chan struct{} // the same for the listing loop
+	ready atomic.Bool
+	kick  chan struct{} // asks the refresh loop to look at new targets
 
-	outGen atomic.Uint64 // bumped by outputChanged and reloads; see bodycache.go
-	body   bodyCache     // cached mode's assembled answer
+	outGen atomic.Uint64 // bumped by outputChanged and reloads; see OutputGeneration
 }
 
 // New returns an exporter with no targets; call ApplyConfig.
@@ -105,12 +111,12 @@ func New(opts Options) *Exporter {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Exporter{
-		opts:     opts,
-		sem:      make(chan struct{}, opts.MaxConcurrency),
-		listSem:  make(chan struct{}, max(1, opts.MaxConcurrency-1)),
-		byName:   map[string]*Target{},
-		kick:     make(chan struct{}, 1),
-		listKick: make(chan struct{}, 1),
+		opts:      opts,
+		sem:       make(chan struct{}, opts.MaxConcurrency),
+		schedSem:  make(chan struct{}, max(1, opts.MaxConcurrency-1)),
+		schedules: newSchedules(),
+		byName:    map[string]*Target{},
+		kick:      make(chan struct{}, 1),
 	}
 }
 
@@ -173,7 +179,11 @@ func (e *Exporter) ApplyConfig(cfg *config.Config) error {
 			t.cancel()
 		}
 	}
-	for _, kick := range []chan struct{}{e.kick, e.listKick} {
+	kicks := []chan struct{}{e.kick}
+	for _, s := range e.schedules {
+		kicks = append(kicks, s.kick)
+	}
+	for _, kick := range kicks {
 		select {
 		case kick <- struct{}{}:
 		default:
@@ -188,6 +198,7 @@ func (e *Exporter) newTarget(tc config.Target, clients map[string]*http.Client) 
 		return nil, err
 	}
 	t := &Target{cfg: tc, ex: e, logger: e.opts.Logger.With(describeTarget(tc)...)}
+	t.initSources()
 	t.updateLabelsLocked() // nobody else knows the target yet
 	t.requests.onAdd = t.invalidate
 	t.ctx, t.cancel = context.WithCancel(context.Background())
@@ -258,8 +269,9 @@ func (e *Exporter) Target(name string) *Target {
 func (e *Exporter) Ready() bool { return e.ready.Load() }
 
 // Run drives the background work until ctx ends: the cached-mode refresh of
-// all targets, and the per-instance listings. In on-scrape mode with no
-// listings it only marks the exporter ready.
+// all targets, and the scheduled sources such as the per-instance listings.
+// In on-scrape mode with no scheduled source on it only marks the exporter
+// ready.
 func (e *Exporter) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	if e.opts.RefreshInterval > 0 {
@@ -268,12 +280,12 @@ func (e *Exporter) Run(ctx context.Context) {
 	} else {
 		e.ready.Store(true)
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); e.listingLoop(ctx) }()
-	wg.Wait()
-	for _, t := range e.Targets() {
-		t.cancel()
+	for _, s := range e.schedules {
+		wg.Add(1)
+		go func() { defer wg.Done(); e.runSchedule(ctx, s) }()
 	}
+	wg.Wait()
+	e.Close()
 }
 
 // refreshLoop queries every target once per interval. After a reload only
@@ -317,7 +329,7 @@ func (e *Exporter) refreshLoop(ctx context.Context) {
 func (t *Target) attempted() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.status.attempted || t.inflight != nil
+	return t.status.Attempted || t.inflight != nil
 }
 
 // refresh starts a query of every target and returns channels that are
@@ -326,7 +338,7 @@ func (e *Exporter) refresh(targets []*Target) []<-chan struct{} {
 	waitLimit := time.Now().Add(max(e.opts.RefreshInterval, time.Minute)) // a real deadline, not the injectable clock
 	done := make([]<-chan struct{}, len(targets))
 	for i, t := range targets {
-		done[i] = t.update(waitLimit)
+		done[i] = t.update(waitLimit, 0)
 	}
 	return done
 }
@@ -344,12 +356,12 @@ func waitAll(ctx context.Context, done []<-chan struct{}) {
 
 // newCredentialProvider maps the configured credential source to a provider.
 func newCredentialProvider(c config.Credentials, onRequest func(api, code string)) dcsapi.CredentialProvider {
-	switch {
-	case c.Env:
+	switch c.Source() {
+	case config.CredentialsEnv:
 		return dcsapi.EnvCredentials{}
-	case c.Metadata:
+	case config.CredentialsMetadata:
 		return &dcsapi.MetadataCredentials{Endpoint: c.MetadataEndpoint, OnRequest: onRequest}
-	case c.AccessKeyFile != "" || c.SecretKeyFile != "" || c.SecurityTokenFile != "":
+	case config.CredentialsFiles:
 		// Each key comes from its file, or inline when it has none.
 		return &dcsapi.FileCredentials{AccessKeyFile: c.AccessKeyFile, SecretKeyFile: c.SecretKeyFile, SecurityTokenFile: c.SecurityTokenFile,
 			AccessKey: string(c.AccessKey), SecretKey: string(c.SecretKey), SecurityToken: string(c.SecurityToken)}
@@ -360,5 +372,5 @@ func newCredentialProvider(c config.Credentials, onRequest func(api, code string
 
 // describeTarget is used in log lines.
 func describeTarget(c config.Target) []any {
-	return []any{"target", c.Name, "region", c.Region, "api_version", c.APIVersion, "endpoint", strings.TrimSuffix(c.Endpoint, "/")}
+	return []any{"target", c.Name, "region", c.Region, "api_version", c.APIVersion, "endpoint", c.Endpoint}
 }

@@ -6,18 +6,19 @@ package collector
 import (
 	"sort"
 	"sync"
+
+	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
 )
+
+// RequestCount is the number of a target's API calls that ended with one
+// code.
+type RequestCount = exposition.RequestCount
 
 // requestCounts counts a target's API calls by API and status code.
 type requestCounts struct {
 	mu     sync.Mutex
 	counts map[[2]string]uint64
 	onAdd  func()
-}
-
-type requestCount struct {
-	api, code string
-	n         uint64
 }
 
 func (r *requestCounts) add(api, code string) {
@@ -32,18 +33,18 @@ func (r *requestCounts) add(api, code string) {
 	}
 }
 
-func (r *requestCounts) snapshot() []requestCount {
+func (r *requestCounts) snapshot() []RequestCount {
 	r.mu.Lock()
-	out := make([]requestCount, 0, len(r.counts))
+	out := make([]RequestCount, 0, len(r.counts))
 	for k, n := range r.counts {
-		out = append(out, requestCount{k[0], k[1], n})
+		out = append(out, RequestCount{API: k[0], Code: k[1], N: n})
 	}
 	r.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].api != out[j].api {
-			return out[i].api < out[j].api
+		if out[i].API != out[j].API {
+			return out[i].API < out[j].API
 		}
-		return out[i].code < out[j].code
+		return out[i].Code < out[j].Code
 	})
 	return out
 }

@@ -7,7 +7,7 @@ package collector
 import (
 	"time"
 
-	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
 )
 
 // outputChanged marks the target's series for rendering again, and tells
@@ -43,7 +43,7 @@ func (t *Target) updateLabelsLocked() {
 	if pid == "" {
 		pid = t.cfg.ProjectID
 	}
-	labels := targetLabels(t.cfg.Name, t.cfg.Region, pid, t.cfg.Labels, t.cfg.LabelNames())
+	labels := exposition.TargetLabels(t.cfg.Name, t.cfg.Region, pid, t.cfg.Labels, t.cfg.LabelNames())
 	if labels == t.labels {
 		return
 	}
@@ -51,45 +51,40 @@ func (t *Target) updateLabelsLocked() {
 	t.outputChanged()
 }
 
-// expireLocked drops, from memory, a failed listing whose last good result
-// is older than the staleness limit. The output does not change: rendering
-// stops serving the listing at that time by itself, and the series rendered
-// before are valid only until then. t.mu must be held.
+// expireLocked drops, from memory, the sources' data older than the
+// staleness limit. The output does not change: rendering stops serving
+// such data at that time by itself, and the series rendered before are
+// valid only until then. t.mu must be held.
 func (t *Target) expireLocked(now time.Time) {
-	l := &t.listing
-	if l.up || (l.instances == nil && l.mismatch == nil) {
-		return
+	for _, src := range t.sources {
+		src.expire(now)
 	}
-	if staleness := t.ex.opts.MaxStaleness; staleness > 0 && now.Before(l.lastSuccess.Add(staleness)) {
-		return
-	}
-	l.instances, l.lines, l.windows, l.mismatch = nil, instanceLines{}, nil, nil
 }
 
 // snapshotLocked copies what the target's series are rendered from. t.mu
 // must be held.
-func (t *Target) snapshotLocked() targetSnapshot {
-	return targetSnapshot{
-		labels:       t.labels,
-		apiVersion:   dcsapi.APIVersion(t.cfg.APIVersion),
-		maxStaleness: t.ex.opts.MaxStaleness,
-		status:       t.status,
-		requests:     t.requests.snapshot(),
-		listed:       t.cfg.Instances,
-		listing:      t.listing,
+func (t *Target) snapshotLocked() exposition.Snapshot {
+	s := exposition.Snapshot{
+		Labels:       t.labels,
+		MaxStaleness: t.ex.opts.MaxStaleness,
+		Requests:     t.requests.snapshot(),
 	}
+	for _, src := range t.sources {
+		src.snapshot(&s)
+	}
+	return s
 }
 
 // rendered returns the target's series, rendering them again only when a
 // query or listing changed them or stale data expired.
-func (t *Target) rendered(now time.Time) *targetSeries {
+func (t *Target) rendered(now time.Time) *exposition.Series {
 	out, _ := t.renderedUntil(now)
 	return out
 }
 
 // renderedUntil is rendered, and the time the rendered series expire (zero
 // when they last until the next change).
-func (t *Target) renderedUntil(now time.Time) (*targetSeries, time.Time) {
+func (t *Target) renderedUntil(now time.Time) (*exposition.Series, time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.out != nil && (t.outUntil.IsZero() || now.Before(t.outUntil)) {
@@ -97,19 +92,19 @@ func (t *Target) renderedUntil(now time.Time) (*targetSeries, time.Time) {
 	}
 	t.expireLocked(now)
 	snap := t.snapshotLocked()
-	t.out, t.outUntil = renderTarget(&snap, now)
+	t.out, t.outUntil = exposition.Render(&snap, now)
 	return t.out, t.outUntil
 }
 
 // renderedTimedOut renders the target as down for one scrape whose deadline
 // passed before the target's query finished. Its counts then follow the
 // staleness rules, as after a failed query.
-func (t *Target) renderedTimedOut(now time.Time) *targetSeries {
+func (t *Target) renderedTimedOut(now time.Time) *exposition.Series {
 	t.mu.Lock()
 	t.expireLocked(now)
 	snap := t.snapshotLocked()
 	t.mu.Unlock()
-	snap.status.up = false
-	out, _ := renderTarget(&snap, now)
+	snap.Status.Up = false
+	out, _ := exposition.Render(&snap, now)
 	return out
 }

@@ -1,7 +1,8 @@
 package collector
 
 // This file is the query state machine of a target: starting, joining and
-// abandoning status queries, recording their results, and backing off.
+// abandoning status queries, and recording their results. The data itself
+// is the sources' (source.go); backing off is backoff.go's.
 
 import (
 	"context"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 )
@@ -32,12 +34,14 @@ type Target struct {
 	mu       sync.Mutex
 	inflight chan struct{}
 	late     lateAnswer
-	status   statusResult
+	answered time.Time // when the last status query ended, by the exporter's clock; see Options.MinInterval
 	backoff  backoffState
-	listing  listingResult
-	labels   string        // rendered by targetLabels; see updateLabelsLocked
-	out      *targetSeries // the series rendered last; nil when out of date
-	outUntil time.Time     // out expires then, as stale data does; zero: it does not
+	status   statusSource       // read by every query
+	listing  listingSource      // on its own schedule, with instances: true
+	sources  []source           // all of the above, in output order; see initSources
+	labels   string             // rendered by TargetLabels; see updateLabelsLocked
+	out      *exposition.Series // the series rendered last; nil when out of date
+	outUntil time.Time          // out expires then, as stale data does; zero: it does not
 }
 
 // lateAnswer pipelines a target that answers more slowly than the scrape
@@ -56,40 +60,25 @@ type lateAnswer struct {
 // stand in for a query; scrape intervals are rarely longer.
 const lateAnswerMaxAge = 2 * time.Minute
 
-// statusResult is what the target's queries have found so far.
-type statusResult struct {
-	report      *dcsapi.StatusReport // from the last success
-	projectID   string
-	lastSuccess time.Time
-	attempted   bool
-	up          bool
-	duration    time.Duration
-	err         error
-	errKey      string // the error without its request id, to log each new failure once
-}
-
-// backoffState keeps a target from spending API quota, or getting its access
-// key locked, while the API refuses it.
-type backoffState struct {
-	until time.Time
-	step  int
-}
-
 // Name returns the target's name, its `target` label.
 func (t *Target) Name() string { return t.cfg.Name }
 
 // update starts a status query unless one is already in flight, in which
-// case it joins it, or the target is backing off, in which case it does
-// nothing. The channel is closed when the query is done. waitLimit bounds the
+// case it joins it, or the target is backing off, or its last query ended
+// less than minInterval ago, in which cases it does nothing. The channel is closed when the query is done. waitLimit bounds the
 // wait for a free API slot; the query itself runs to the target's timeout
 // even if the caller gives up, so that the next caller can use its answer.
-func (t *Target) update(waitLimit time.Time) <-chan struct{} {
+func (t *Target) update(waitLimit time.Time, minInterval time.Duration) <-chan struct{} {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.inflight != nil {
 		return t.inflight
 	}
-	if t.ex.now().Before(t.backoff.until) {
+	now := t.ex.now()
+	if now.Before(t.backoff.until) {
+		return closedChan
+	}
+	if minInterval > 0 && !t.answered.IsZero() && now.Sub(t.answered) < minInterval {
 		return closedChan
 	}
 	// A late answer that this scrape could not have waited for either is
@@ -104,6 +93,7 @@ func (t *Target) update(waitLimit time.Time) <-chan struct{} {
 		t.query(waitLimit)
 		t.mu.Lock()
 		t.inflight = nil
+		t.answered = t.ex.now()
 		if t.late.abandoned {
 			t.late = lateAnswer{ready: true, at: time.Now(), took: time.Since(start)}
 		}
@@ -141,7 +131,7 @@ func (t *Target) query(waitLimit time.Time) {
 
 	start := t.ex.now()
 	ctx, cancel := context.WithTimeout(t.ctx, t.cfg.Timeout)
-	report, err := t.client.InstanceStatus(ctx, t.cfg.IncludeFailure)
+	report, err := t.status.fetch(ctx)
 	cancel()
 	if t.ctx.Err() != nil {
 		return // dropped by a reload; nobody reads this target any more
@@ -155,14 +145,9 @@ func (t *Target) query(waitLimit time.Time) {
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := &t.status
-	s.attempted, s.duration = true, end.Sub(start)
 	t.setProjectIDLocked(pid)
 	t.outputChanged()
-	if !s.up && s.err != nil {
-		t.logger.Info("target recovered", "after", s.errKey)
-	}
-	s.report, s.lastSuccess, s.up, s.err, s.errKey = report, end, true, nil, ""
+	t.status.succeeded(report, end, end.Sub(start))
 	t.backoff = backoffState{}
 }
 
@@ -176,13 +161,10 @@ func (t *Target) recordFailure(err error, now time.Time, took time.Duration) {
 	pid, _ := t.knownProjectID()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := &t.status
-	s.attempted, s.duration, s.up, s.err = true, took, false, err
 	t.setProjectIDLocked(pid)
 	t.outputChanged()
 	t.applyBackoff(err, now)
-	if key := errorKey(err); key != s.errKey {
-		s.errKey = key
+	if t.status.failed(err, took) {
 		t.logFailure(err)
 	}
 }
@@ -190,37 +172,6 @@ func (t *Target) recordFailure(err error, now time.Time, took time.Duration) {
 // knownProjectID returns the configured or already discovered project id.
 func (t *Target) knownProjectID() (string, bool) {
 	return t.client.CachedProjectID()
-}
-
-// applyBackoff spaces out the next attempts after errors that repeating
-// would make worse: refused credentials (the gateway locks an access key
-// after repeated failures) and throttling (which honours Retry-After).
-func (t *Target) applyBackoff(err error, now time.Time) {
-	o := t.ex.opts
-	var wait time.Duration
-	switch {
-	case dcsapi.IsAuthFailure(err):
-		wait = o.AuthBackoff << t.backoff.step
-		if wait > o.MaxAuthBackoff || wait <= 0 {
-			wait = o.MaxAuthBackoff
-		}
-	case dcsapi.IsThrottled(err):
-		wait = o.ThrottleBackoff << t.backoff.step
-		if wait > o.MaxThrottleBackoff || wait <= 0 {
-			wait = o.MaxThrottleBackoff
-		}
-		var apiErr *dcsapi.APIError
-		if errors.As(err, &apiErr) && apiErr.RetryAfter > wait {
-			wait = apiErr.RetryAfter
-		}
-	default:
-		t.backoff = backoffState{}
-		return
-	}
-	if t.backoff.step < 16 {
-		t.backoff.step++
-	}
-	t.backoff.until = now.Add(wait)
 }
 
 func (t *Target) logFailure(err error) {

@@ -6,7 +6,9 @@ package config
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net/url"
@@ -19,14 +21,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+	"github.com/dcs-exporter/dcs_exporter/endpoints"
 )
 
 // Defaults applied when neither the target nor the defaults section sets a key.
 const (
 	DefaultAPIVersion       = "v2"
 	DefaultTimeout          = 10 * time.Second
-	DefaultMetadataEndpoint = dcsapi.DefaultMetadataEndpoint
+	DefaultMetadataEndpoint = endpoints.Metadata
 	MaxTimeout              = 5 * time.Minute // so that a stuck API cannot pile up scrapes
 )
 
@@ -59,6 +61,34 @@ type Credentials struct {
 	Env              bool   `yaml:"env,omitempty"`                           // HUAWEICLOUD_SDK_AK, _SK and _SECURITY_TOKEN
 	Metadata         bool   `yaml:"metadata,omitempty"`                      // agency credentials from the ECS/CCE metadata service
 	MetadataEndpoint string `yaml:"metadata_endpoint,omitempty" check:"url"` // Load always fills it
+}
+
+// CredentialSource is where a target's keys come from.
+type CredentialSource int
+
+const (
+	CredentialsNone     CredentialSource = iota // nothing set; Parse refuses that
+	CredentialsInline                           // every key given inline
+	CredentialsFiles                            // at least one key read from its file, any other inline
+	CredentialsEnv                              // HUAWEICLOUD_SDK_AK, _SK and _SECURITY_TOKEN
+	CredentialsMetadata                         // the ECS/CCE metadata service
+)
+
+// Source returns where the keys come from. This is the one place that
+// decides it: Parse accepts only credentials with exactly one source, the
+// collector builds its provider from it and --config.check reports it.
+func (c Credentials) Source() CredentialSource {
+	switch {
+	case c.Env:
+		return CredentialsEnv
+	case c.Metadata:
+		return CredentialsMetadata
+	case c.AccessKeyFile != "" || c.SecretKeyFile != "" || c.SecurityTokenFile != "":
+		return CredentialsFiles
+	case c.AccessKey != "" || c.SecretKey != "" || c.SecurityToken != "":
+		return CredentialsInline
+	}
+	return CredentialsNone
 }
 
 // TLS configures how the exporter verifies the API endpoints.
@@ -129,6 +159,12 @@ func (e *Error) Error() string {
 // Load reads the file at path and parses it with Parse.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Most likely a first run: say where a config comes from.
+		return nil, fmt.Errorf("reading config: %w; point --config.file at your configuration, "+
+			"start one from config.example.yml (in the repository and the release archive), "+
+			"or run with --demo to try the exporter without a cloud account", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
@@ -216,7 +252,8 @@ func (p *parser) note(level slog.Level, field, format string, args ...any) {
 	}
 }
 
-// credentials checks that c, when set, names one source: keys, env or metadata.
+// credentials checks that c, when set, names one source (see Source): keys,
+// env or metadata. The keys set are listed to name what conflicts.
 func (p *parser) credentials(c *Credentials, field string) error {
 	if c == nil {
 		return nil
@@ -240,14 +277,15 @@ func (p *parser) credentials(c *Credentials, field string) error {
 	if len(keys) > 0 {
 		sources = append([]string{strings.Join(keys, ", ")}, sources...)
 	}
+	source := c.Source()
 	switch {
-	case len(sources) == 0:
+	case source == CredentialsNone:
 		return p.fail(line, field, "no credential source: set access_key and secret_key, access_key_file and secret_key_file, env: true, or metadata: true")
 	case len(sources) > 1:
 		return p.fail(line, field, "%s cannot be combined with %s: set exactly one credential source", sources[0], sources[1])
-	case len(keys) > 0 && len(missing) > 0:
+	case (source == CredentialsInline || source == CredentialsFiles) && len(missing) > 0:
 		return p.fail(line, field, "%s set without %s: an access key and a secret key are both required", keys[0], strings.Join(missing, " and "))
-	case c.MetadataEndpoint != "" && !c.Metadata:
+	case c.MetadataEndpoint != "" && source != CredentialsMetadata:
 		return p.fail(p.lines[field+".metadata_endpoint"], field+".metadata_endpoint", "only used with metadata: true")
 	}
 	return nil
@@ -288,7 +326,7 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 	maps.Copy(t.Labels, d.Labels)
 	maps.Copy(t.Labels, s.Labels)
 
-	dcs, iam, known := dcsapi.DefaultEndpoints(t.Region)
+	dcs, iam, known := endpoints.Default(t.Region)
 	var guessed []string
 	if t.Endpoint == "" {
 		t.Endpoint, guessed = dcs, append(guessed, dcs)

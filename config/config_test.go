@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -74,6 +75,43 @@ func mustParse(t *testing.T, dir, src string) *Config {
 	return cfg
 }
 
+// TestTabsAreNamed: YAML indents with spaces only, and a tab is the most
+// common way to break a hand-written config. yaml.v3 reports some such tabs
+// at the line before, and calls others a "character that cannot start any
+// token"; the error must name the tab's own line, and say "tab".
+func TestTabsAreNamed(t *testing.T) {
+	const tabMsg = "a tab indents this line; YAML indents with spaces only"
+	tests := []struct {
+		name, src string
+		line      int
+	}{
+		{"first line", doc("\ttargets: []"), 1},
+		{"list item", doc("targets:", "\t- name: a"), 2},
+		{"key after a list item", doc("targets:", "  - name: a", "\tregion: cn-north-4"), 3},
+		{"key after spaces and a tab", doc("targets:", "  - name: a", " \t   region: cn-north-4"), 3},
+		{"nested key", doc("targets:", "  - name: a", "    region: cn-north-4", "    credentials:", "\t  access_key: SUPERSECRET-AK"), 5},
+		{"nested key after spaces", doc("targets:", "  - name: a", "    region: cn-north-4", "    credentials:", "      \taccess_key: SUPERSECRET-AK"), 5},
+		{"nested label", doc("targets:", "  - name: a", "    labels:", "      x: y", "\t  z: w"), 5},
+		{"list item after a target", doc("targets:", "  - name: a", "    region: cn-north-4", "\t- name: b"), 4},
+		{"after blank lines and a comment", doc("targets:", "  - name: a", "", "# next", "", "\tregion: x"), 6},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.src), "dcs_exporter.yml")
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("got %v, want a config error", err)
+			}
+			if e.Line != tc.line || e.Msg != tabMsg {
+				t.Errorf("got %s\nwant dcs_exporter.yml:%d: %s", err, tc.line, tabMsg)
+			}
+			if strings.Contains(err.Error(), "SUPERSECRET") {
+				t.Errorf("the error quotes a secret: %s", err)
+			}
+		})
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, src, want string
@@ -81,7 +119,7 @@ func TestParseErrors(t *testing.T) {
 		// Document level.
 		{"empty file", "", `dcs_exporter.yml: config is empty; at least one target is required`},
 		{"only comments", "# nothing here\n", `dcs_exporter.yml: config is empty; at least one target is required`},
-		{"yaml syntax", doc("targets:", "\t- name: a"), `dcs_exporter.yml:2: found character that cannot start any token`},
+		{"yaml syntax", doc("targets:", "  - name: a", "    region: 'cn-north-4"), `dcs_exporter.yml:3: found unexpected end of stream`},
 		{"yaml syntax without line", doc("targets: a: b"), `dcs_exporter.yml: mapping values are not allowed in this context`},
 		{"unknown anchor", doc("targets: *nope"), `dcs_exporter.yml: unknown anchor 'nope' referenced`},
 		{"two documents", doc("targets: []", "---", "targets: []"), `dcs_exporter.yml:2: only one YAML document is allowed`},
@@ -661,4 +699,46 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCredentialSource pins the one decision of where keys come from, which
+// the collector and --config.check follow.
+func TestCredentialSource(t *testing.T) {
+	for _, c := range []struct {
+		creds Credentials
+		want  CredentialSource
+	}{
+		{Credentials{}, CredentialsNone},
+		{Credentials{MetadataEndpoint: DefaultMetadataEndpoint}, CredentialsNone},
+		{Credentials{AccessKey: "ak", SecretKey: "sk"}, CredentialsInline},
+		{Credentials{SecurityToken: "st"}, CredentialsInline},
+		{Credentials{AccessKeyFile: "/ak", SecretKey: "sk"}, CredentialsFiles},
+		{Credentials{AccessKey: "ak", SecretKey: "sk", SecurityTokenFile: "/st"}, CredentialsFiles},
+		{Credentials{Env: true}, CredentialsEnv},
+		{Credentials{Metadata: true, MetadataEndpoint: DefaultMetadataEndpoint}, CredentialsMetadata},
+	} {
+		if got := c.creds.Source(); got != c.want {
+			t.Errorf("%#v: source %d, want %d", c.creds, got, c.want)
+		}
+	}
+}
+
+// TestMissingFileSaysWhatToDo: a first run without a config file is told
+// which flag names the file, where to start one, and how to try the
+// exporter without one. Any other read error stays as it is.
+func TestMissingFileSaysWhatToDo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dcs_exporter.yml")
+	_, err := Load(path)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("got %v, want a not-exist error", err)
+	}
+	for _, w := range []string{path, "--config.file", "config.example.yml", "--demo"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("the error does not say %q: %s", w, err)
+		}
+	}
+	_, err = Load(t.TempDir()) // a directory: not missing, so no first-run advice
+	if err == nil || strings.Contains(err.Error(), "--demo") {
+		t.Errorf("reading a directory: got %v", err)
+	}
 }

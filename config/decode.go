@@ -33,7 +33,7 @@ func (p *parser) decode(data []byte, doc *document) (err error) {
 	var root, next yaml.Node
 	for _, n := range []*yaml.Node{&root, &next} {
 		if err := dec.Decode(n); err != nil && !errors.Is(err, io.EOF) {
-			return p.yamlError(err)
+			return p.yamlError(err, data)
 		}
 	}
 	if next.Kind == yaml.DocumentNode {
@@ -52,7 +52,7 @@ func (p *parser) decode(data []byte, doc *document) (err error) {
 	if err := dec.Decode(doc); err != nil {
 		// shape refused all it could; yaml.v3's text may quote a secret.
 		var e *Error
-		errors.As(p.yamlError(err), &e)
+		errors.As(p.yamlError(err, data), &e)
 		return p.fail(e.Line, "", "cannot decode a value")
 	}
 	return nil
@@ -61,13 +61,45 @@ func (p *parser) decode(data []byte, doc *document) (err error) {
 var yamlLineRE = regexp.MustCompile(`line (\d+): `)
 
 // yamlError rewrites "yaml: line N: msg" into our "file:N: msg" form.
-func (p *parser) yamlError(err error) error {
+func (p *parser) yamlError(err error, data []byte) error {
 	msg, line := strings.TrimPrefix(err.Error(), "yaml: "), 0
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = strings.TrimPrefix(msg, m[0])
 	}
+	if tab := tabIndentedLine(data, line, msg); tab > 0 {
+		return p.fail(tab, "", "a tab indents this line; YAML indents with spaces only")
+	}
 	return p.fail(line, "", "%s", msg)
+}
+
+// tabIndentedLine finds the line whose indentation holds the tab that
+// yaml.v3 complained about in msg, or returns 0. yaml.v3 puts a tab that
+// "violates indentation" at the line of the token before it, which may be
+// lines earlier, and calls a tab before a nested key a "character that
+// cannot start any token" without saying which. The first line from the
+// reported one on with a tab in its indentation (spaces, tabs and the "- "
+// of list items) is the one to fix. A first line's error has no line
+// number, hence from line 1.
+func tabIndentedLine(data []byte, reported int, msg string) int {
+	tabMsg := strings.Contains(msg, "tab character")
+	if !tabMsg && !strings.Contains(msg, "cannot start any token") {
+		return 0
+	}
+	for i, text := range strings.Split(string(data), "\n") {
+		n := i + 1
+		if n < reported {
+			continue
+		}
+		indent := text[:len(text)-len(strings.TrimLeft(text, " \t-"))]
+		if strings.Contains(indent, "\t") {
+			return n
+		}
+		if !tabMsg && n >= max(reported, 1) {
+			return 0 // that message is about its own line; no tab there
+		}
+	}
+	return 0
 }
 
 // textTags are read as text, as written: a project_id may look like a number.

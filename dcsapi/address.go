@@ -32,8 +32,8 @@ func (w *wireInstance) connection(in *Instance) {
 // splitIPs splits the list API's ip field. It is one string, holding
 // several addresses "separated by commas" for a cluster instance
 // (InstanceListInfo.Ip, SDK v0.1.207; api-ref "Querying All DCS
-// Instances"). The SDK's own description writes the example with a
-// full-width comma, so that separates too. Blanks around an address and
+// Instances"; docs/api-facts.md §6.2). The SDK's own description writes
+// the example with a full-width comma, so that separates too. Blanks around an address and
 // empty entries are dropped; the addresses are not otherwise judged here.
 func splitIPs(s string) []string {
 	if strings.TrimSpace(s) == "" {

@@ -17,7 +17,6 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,7 +48,9 @@ type RetryPolicy struct {
 var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 3, BaseDelay: 200 * time.Millisecond, MaxDelay: 5 * time.Second}
 
 // Options configure a Client. Endpoint and Credentials are required, and
-// either ProjectID or both IAMEndpoint and Region.
+// either ProjectID or both IAMEndpoint and Region. The endpoints are taken
+// as given, as config normalises them when it loads them: without a
+// trailing slash or API version.
 type Options struct {
 	Endpoint    string // e.g. https://dcs.cn-north-4.myhuaweicloud.com
 	IAMEndpoint string // e.g. https://iam.cn-north-4.myhuaweicloud.com
@@ -123,7 +124,7 @@ func New(opts Options) (*Client, error) {
 }
 
 func parseEndpoint(s string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSuffix(s, "/"))
+	u, err := url.Parse(s)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +251,7 @@ func (c *Client) attempt(ctx context.Context, api string, base *url.URL, path, r
 	resp, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
 		c.count(api, "error")
-		return 0, fmt.Errorf("%s: %w", api, scrubURLError(err))
+		return 0, &CallError{API: api, Err: scrubURLError(err)}
 	}
 	defer resp.Body.Close()
 	c.count(api, statusCode(resp.StatusCode))
@@ -259,7 +260,7 @@ func (c *Client) attempt(ctx context.Context, api string, base *url.URL, path, r
 	if resp.StatusCode >= 400 {
 		limit = min(limit, maxErrorBodyBytes)
 	} else if resp.ContentLength > limit {
-		return 0, fmt.Errorf("%s: %w (%d bytes announced, limit %d)", api, ErrResponseTooLarge, resp.ContentLength, limit)
+		return 0, &CallError{API: api, Err: fmt.Errorf("%w (%d bytes announced, limit %d)", ErrResponseTooLarge, resp.ContentLength, limit)}
 	}
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -275,10 +276,10 @@ func (c *Client) attempt(ctx context.Context, api string, base *url.URL, path, r
 		return apiErr.RetryAfter, apiErr
 	}
 	if errors.Is(err, ErrResponseTooLarge) {
-		return 0, fmt.Errorf("%s: %w (%d bytes)", api, ErrResponseTooLarge, limit)
+		return 0, &CallError{API: api, Err: fmt.Errorf("%w (%d bytes)", ErrResponseTooLarge, limit)}
 	}
 	if err != nil {
-		return 0, fmt.Errorf("%s: reading response: %w", api, scrubURLError(err))
+		return 0, &CallError{API: api, Err: fmt.Errorf("reading response: %w", scrubURLError(err))}
 	}
 	body := buf.Bytes()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dcs-exporter/dcs_exporter/endpoints"
 )
 
 // Credentials are an access key pair, with a security token when they are
@@ -164,7 +166,7 @@ func (w *watchedFile) read(path string) (string, error) {
 
 // DefaultMetadataEndpoint is the ECS metadata service, which hands out the
 // temporary credentials of the agency bound to an ECS or CCE node.
-const DefaultMetadataEndpoint = "http://169.254.169.254"
+const DefaultMetadataEndpoint = endpoints.Metadata
 
 // MetadataCredentials fetches temporary credentials from the ECS metadata
 // service and refreshes them well before they expire. Only one refresh runs
@@ -236,7 +238,7 @@ type metadataCredential struct {
 }
 
 func (m *MetadataCredentials) fetch(ctx context.Context) (Credentials, time.Time, error) {
-	endpoint := strings.TrimSuffix(m.Endpoint, "/")
+	endpoint := m.Endpoint // normalised by config
 	if endpoint == "" {
 		endpoint = DefaultMetadataEndpoint
 	}

@@ -124,6 +124,18 @@ func (e *DecodeError) Error() string {
 
 func (e *DecodeError) Unwrap() error { return e.Err }
 
+// CallError is a call that got no usable answer: the connection failed, the
+// answer was cut off or too large. It names the call, so that a caller
+// which made several (a listing first looks up its project in IAM) can
+// tell which one failed.
+type CallError struct {
+	API string
+	Err error
+}
+
+func (e *CallError) Error() string { return e.API + ": " + e.Err.Error() }
+func (e *CallError) Unwrap() error { return e.Err }
+
 // CredentialsError says that credentials could not be obtained.
 type CredentialsError struct {
 	Source string

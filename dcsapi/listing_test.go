@@ -38,8 +38,7 @@ func wantInstance(in dcsapitest.Instance) dcsapi.Instance {
 
 // docListExample is the 200 answer of the list API's documentation (OTC
 // api-ref "Querying All DCS Instances", opentelekomcloud-docs/
-// distributed-cache-service at 69c114d; ../shared/reference/dcs-api-notes.md
-// §6.2), with its numeric enterprise_project_id and tag key.
+// distributed-cache-service at 69c114d; docs/api-facts.md §6.2), with its numeric enterprise_project_id and tag key.
 const docListExample = `{
   "instance_num" : 1,
   "instances" : [ {

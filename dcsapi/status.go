@@ -46,8 +46,8 @@ var (
 		"flushing", "migrating", "paying", "restarting", "restoring", "running", "starting", "upgrading",
 	}
 	// A v1 engine object (StatusStatistic) has 11 counts: v2's without
-	// freezing and frozen (dcs-api-notes.md §4.2, Open Telekom Cloud's v1
-	// API reference).
+	// freezing and frozen (Open Telekom Cloud's v1 API reference;
+	// docs/api-facts.md §4.2).
 	statesV1Engine = []string{
 		"createfailed", "creating", "error", "extending", "flushing", "migrating",
 		"paying", "restarting", "restoring", "running", "upgrading",

@@ -1,8 +1,11 @@
 // Package demo runs the exporter with no cloud account: it starts the fake
-// DCS API on loopback with a small fleet in two regions and three projects,
-// moves instances through their states over time, and writes a
-// configuration that points at it. Everything else the exporter does
-// (signing, HTTP, decoding, caching) takes its real code path.
+// DCS API on loopback with a small fleet in three regions and three
+// projects, moves instances through their states over time, and writes a
+// configuration that points at it. One more target fails on purpose, the
+// way a new key without the DCS policy does, so that the status page and
+// --dcs.check show what a failure and its hint look like. Everything else
+// the exporter does (signing, HTTP, decoding, caching) takes its real code
+// path.
 package demo
 
 import (
@@ -11,6 +14,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -25,6 +29,22 @@ const (
 	ProjectBeijing   = "0b1e2ef7a8d94f8c9a1b2c3d4e5f6071"
 	ProjectSingapore = "5ad0c6a1b2e34f7c8d9e0f1a2b3c4d5e"
 	ProjectOTC       = "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+	// ProjectDenied is the project of the target that fails on purpose.
+	ProjectDenied = "d3e4f5a6b7c84d9e8f0a1b2c3d4e5f60"
+)
+
+// FailingTarget is the name of the demo target that fails on purpose.
+const FailingTarget = "demo-failing-no-dcs-policy"
+
+// The demo's regions. Huawei Cloud's ids are those of the SDK's region
+// table (huaweicloud-sdk-go-v3 v0.1.207, services/dcs/v2/region/region.go),
+// their names from "Regions and Endpoints"
+// (developer.huaweicloud.com/intl/en-us/endpoint). eu-de is Open Telekom
+// Cloud's region in Germany (its DCS endpoint dcs.eu-de.otc.t-systems.com).
+const (
+	regionBeijing   = "cn-north-4"     // CN North-Beijing4
+	regionSingapore = "ap-southeast-3" // AP-Singapore; ap-southeast-1 is Hong Kong
+	regionGermany   = "eu-de"          // Open Telekom Cloud, Germany
 )
 
 // Demo is a running fake API and the configuration file that points at it.
@@ -89,32 +109,48 @@ defaults:
     secret_key: %[3]s
 targets:
   - name: demo-beijing
-    region: cn-north-4
+    region: %[10]s
     labels: {env: demo}
     instances: true
   - name: demo-singapore
-    region: ap-southeast-1
+    region: %[7]s
     project_id: %[4]s
     labels: {env: demo}
   - name: demo-otc
-    region: eu-de
+    region: %[8]s
     project_id: %[5]s
     api_version: v1
     labels: {env: demo}
-`, url, dcsapitest.TestAccessKey, dcsapitest.TestSecretKey, ProjectSingapore, ProjectOTC)
+  # Fails on purpose, as a key without the DCS ReadOnlyAccess policy does:
+  # this is what a failing target looks like.
+  - name: %[9]s
+    region: %[7]s
+    project_id: %[6]s
+    labels: {env: demo, demo_failure: on-purpose}
+`, url, dcsapitest.TestAccessKey, dcsapitest.TestSecretKey, ProjectSingapore, ProjectOTC, ProjectDenied,
+		regionSingapore, regionGermany, FailingTarget, regionBeijing)
 }
 
 // Populate gives the fake API the demo fleet: 2,500 instances in Beijing
 // (three pages of the list API), a few dozen in Singapore and a handful on the
-// v1-only Open Telekom Cloud project.
+// v1-only Open Telekom Cloud project. A fourth project refuses every DCS
+// call with 403 DCS.2007, the DCS API's answer when the key's user lacks a
+// policy that allows the call (DCS API reference, "Error Codes"; the action
+// named in the message is ours): the most common failure of a new key.
 func Populate(srv *dcsapitest.Server, rng *rand.Rand) {
-	srv.AddProject("cn-north-4", ProjectBeijing)
-	srv.AddProject("ap-southeast-1", ProjectSingapore)
-	srv.AddProject("eu-de", ProjectOTC)
+	srv.AddProject(regionBeijing, ProjectBeijing)
+	srv.AddProject(regionSingapore, ProjectSingapore)
+	srv.AddProject(regionGermany, ProjectOTC)
 	srv.SetV2StatusAvailable(ProjectOTC, false)
 	srv.SetInstances(ProjectBeijing, fleet("bj", 2500, rng))
 	srv.SetInstances(ProjectSingapore, fleet("sg", 40, rng))
 	srv.SetInstances(ProjectOTC, fleet("otc", 6, rng))
+	// A project of its own, so that the other targets keep working.
+	srv.AddProject(regionSingapore+"_denied", ProjectDenied)
+	srv.InjectFault(ProjectDenied, "", dcsapitest.Fault{
+		Kind: dcsapitest.FaultStatus, Status: http.StatusForbidden, Shape: dcsapitest.ShapeService,
+		Code: "DCS.2007", Message: "Policy does not allow dcs:instance:list to be performed.",
+	})
 }
 
 // fleet makes n instances, mostly running Redis, with some Memcached and a

@@ -130,11 +130,14 @@ func stepOf(step Step, err error) Step {
 	api := ""
 	var apiErr *dcsapi.APIError
 	var decodeErr *dcsapi.DecodeError
+	var callErr *dcsapi.CallError
 	switch {
 	case errors.As(err, &apiErr):
 		api = apiErr.API
 	case errors.As(err, &decodeErr):
 		api = decodeErr.API
+	case errors.As(err, &callErr):
+		api = callErr.API
 	}
 	switch api {
 	case dcsapi.APIIAMProjects, dcsapi.APIIAMAuthProjects:
@@ -150,7 +153,7 @@ func stepOf(step Step, err error) Step {
 }
 
 // gatewayCode reports whether code is the API gateway's code with the given
-// number, in its APIGW. or older APIG. spelling (dcs-api-notes 5.4).
+// number, in its APIGW. or older APIG. spelling (docs/api-facts.md §5.4).
 func gatewayCode(code, number string) bool {
 	return code == "APIGW."+number || code == "APIG."+number
 }
@@ -158,8 +161,8 @@ func gatewayCode(code, number string) bool {
 // apiHint explains an error answer. The codes and their meaning are from the
 // API gateway's error code table ("Error Codes", API Request Signing Guide,
 // support.huaweicloud.com/intl/en-us/devg-apisign/api-sign-errorcode.html)
-// and the DCS error codes (api-dcs/ErrorCode.html); see dcs-api-notes 5.3
-// and 5.4.
+// and the DCS error codes (api-dcs/ErrorCode.html); see docs/api-facts.md
+// §5.3 and §5.4.
 func apiHint(step Step, e *dcsapi.APIError, t config.Target) string {
 	code, status := e.Code, e.StatusCode
 	switch {
@@ -199,7 +202,7 @@ func apiHint(step Step, e *dcsapi.APIError, t config.Target) string {
 	// Whatever the body says (APIGW.0101 from the gateway, DCS.4001 or
 	// 111404001 from the service), a missing v2 status path is what Open
 	// Telekom Cloud answers: it documents the status API as v1.0 only
-	// (dcs-api-notes 4.2).
+	// (docs/api-facts.md §4.2).
 	case status == http.StatusNotFound && step == StepStatus && t.APIVersion != string(dcsapi.V1):
 		return "This cloud has no v2 status API (Open Telekom Cloud and some others offer only v1.0): set api_version: v1 for this target."
 	case status == http.StatusNotFound:
@@ -216,7 +219,7 @@ func apiHint(step Step, e *dcsapi.APIError, t config.Target) string {
 
 // iamRefusedHint explains an IAM project lookup that the key may not make.
 // Which permission it needs, and that DCS ReadOnlyAccess lacks it, is in
-// dcs-api-notes 3.8 (IAM API reference, KeystoneListProjects).
+// docs/api-facts.md §3.4 (IAM API reference, KeystoneListProjects).
 var iamRefusedHint = "IAM refused to list the projects: the key lacks the IAM permission " + dcsapi.PermissionListProjects +
 	", which the DCS ReadOnlyAccess policy does not grant. Set project_id for this target (the console shows it under My Credentials > API Credentials), which avoids the lookup, or grant that permission."
 
@@ -230,7 +233,7 @@ func noProjectHint(e *dcsapi.NoProjectError) string {
 
 // signatureHint explains a refused signature, naming the clock when the
 // answer's Date showed that it is off: the gateway refuses signatures more
-// than 15 minutes off its clock (APIG FAQ, dcs-api-notes 1.8).
+// than 15 minutes off its clock (APIG FAQ, docs/api-facts.md §1.8).
 func signatureHint(e *dcsapi.APIError) string {
 	off, side := e.ClockSkew, "behind"
 	if off < 0 {
@@ -258,8 +261,8 @@ func roughDuration(d time.Duration) string {
 
 // metadataAnswerHint explains an error answer of the ECS metadata service.
 // The "Please configure Cloud Service Agency first" answer is the one the
-// SDK special-cases (core/auth/internal/metadata_accessor.go, dcs-api-notes
-// 3.4).
+// SDK special-cases (core/auth/internal/metadata_accessor.go, docs/api-facts.md
+// §3.3).
 func metadataAnswerHint(e *dcsapi.APIError, t config.Target) string {
 	if e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusUnauthorized || strings.Contains(e.Message, "Agency") {
 		return "The metadata service has no credentials for this server: bind an agency (with DCS ReadOnlyAccess) to the ECS server or to the CCE node pool, or use access keys instead of metadata: true."

@@ -34,7 +34,10 @@ tools=(
 )
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+build_pid=
+# A build still running when the script stops (Ctrl-C, a failure) is ended
+# by its PID; nothing else is touched.
+trap '[ -z "$build_pid" ] || kill "$build_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 # Since v0.32 the Alertmanager module no longer contains its web UI
 # (ui/app/dist, built with npm; prometheus/alertmanager#5163), so `go build`
@@ -95,7 +98,22 @@ for t in "${tools[@]}"; do
   echo "building $name ($module ${version:-pinned})" >&2
   modflags=()
   if [ "$name" = alertmanager ]; then stub_alertmanager_ui; modflags=(-modfile="$work/alertmanager.mod"); fi
-  go build -C "tools/pinned/$dir" "${modflags[@]}" -trimpath -o "$out.tmp" "$pkg"
+  # A cold build of one tool takes minutes without a word from go build:
+  # say every 30 s that it is still going.
+  started=$SECONDS
+  go build -C "tools/pinned/$dir" "${modflags[@]}" -trimpath -o "$out.tmp" "$pkg" &
+  build_pid=$!
+  report=30
+  while kill -0 "$build_pid" 2>/dev/null; do
+    sleep 2
+    if [ $((SECONDS - started)) -ge "$report" ] && kill -0 "$build_pid" 2>/dev/null; then
+      echo "  still building $name ($((SECONDS - started)) s)" >&2
+      report=$((report + 30))
+    fi
+  done
+  wait "$build_pid"
+  build_pid=
+  echo "built $name in $((SECONDS - started)) s" >&2
   mv "$out.tmp" "$out"
   echo "$pin" >"$stamp"
 done

@@ -15,7 +15,8 @@
 // reference (support.huaweicloud.com/api-iam); "Terraform" is
 // github.com/huaweicloud/terraform-provider-huaweicloud,
 // huaweicloud/services/dcs. "Ours" marks a choice the sources leave open, or
-// a test aid no source describes.
+// a test aid no source describes. docs/api-facts.md states the facts the
+// exporter relies on, each with its source.
 //
 //	Behaviour                                        Switch                     Source
 //	-----------------------------------------------  -------------------------  ------------------------------------------------
@@ -85,15 +86,53 @@
 //	Maintenance windows of 4 hours from 22, 02, 06,  SampleFleet, Annotate      Terraform resource_huaweicloud_dcs_instance.go
 //	  10, 14 or 18 o'clock, or of 1 hour                                          (maintain_begin values); api-ref example
 //	                                                                              (18:00:00 to 19:00:00)
+//	Statistics (v2 and v1.0 .../instances/           SetStatistic, StatisticOf  SDK model_instance_statistic.go, model_list_
+//	  statistic): {"statistics": [...]}, one entry                                statistics_of_running_instances_response.go;
+//	  per RUNNING instance, no parameters, no                                     OTC api-ref "Querying Statistics of All Running
+//	  paging; used_cpu, input_kbps, output_kbps                                   Instances" (v2 and outdated_apis_v1), example
+//	  as strings
+//	Statistic values move with the fake's clock:     SetClock                   ours; used_cpu a percentage as the SDK's model
+//	  memory within 1% of max of the listing's,                                   says (one v2 page says CPU seconds: docs/
+//	  command counts growing from creation, CPU and                               fleet-apis.md)
+//	  network in waves of minutes
+//	Quota (v2 and v1.0 .../quota): {"quotas":        SetQuotaLimits, QuotaUse   SDK model_show_quota_of_tenant_response.go,
+//	  {"resources": [instance, ram]}}, unit GB for                                model_resources.go; OTC api-ref "Querying the
+//	  ram and null for instances; v1.0 adds                                       Tenant Quotas" (v2, unit {} there) and "Querying
+//	  resource_user; use derived from the fleet                                   the Quota of a Tenant" (v1.0, dcs-api-0312036)
+//	Logical nodes (v2 only .../instances-logical-    SetTopology, SwapMaster,   SDK model_batch_show_nodes_information_{request,
+//	  nodes): {count, instances: [{instance_id,        SetGroupSingleAZ,          response}.go, model_instance_nodes_info_resp.go,
+//	  node_count, nodes}]}, offset counting            SetNodeStatus,             model_nodes_info_resp.go; OTC api-ref "Querying
+//	  instances, limit 1 to 100 (default 10), 400      NodesCovered, TopologyOf   Instance Nodes in Batches" (example, DCS.4800;
+//	  DCS.4800 for a bad offset; node_port a string                               no v1.0 path); DCS.4801 for a bad limit: ours
+//	Nodes only for Redis 4.0 and later, not while    (always)                   OTC api-ref "Querying Instance Nodes in Batches"
+//	  creating; Memcached and Redis 3.0 are absent                                ("Available for Redis 4.0 and later instances")
+//	Node shapes by spec code (single, cluster,       SetTopology                ours; proxies without group fields (optional in
+//	  proxy, else master/standby); replicas take                                  the SDK model)
+//	  the instance's zones in turn
+//	Backup records (v2 offset/limit, v1.0 start      FailBackups,               SDK model_list_backup_records_{request,response}
+//	  from 1/limit, both default 10; begin_time/       SetBackupsDisabled,        .go, model_backup_record_response.go; OTC api-ref
+//	  end_time, v1.0 beginTime/endTime, UTC            AddBackupRecord,           "Listing DCS Instance Backup Records" and v1.0
+//	  yyyyMMddHHmmss): {total_num,                     BackupsScheduled           "Querying DCS Instance Backup Records"; times as
+//	  backup_record_response}, newest first                                       in their examples (2019-05-10T08:31:16.166Z);
+//	                                                                              order, total_num over the query, DCS.4802: ours
+//	A daily automatic backup per Redis instance      BackupsScheduled           OTC user guide "Backing Up and Restoring DCS
+//	  except single-node ones, kept 7 days; waiting,                              Instances", Overview (single-node instances
+//	  backuping, then succeed or failed with                                      cannot be backed up; at most 7 days kept);
+//	  dcs.08.0002 (a timeout) under FailBackups                                   error codes: SDK model comment, api-ref table
+//	An unknown instance's backups are 404 111404022  (always)                   api-ref "Error Codes" ("This DCS instance does
+//	                                                                              not exist"); the status: ours
+//	A cloud that lacks a fleet API: 404 APIGW.0101   SetAPIAvailable            signing guide "Error Codes"; 403 and others:
+//	  before the signature check                                                  InjectFault with FaultStatus
+//	Exact 200 bodies of a fleet API                  SetAnswerOverride          ours, for tests of odd answers
 //	IAM GET /v3/projects?name=REGION lists the       AddProject                 SDK core/auth/internal/iam_service.go
 //	  projects of that exact name, with                                           (KeystoneListProjects); IAM ref
 //	  X-IAM-Trace-Id                                                              KeystoneListProjects (iam_06_0001)
 //	A key without iam:projects:list gets 403 from    SetIAMProjectListDenied    IAM ref KeystoneListProjects (iam_06_0001) and
-//	  /v3/projects, nested, code 403 as a number,                                 "Error Codes"; dcs-api-notes.md §3.8; the
+//	  /v3/projects, nested, code 403 as a number,                                 "Error Codes"; docs/api-facts.md §3.4; the
 //	  X-IAM-Trace-Id alone                                                        message's wording: ours
 //	IAM GET /v3/auth/projects lists every project    AddProject                 IAM ref KeystoneListAuthProjects (iam_06_0003);
 //	  the key may use, sub-projects                                               sub-projects named REGION_suffix:
-//	  (REGION_suffix) under their region's project,                               dcs-api-notes.md §3.8; their parent: ours
+//	  (REGION_suffix) under their region's project,                               docs/api-facts.md §3.4; their parent: ours
 //	  without a name filter
 //	ECS metadata: PUT /meta-data/latest/api/token    SetMetadataCredentials     SDK core/auth/internal/metadata_accessor.go and
 //	  (TTL 1 to 21600 s), GET /openstack/latest/                                  model.go

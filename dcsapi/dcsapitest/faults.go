@@ -117,9 +117,9 @@ type Fault struct {
 	// Times is how many requests the fault strikes before it is gone; 0
 	// strikes until ClearFaults.
 	Times int
-	// Offset, for list_instances, strikes only the page that starts at this
-	// offset (a request without offset asks for page 0); nil strikes every
-	// page. See AtOffset.
+	// Offset, for list_instances and instance_nodes, strikes only the page
+	// that starts at this offset (a request without offset asks for page
+	// 0); nil strikes every page. See AtOffset.
 	Offset *int
 }
 
@@ -187,7 +187,7 @@ func (s *Server) takeFault(rt route, transport bool) *Fault {
 		case f.Kind.transport() != transport,
 			af.api != "" && af.api != rt.api,
 			af.projectID != "" && af.projectID != rt.project,
-			f.Offset != nil && (rt.api != APIListInstances || *f.Offset != rt.offset):
+			f.Offset != nil && (rt.api != APIListInstances && rt.api != APINodes || *f.Offset != rt.offset):
 			continue
 		}
 		af.used++

@@ -95,6 +95,7 @@ type project struct {
 	instances      []record
 	v2Unavailable  bool
 	statusOverride []byte
+	fleet          fleetKnobs // the fleet APIs' switches (fleetapis.go)
 }
 
 // record is an instance as the fake keeps it, with the creation time its
@@ -341,6 +342,8 @@ type route struct {
 	project string
 	v1      bool // the v1.0 status path
 	offset  int  // list_instances page, for Fault.Offset
+	// instance is the path's instance id (backup records).
+	instance string
 }
 
 func routeOf(r *http.Request) route {
@@ -365,6 +368,9 @@ func routeOf(r *http.Request) route {
 			offset = 0
 		}
 		return route{api: APIListInstances, project: parts[1], offset: offset}
+	}
+	if rt, ok := fleetRoute(r, parts); ok {
+		return rt
 	}
 	return route{api: APIUnknown}
 }
@@ -464,7 +470,7 @@ func (s *Server) answer(r *http.Request, rt route) (*answer, *Fault) {
 		}
 		return s.metadataAnswer(r, rt, shapeNormal), nil
 	}
-	if rt.api == APIInstanceStatus && !rt.v1 && s.v2Unavailable(rt.project) {
+	if rt.api == APIInstanceStatus && !rt.v1 && s.v2Unavailable(rt.project) || s.fleetAPIUnavailable(rt) {
 		return apiNotFound(), nil
 	}
 	if msg := s.authenticate(r, rt.project); msg != "" {
@@ -507,6 +513,9 @@ func (s *Server) serviceAnswer(r *http.Request, rt route, sh shape) *answer {
 	}
 	if rt.api == APIInstanceStatus {
 		return s.statusAnswer(r, rt, sh)
+	}
+	if a := s.fleetAnswer(r, rt, sh); a != nil {
+		return a
 	}
 	return s.listAnswer(r, rt, sh)
 }

@@ -72,9 +72,20 @@ func helmCommand(t *testing.T) []string {
 	return cmd
 }
 
-// helmTemplate renders the chart with the given values (YAML documents,
-// each passed with -f) and extra arguments.
+// firstInstall is what every install must add to the chart's defaults:
+// where the API credentials come from. Without it the chart refuses to
+// render (TestChartRefusesToRenderWithoutCredentials).
+const firstInstall = "credentials: {existingSecret: huaweicloud-dcs-readonly}\n"
+
+// helmTemplate renders the chart with firstInstall and then the given
+// values (YAML documents, each passed with -f) and extra arguments.
 func helmTemplate(t *testing.T, values []string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	return helmTemplateRaw(t, append([]string{firstInstall}, values...), args...)
+}
+
+// helmTemplateRaw is helmTemplate without firstInstall.
+func helmTemplateRaw(t *testing.T, values []string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	cmd := helmCommand(t)
 	full := append(slices.Clone(cmd[1:]), "template", releaseName, chartDir, "--namespace", namespace)
@@ -222,6 +233,7 @@ func TestChartExtraEnv(t *testing.T) {
   - name: HUAWEICLOUD_SDK_SK
     valueFrom:
       secretKeyRef: {name: huaweicloud, key: sk}
+credentials: {existingSecret: ""}
 config:
   defaults:
     region: cn-north-4
@@ -263,7 +275,7 @@ func TestChartExistingSecretKeyNames(t *testing.T) {
 		t.Error("the chart created a Secret although existingSecret is set")
 	}
 	// Default key names with the chart's own Secret.
-	res = render(t, Options{}, "credentials: {accessKey: AK, secretKey: SK}\n")
+	res = render(t, Options{}, "credentials: {existingSecret: \"\", accessKey: AK, secretKey: SK}\n")
 	for _, v := range only[*appsv1.Deployment](t, res).Spec.Template.Spec.Volumes {
 		if v.Secret != nil && v.Secret.Items[0].Key != "access_key" {
 			t.Errorf("chart Secret mounted with key %q", v.Secret.Items[0].Key)
@@ -518,6 +530,39 @@ func TestChartRefusesBadValues(t *testing.T) {
 		_, errOut, err := helmTemplate(t, []string{tc.values})
 		if err == nil || !strings.Contains(errOut, tc.want) {
 			t.Errorf("values %q: want a failure saying %q, got %v\n%s", tc.values, tc.want, err, errOut)
+		}
+	}
+}
+
+// TestChartRefusesToRenderWithoutCredentials: the defaults alone would
+// render a pod whose exporter exits at start, its one target having no
+// credentials. The chart says what to set instead, and renders once any
+// credential source is given.
+func TestChartRefusesToRenderWithoutCredentials(t *testing.T) {
+	_, errOut, err := helmTemplateRaw(t, nil)
+	if err == nil {
+		t.Fatal("the chart rendered its defaults, which have no credentials")
+	}
+	for _, w := range []string{"config.targets[0] (default) has no credentials", "credentials.existingSecret", "credentials.accessKey",
+		"config.defaults.credentials", "config.targets[0].credentials", "demo=true"} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("the message does not say %q:\n%s", w, errOut)
+		}
+	}
+	// A second target without credentials is named, even when the first has its own.
+	_, errOut, err = helmTemplateRaw(t, []string{"config:\n  targets:\n    - {name: cce, credentials: {metadata: true}}\n    - {name: lab}\n"})
+	if err == nil || !strings.Contains(errOut, "config.targets[1] (lab) has no credentials") {
+		t.Errorf("a target without credentials rendered: %v\n%s", err, errOut)
+	}
+	for _, values := range []string{
+		firstInstall,
+		"credentials: {accessKey: AK, secretKey: SK}\n",
+		"config:\n  defaults: {credentials: {metadata: true}}\n",
+		"config:\n  targets:\n    - {name: cce, credentials: {metadata: true}}\n",
+		"demo: true\n",
+	} {
+		if _, errOut, err := helmTemplateRaw(t, []string{values}); err != nil {
+			t.Errorf("values %q: %v\n%s", values, err, errOut)
 		}
 	}
 }

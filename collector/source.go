@@ -1,0 +1,119 @@
+package collector
+
+// This file is the seam between a target and the data sources it reads:
+// what every source gives the target, the exporter's loops that refresh
+// the scheduled ones, and the API slots their calls share.
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
+)
+
+// source is one API a target reads. The target calls these with t.mu held.
+type source interface {
+	// snapshot copies the source's part of what the target's series are
+	// rendered from; nothing copied may change afterwards.
+	snapshot(s *exposition.Snapshot)
+	// expire drops, from memory, what is too old to serve at now.
+	// Rendering stops serving it by itself; this only frees it.
+	expire(now time.Time)
+	// describe fills the source's part of the status page's view.
+	describe(ts *TargetStatus)
+}
+
+// scheduledSource is a source refreshed on an interval of its own by one of
+// the exporter's schedules, apart from the status queries.
+type scheduledSource interface {
+	source
+	// on reports whether the target reads the source (its config key).
+	on() bool
+	// started reports whether a refresh has run or is running, so that
+	// a new target's first one runs at once. t.mu is held.
+	started() bool
+	// refresh makes the source's calls and stores what it keeps. It runs
+	// without t.mu; one at a time per target, a second call returns at once.
+	refresh(ctx context.Context)
+}
+
+// initSources lists the target's sources, in the order their parts are
+// rendered. A new source adds its field to Target and itself here.
+func (t *Target) initSources() {
+	t.status.attach(t)
+	t.listing.t = t
+	t.sources = []source{&t.status, &t.listing}
+}
+
+// schedule is one loop of the exporter: which source of each target it
+// refreshes, and how often.
+type schedule struct {
+	interval func(o *Options) time.Duration
+	of       func(t *Target) scheduledSource
+	kick     chan struct{} // asks the loop to look at new targets
+}
+
+// newSchedules lists the exporter's schedules. A new scheduled source adds
+// its own here.
+func newSchedules() []*schedule {
+	return []*schedule{
+		{interval: listingInterval, of: func(t *Target) scheduledSource { return &t.listing }, kick: make(chan struct{}, 1)},
+	}
+}
+
+// runSchedule refreshes the source of every target that reads it, once per
+// interval, and at once for targets that are new. A round ends when every
+// target's refresh has.
+func (e *Exporter) runSchedule(ctx context.Context, s *schedule) {
+	ticker := time.NewTicker(s.interval(&e.opts))
+	defer ticker.Stop()
+	e.refreshScheduled(ctx, s, false)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			e.refreshScheduled(ctx, s, false)
+		case <-s.kick:
+			e.refreshScheduled(ctx, s, true)
+		}
+	}
+}
+
+func (e *Exporter) refreshScheduled(ctx context.Context, s *schedule, onlyNew bool) {
+	var wg sync.WaitGroup
+	for _, t := range e.Targets() {
+		src := s.of(t)
+		if !src.on() || (onlyNew && t.started(src)) {
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); src.refresh(ctx) }()
+	}
+	wg.Wait()
+}
+
+func (t *Target) started(src scheduledSource) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return src.started()
+}
+
+// gate holds one of the exporter's API slots for one call of a scheduled
+// source. Such calls first take a slot of schedSem, which has one fewer
+// than the shared limit, so that however many of them are stuck on slow
+// pages, one slot is always left for status queries and scrapes do not wait
+// for them. (With --dcs.max-concurrency=1 they share the one slot.)
+func (e *Exporter) gate(ctx context.Context) (func(), error) {
+	select {
+	case e.schedSem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if !e.acquire(ctx) {
+		<-e.schedSem
+		return nil, ctx.Err()
+	}
+	return func() { e.release(); <-e.schedSem }, nil
+}
