@@ -91,7 +91,7 @@ func countEngine(instances []dcsapi.Instance, engines ...string) int {
 	n := 0
 	for _, in := range instances {
 		for _, e := range engines {
-			if strings.ToLower(in.Engine) == strings.ToLower(e) {
+			if strings.EqualFold(in.Engine, e) {
 				n++
 				break
 			}

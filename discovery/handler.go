@@ -161,7 +161,13 @@ func (f filter) wantsTarget(name string) bool {
 }
 
 func (f filter) wants(r *run) bool {
-	return (f.engines == nil || slices.Contains(f.engines, r.engine)) && (f.statuses == nil || slices.Contains(f.statuses, r.status))
+	return (f.engines == nil || anyFold(f.engines, r.engine)) && (f.statuses == nil || anyFold(f.statuses, r.status))
+}
+
+// anyFold compares under Unicode case folding; runs are few per listing,
+// so this costs nothing per instance.
+func anyFold(values []string, s string) bool {
+	return slices.ContainsFunc(values, func(v string) bool { return strings.EqualFold(v, s) })
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
