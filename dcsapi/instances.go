@@ -46,6 +46,13 @@ type Instance struct {
 	MaintainEnd         string // its end; a window may run past midnight
 	ServiceUpgrade      *bool  // whether an upgrade task is pending; nil when not sent
 	CreatedAt           time.Time
+
+	// Where and how clients connect, for service discovery (address.go).
+	IPs              []string // the ip field split at its commas (several for a cluster); nil when none
+	Port             int      // 0 when not sent or not a port
+	DomainName       string
+	NoPasswordAccess *bool // nil when not sent or not a boolean in either spelling
+	EnableSSL        *bool // nil when not sent
 }
 
 // MemoryUnknown is a memory size the API sent as a number that cannot be
@@ -281,6 +288,12 @@ type wireInstance struct {
 	MaintainEnd    stringValue `json:"maintain_end"`
 	ServiceUpgrade boolValue   `json:"service_upgrade"`
 	CreatedAt      timeValue   `json:"created_at"`
+
+	IP               stringValue `json:"ip"`
+	Port             numberValue `json:"port"`
+	DomainName       stringValue `json:"domain_name"`
+	NoPasswordAccess boolText    `json:"no_password_access"`
+	EnableSSL        boolValue   `json:"enable_ssl"`
 }
 
 // instance is w as the exporter keeps it.
@@ -327,6 +340,7 @@ func (w *wireInstance) instance() Instance {
 		pending := w.ServiceUpgrade.value
 		in.ServiceUpgrade = &pending
 	}
+	w.connection(&in)
 	return in
 }
 

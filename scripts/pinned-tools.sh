@@ -4,8 +4,8 @@
 #
 # Usage: scripts/pinned-tools.sh [DIR [TOOL...]]
 #   DIR   where the binaries go (default .tools/bin)
-#   TOOL  prometheus, promtool, alertmanager, helm, golangci-lint, goreleaser
-#         (default: all of them)
+#   TOOL  prometheus, promtool, alertmanager, helm, golangci-lint, goreleaser,
+#         redis_exporter (default: all of them)
 #
 # A binary is rebuilt only when its module's go.mod or go.sum changed since
 # it was built (a checksum beside it, .NAME.pin), so one directory can serve
@@ -30,6 +30,7 @@ tools=(
   "helm helm helm.sh/helm/v3/cmd/helm"
   "golangci-lint golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint"
   "goreleaser goreleaser github.com/goreleaser/goreleaser/v2"
+  "redis_exporter redis_exporter github.com/oliver006/redis_exporter"
 )
 
 work=$(mktemp -d)

@@ -77,6 +77,12 @@
 //	  (2017-03-31T12:24:46.297Z)
 //	enterprise_project_id 0 and tag key 1 as         FaultOddFields             api-ref example answer; the worse types: ours
 //	  numbers, and worse types field by field
+//	ip comma-separated for a cluster, port,          Instance fields            SDK model_instance_list_info.go (Ip, Port,
+//	  domain_name, no_password_access, enable_ssl;                                DomainName, NoPasswordAccess *string,
+//	  an empty ip for an instance without address                                 EnableSsl); api-ref InstanceListInfo table; the
+//	                                                                              empty ip: ours
+//	no_password_access as the SDK's string "true"/   FaultOddFields             SDK NoPasswordAccess *string; port as a string,
+//	  "false", port as a string, ip as a number                                   the worse types: ours
 //	Maintenance windows of 4 hours from 22, 02, 06,  SampleFleet, Annotate      Terraform resource_huaweicloud_dcs_instance.go
 //	  10, 14 or 18 o'clock, or of 1 hour                                          (maintain_begin values); api-ref example
 //	                                                                              (18:00:00 to 19:00:00)
