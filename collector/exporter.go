@@ -17,6 +17,7 @@ import (
 
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+	"github.com/dcs-exporter/dcs_exporter/discovery"
 	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
@@ -85,6 +86,8 @@ type Exporter struct {
 	kick  chan struct{} // asks the refresh loop to look at new targets
 
 	outGen atomic.Uint64 // bumped by outputChanged and reloads; see OutputGeneration
+
+	discovery *discovery.Handler // /sd, fed by DiscoveryTargets; see source_listing.go
 }
 
 // New returns an exporter with no targets; call ApplyConfig.
@@ -111,7 +114,7 @@ func New(opts Options) *Exporter {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Exporter{
+	e := &Exporter{
 		opts:      opts,
 		sem:       make(chan struct{}, opts.MaxConcurrency),
 		schedSem:  make(chan struct{}, max(1, opts.MaxConcurrency-1)),
@@ -119,6 +122,9 @@ func New(opts Options) *Exporter {
 		byName:    map[string]*Target{},
 		kick:      make(chan struct{}, 1),
 	}
+	e.discovery = discovery.NewHandler(e.DiscoveryTargets)
+	e.discovery.SetClock(e.now) // ListedAt comes from this clock
+	return e
 }
 
 func (e *Exporter) now() time.Time {
@@ -180,6 +186,9 @@ func (e *Exporter) ApplyConfig(cfg *config.Config) error {
 			t.cancel()
 		}
 	}
+	// /sd forgets the groups of the targets that are gone now, not at the
+	// next request.
+	e.discovery.Prepare()
 	kicks := []chan struct{}{e.kick}
 	for _, s := range e.schedules {
 		kicks = append(kicks, s.kick)

@@ -18,6 +18,7 @@ import (
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 	"github.com/dcs-exporter/dcs_exporter/diagnosis"
+	"github.com/dcs-exporter/dcs_exporter/discovery"
 	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
@@ -28,9 +29,17 @@ type listingSource struct {
 	t                  *Target
 	exposition.Listing                       // what its series are rendered from
 	instances          []exposition.Instance // from the last success; nil once too old to serve
-	errKey             string
-	err                error // of the last listing when it failed, for the status page
-	running            bool
+	// discovered is the last success as /sd needs it (connection fields,
+	// every tag), with the strings it shares with instances interned
+	// once for both; nil once too old to serve. generation counts
+	// successes, so that /sd tells listings apart; projectID is the one
+	// known when it was listed.
+	discovered []dcsapi.Instance
+	generation uint64
+	projectID  string
+	errKey     string
+	err        error // of the last listing when it failed, for the status page
+	running    bool
 }
 
 // ListingStatus is the state of a target's per-instance listing, for the
@@ -65,7 +74,7 @@ func (l *listingSource) expire(now time.Time) {
 	if staleness := l.t.ex.opts.MaxStaleness; staleness > 0 && now.Before(l.LastSuccess.Add(staleness)) {
 		return
 	}
-	l.instances, l.Lines, l.Windows, l.Mismatch = nil, exposition.InstanceLines{}, nil, nil
+	l.instances, l.Lines, l.Windows, l.Mismatch, l.discovered = nil, exposition.InstanceLines{}, nil, nil, nil
 }
 
 func (l *listingSource) describe(ts *TargetStatus) {
@@ -83,6 +92,39 @@ func (l *listingSource) describe(ts *TargetStatus) {
 		}
 	}
 }
+
+// DiscoveryTargets is the inputs function of the exporter's /sd
+// (discovery.Handler): every target, in name order, with its last
+// successful listing. A target's listing is served exactly as long as its
+// per-instance series are: while its last listing succeeded, and after a
+// failure until the last success is --dcs.max-staleness old (at once when
+// that is 0).
+func (e *Exporter) DiscoveryTargets() []discovery.Target {
+	targets := e.Targets()
+	out := make([]discovery.Target, len(targets))
+	for i, t := range targets {
+		out[i] = t.listing.discoveryTarget()
+	}
+	return out
+}
+
+func (l *listingSource) discoveryTarget() discovery.Target {
+	t := l.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d := discovery.Target{Name: t.cfg.Name, Region: t.cfg.Region, ProjectID: l.projectID, Enabled: l.on(),
+		ListedAt: l.LastSuccess, Generation: l.generation, Instances: l.discovered}
+	if !l.Up {
+		// discovery reads a bound of 0 as "never stale"; here 0 means
+		// nothing old is served.
+		d.StaleAfter = max(t.ex.opts.MaxStaleness, time.Nanosecond)
+	}
+	return d
+}
+
+// Discovery is the exporter's /sd handler. Mount it behind the same TLS and
+// basic auth as /metrics, without a compressing middleware.
+func (e *Exporter) Discovery() *discovery.Handler { return e.discovery }
 
 // RefreshListing lists the target's instances now; for tests and the demo.
 func (t *Target) RefreshListing(ctx context.Context) { t.listing.refresh(ctx) }
@@ -142,6 +184,19 @@ func (l *listingSource) refresh(ctx context.Context) {
 		windows = exposition.NewWindowSchedule(kept)
 	}
 
+	pid, _ := t.knownProjectID()
+	l.store(list, err, listed, pid, kept, mismatch, lines, windows)
+	if err == nil {
+		// The groups of /sd are built now, once per listing, and not by
+		// the first request after it.
+		t.ex.discovery.Prepare()
+	}
+}
+
+// store records the end of a listing under the target's lock.
+func (l *listingSource) store(list []dcsapi.Instance, err error, listed time.Time, pid string,
+	kept []exposition.Instance, mismatch []exposition.StateDiff, lines exposition.InstanceLines, windows *exposition.WindowSchedule) {
+	t := l.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l.Attempted = true
@@ -152,6 +207,8 @@ func (l *listingSource) refresh(ctx context.Context) {
 		}
 		l.instances, l.Lines, l.Windows = kept, lines, windows
 		l.Mismatch, l.LastSuccess, l.Up, l.errKey, l.err = mismatch, listed, true, "", nil
+		l.discovered, l.projectID = list, pid
+		l.generation++
 		return
 	}
 	l.Up, l.err = false, err
@@ -209,7 +266,8 @@ var errBackingOff = errors.New("listing skipped while the target backs off after
 // keepInstances reduces a listing to what the exporter keeps, counts the
 // instances per status, named as the status API names states, and reports
 // those without a usable maintenance window. tags are the target's
-// instance_tags.
+// instance_tags. It interns the listing's repeated strings in place, since
+// the listing is kept too, for /sd.
 func keepInstances(list []dcsapi.Instance, tags []config.InstanceTag) ([]exposition.Instance, map[string]int64, windowReport) {
 	kept := make([]exposition.Instance, len(list))
 	byRaw := map[string]int64{}
@@ -226,16 +284,28 @@ func keepInstances(list []dcsapi.Instance, tags []config.InstanceTag) ([]exposit
 	var report windowReport
 	for i := range list {
 		in := &list[i]
+		// The listing is kept for /sd as well (listingSource.discovered):
+		// its repeated strings are interned in place, so that it holds one
+		// copy of each and shares them with the kept instances.
+		in.Engine, in.EngineVersion, in.Status = intern(in.Engine), intern(in.EngineVersion), intern(in.Status)
+		in.SpecCode, in.EnterpriseProjectID = intern(in.SpecCode), intern(in.EnterpriseProjectID)
+		in.MaintainBegin, in.MaintainEnd = intern(in.MaintainBegin), intern(in.MaintainEnd)
+		for j := range in.AZCodes {
+			in.AZCodes[j] = intern(in.AZCodes[j])
+		}
+		for j := range in.Tags {
+			in.Tags[j] = dcsapi.Tag{Key: intern(in.Tags[j].Key), Value: intern(in.Tags[j].Value)}
+		}
 		k := &kept[i]
 		*k = exposition.Instance{
 			ID:                  in.ID,
 			Name:                in.Name,
 			Engine:              intern(strings.ToLower(in.Engine)), // as in dcs_instances, so the two join on engine
-			EngineVersion:       intern(in.EngineVersion),
-			Status:              intern(in.Status),
-			SpecCode:            intern(in.SpecCode),
+			EngineVersion:       in.EngineVersion,
+			Status:              in.Status,
+			SpecCode:            in.SpecCode,
 			ChargingMode:        chargingMode(in.ChargingMode),
-			EnterpriseProjectID: intern(in.EnterpriseProjectID),
+			EnterpriseProjectID: in.EnterpriseProjectID,
 			MaxMemoryMB:         in.MaxMemoryMB,
 			UsedMemoryMB:        in.UsedMemoryMB,
 			CapacityGB:          in.CapacityGB,
@@ -244,7 +314,7 @@ func keepInstances(list []dcsapi.Instance, tags []config.InstanceTag) ([]exposit
 			k.Tags = tagValues[i*len(tags) : (i+1)*len(tags) : (i+1)*len(tags)]
 			for j, tag := range tags {
 				if at := slices.IndexFunc(in.Tags, func(t dcsapi.Tag) bool { return t.Key == tag.Key }); at >= 0 {
-					k.Tags[j] = intern(in.Tags[at].Value)
+					k.Tags[j] = in.Tags[at].Value
 				}
 			}
 		}

@@ -54,6 +54,11 @@ func NewHandler(inputs func() []Target) *Handler {
 	return &Handler{inputs: inputs, now: time.Now, built: map[string]*cached{}}
 }
 
+// SetClock makes the handler judge staleness by now instead of time.Now:
+// the clock the listings' ListedAt come from, when that is not the real
+// one (an exporter under test). Call it before the handler serves.
+func (h *Handler) SetClock(now func() time.Time) { h.now = now }
+
 // listings returns each target's groups, building those whose listing
 // changed and forgetting targets that are gone. Building happens under the
 // lock, so that concurrent requests after a new listing build it once.
