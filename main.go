@@ -272,6 +272,9 @@ func newMux(f *flags, exp *collector.Exporter, reg *prometheus.Registry, rl *rel
 	web := serving.New(exp)
 	mux.Handle(f.telemetryPath, limit(web.MetricsHandler(reg)))
 	mux.Handle("/probe", limit(web.ProbeHandler()))
+	// http_sd for redis_exporter and memcached_exporter; it compresses
+	// its answer itself, once per listing.
+	mux.Handle("/sd", limit(exp.Discovery()))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = fmt.Fprintln(w, "Healthy")
 	})
@@ -296,13 +299,15 @@ func newMux(f *flags, exp *collector.Exporter, reg *prometheus.Registry, rl *rel
 	})
 	if f.telemetryPath != "/" {
 		mux.Handle("/", statuspage.New(statuspage.Options{
-			Targets: exp.TargetStatuses,
+			Targets:   exp.TargetStatuses,
+			Discovery: exp.Discovery().Summaries,
 			Ready:   exp.Ready,
 			Version: version.Info(),
 			Demo:    demoBanner,
 			Links: []statuspage.Link{
 				{Address: f.telemetryPath, Text: "Metrics"},
 				{Address: "/probe?target=" + url.QueryEscape(firstTargetName(exp)), Text: "Probe one target"},
+				{Address: "/sd", Text: "Service discovery"},
 				{Address: "/-/healthy", Text: "Health"},
 				{Address: "/-/ready", Text: "Readiness"},
 			},

@@ -1064,12 +1064,17 @@ func TestTLSAndBasicAuth(t *testing.T) {
 	if state == nil || !state.HandshakeComplete || len(state.VerifiedChains) == 0 {
 		t.Fatalf("no verified TLS handshake: %+v", state)
 	}
+	// /sd is behind the same TLS and basic auth: no target lists its
+	// instances here, so its answer is an empty list.
+	if code, state, body := get("/sd", webUser, webPassword); code != http.StatusOK || state == nil || strings.TrimSpace(body) != "[]" {
+		t.Errorf("/sd with the right password: HTTP %d, TLS %t: %.300s", code, state != nil, body)
+	}
 	for _, c := range []struct{ name, user, password string }{
 		{"wrong password", webUser, "Tr0ub4dor&3"},
 		{"unknown user", "grafana", webPassword},
 		{"no credentials", "", ""},
 	} {
-		for _, path := range []string{"/metrics", "/probe?target=prod", "/"} {
+		for _, path := range []string{"/metrics", "/probe?target=prod", "/sd", "/"} {
 			if code, _, body := get(path, c.user, c.password); code != http.StatusUnauthorized || strings.Contains(body, "dcs_up") {
 				t.Errorf("%s on %s: HTTP %d, want 401", c.name, path, code)
 			}

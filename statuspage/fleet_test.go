@@ -126,10 +126,11 @@ func settled(exp *collector.Exporter) bool {
 
 func (f *fleet) page(demo string) *statuspage.Handler {
 	return statuspage.New(statuspage.Options{
-		Targets: f.exporter.TargetStatuses,
-		Ready:   f.exporter.Ready,
-		Version: "(version=test)",
-		Demo:    demo,
+		Targets:   f.exporter.TargetStatuses,
+		Discovery: f.exporter.Discovery().Summaries,
+		Ready:     f.exporter.Ready,
+		Version:   "(version=test)",
+		Demo:      demo,
 		Links: []statuspage.Link{
 			{Address: "/metrics", Text: "Metrics"},
 			{Address: "/probe?target=a", Text: "Probe one target"},

@@ -20,6 +20,7 @@ import (
 
 	"github.com/dcs-exporter/dcs_exporter/collector"
 	"github.com/dcs-exporter/dcs_exporter/diagnosis"
+	"github.com/dcs-exporter/dcs_exporter/discovery"
 )
 
 //go:embed page.html.tmpl
@@ -36,6 +37,9 @@ type Link struct {
 type Options struct {
 	// Targets returns the snapshot to show; Exporter.TargetStatuses.
 	Targets func() []collector.TargetStatus
+	// Discovery returns what /sd offers per target; the /sd handler's
+	// Summaries. Nil leaves the column out.
+	Discovery func() []discovery.Summary
 	// Ready reports whether the exporter is ready; Exporter.Ready.
 	Ready   func() bool
 	Links   []Link
@@ -103,6 +107,7 @@ type pageData struct {
 	Links     []Link
 	Generated string
 	Ready     bool
+	Discovery bool // whether the page shows what /sd offers
 	Total     int
 	Up        int
 	Down      int
@@ -123,6 +128,7 @@ type failingRow struct {
 	Calls                   string
 	Listing                 string
 	ListingFinding          *diagnosis.Finding
+	Discovery               string
 }
 
 type healthyRow struct {
@@ -132,6 +138,7 @@ type healthyRow struct {
 	DataAge                 string
 	Calls                   string
 	Listing                 string
+	Discovery               string
 }
 
 // healthyRows writes the compact table's rows. They are built here rather
@@ -139,7 +146,7 @@ type healthyRow struct {
 // through reflection, which for the ten cells of a thousand rows is most of
 // the render time; every value is escaped with html.EscapeString, which is
 // right both in element text and in the double-quoted attribute.
-func healthyRows(rows []healthyRow) template.HTML {
+func healthyRows(rows []healthyRow, withDiscovery bool) template.HTML {
 	var b strings.Builder
 	b.Grow(len(rows) * 400)
 	cell := func(class, v string) {
@@ -168,6 +175,9 @@ func healthyRows(rows []healthyRow) template.HTML {
 		cell("", r.DataAge)
 		cell("", r.Calls)
 		cell("", r.Listing)
+		if withDiscovery {
+			cell("", r.Discovery)
+		}
 		b.WriteString("</tr>\n")
 	}
 	return template.HTML(b.String()) // every value above is escaped
@@ -180,7 +190,14 @@ func build(o Options, targets []collector.TargetStatus, now time.Time) pageData 
 		Links:     o.Links,
 		Generated: now.UTC().Format("2006-01-02 15:04:05 UTC"),
 		Ready:     o.Ready == nil || o.Ready(),
+		Discovery: o.Discovery != nil,
 		Total:     len(targets),
+	}
+	offered := map[string]string{}
+	if o.Discovery != nil {
+		for _, sum := range o.Discovery() {
+			offered[sum.Target] = offers(sum)
+		}
 	}
 	var healthyList []healthyRow
 	for i := range targets {
@@ -196,15 +213,19 @@ func build(o Options, targets []collector.TargetStatus, now time.Time) pageData 
 			d.Waiting++
 		}
 		if statusDown || listingDown {
-			d.Failing = append(d.Failing, failing(ts, now))
+			row := failing(ts, now)
+			row.Discovery = offered[row.Name]
+			d.Failing = append(d.Failing, row)
 		} else {
-			healthyList = append(healthyList, healthy(ts, now))
+			row := healthy(ts, now)
+			row.Discovery = offered[row.Name]
+			healthyList = append(healthyList, row)
 		}
 	}
 	// The snapshot is sorted by name already; keep that order within each
 	// group, but make sure of it.
 	sort.SliceStable(d.Failing, func(i, j int) bool { return d.Failing[i].Name < d.Failing[j].Name })
-	d.Healthy, d.HealthyRows = len(healthyList), healthyRows(healthyList)
+	d.Healthy, d.HealthyRows = len(healthyList), healthyRows(healthyList, d.Discovery)
 	return d
 }
 
@@ -330,4 +351,21 @@ func listing(l *collector.ListingStatus, now time.Time) string {
 		s += fmt.Sprintf("; %d states disagree with the status counts", l.Mismatches)
 	}
 	return s
+}
+
+// offers says what /sd offers of one target, as the page shows it.
+func offers(s discovery.Summary) string {
+	switch s.State {
+	case discovery.Off:
+		return "left out (listing off)"
+	case discovery.NeverListed:
+		return "none yet: 503 until the first listing"
+	case discovery.Stale:
+		return "none: the listing is stale, 503"
+	}
+	out := fmt.Sprintf("%d offered", s.Offered)
+	if s.NoAddress > 0 {
+		out += fmt.Sprintf(", %d without an address left out", s.NoAddress)
+	}
+	return out
 }
