@@ -301,9 +301,9 @@ func newMux(f *flags, exp *collector.Exporter, reg *prometheus.Registry, rl *rel
 		mux.Handle("/", statuspage.New(statuspage.Options{
 			Targets:   exp.TargetStatuses,
 			Discovery: exp.Discovery().Summaries,
-			Ready:   exp.Ready,
-			Version: version.Info(),
-			Demo:    demoBanner,
+			Ready:     exp.Ready,
+			Version:   version.Info(),
+			Demo:      demoBanner,
 			Links: []statuspage.Link{
 				{Address: f.telemetryPath, Text: "Metrics"},
 				{Address: "/probe?target=" + url.QueryEscape(firstTargetName(exp)), Text: "Probe one target"},
