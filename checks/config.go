@@ -46,6 +46,12 @@ func PrintConfig(w io.Writer, file string, cfg *config.Config) error {
 		row("instances", enabled(t.Instances))
 		if t.Instances {
 			row("listing bounds", fmt.Sprintf("max_instances %d, listing_timeout %s", t.MaxInstances, t.ListingTimeout))
+			row("/sd", "offers its instances once listed")
+		} else {
+			// /sd serves listings, so a target that is not listed has
+			// nothing there; say so, rather than let it look like a fleet
+			// without instances.
+			row("/sd", "left out: instances is off, so its instances are not listed")
 		}
 		row("include_failure", fmt.Sprint(t.IncludeFailure))
 		row("timeout", t.Timeout.String())
