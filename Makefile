@@ -11,7 +11,7 @@ export DCS_TOOLS_BIN
 E2E_TIMEOUT ?= 30m
 
 # The pinned tools the end-to-end tier runs (golangci-lint is only lint's).
-E2E_TOOLS = prometheus promtool alertmanager helm goreleaser
+E2E_TOOLS = prometheus promtool alertmanager helm goreleaser redis_exporter
 
 .PHONY: all build test e2e tools lint bench bench-quick soak docker release-check check-tree
 

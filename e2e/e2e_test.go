@@ -439,8 +439,15 @@ func freePort(t *testing.T) int {
 // the start, it tries again on another port.
 func (e *e2e) startDaemon(name string, argv func(port int) []string) *daemon {
 	e.t.Helper()
+	return e.startDaemonReadyAt(name, "/-/ready", argv)
+}
+
+// startDaemonReadyAt is startDaemon for a program whose readiness is on
+// another path (redis_exporter's /health).
+func (e *e2e) startDaemonReadyAt(name, readyPath string, argv func(port int) []string) *daemon {
+	e.t.Helper()
 	for attempt := 1; ; attempt++ {
-		d, portTaken := e.tryStartDaemon(name, attempt, argv)
+		d, portTaken := e.tryStartDaemon(name, readyPath, attempt, argv)
 		if d != nil {
 			return d
 		}
@@ -452,7 +459,7 @@ func (e *e2e) startDaemon(name string, argv func(port int) []string) *daemon {
 
 // tryStartDaemon makes one attempt; it returns nil after reporting why the
 // program failed, or nil and true when its port was taken.
-func (e *e2e) tryStartDaemon(name string, attempt int, argv func(port int) []string) (*daemon, bool) {
+func (e *e2e) tryStartDaemon(name, readyPath string, attempt int, argv func(port int) []string) (*daemon, bool) {
 	t := e.t
 	t.Helper()
 	port := freePort(t)
@@ -486,7 +493,7 @@ func (e *e2e) tryStartDaemon(name string, attempt int, argv func(port int) []str
 			return nil, false
 		default:
 		}
-		if resp, err := e.client.Get(d.url("/-/ready")); err == nil {
+		if resp, err := e.client.Get(d.url(readyPath)); err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

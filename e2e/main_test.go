@@ -3,8 +3,8 @@
 //
 // Plain `go test ./...` runs the files without a build tag, which need only
 // Go. The files tagged e2e need the pinned Prometheus, promtool,
-// Alertmanager and Helm: `make e2e` builds those tools and runs them with
-// `go test -tags e2e`.
+// Alertmanager, Helm and redis_exporter, and Debian's redis-server: `make
+// e2e` builds those tools and runs them with `go test -tags e2e`.
 package e2e
 
 import (

@@ -3,8 +3,8 @@
 package e2e
 
 // The external tools of the end-to-end tests (promtool, prometheus,
-// alertmanager, helm) are the pinned builds of scripts/pinned-tools.sh,
-// never whatever is on PATH. `make e2e` builds them first, with its
+// alertmanager, helm, redis_exporter) are the pinned builds of
+// scripts/pinned-tools.sh, never whatever is on PATH. `make e2e` builds them first, with its
 // progress on the terminal; should a test find one missing all the same
 // (go test -tags e2e run by hand), it builds them itself. A tool that cannot
 // be had fails the test: the end-to-end tier never skips.
@@ -23,7 +23,7 @@ import (
 
 // testTools are the pinned tools the tests run; scripts/pinned-tools.sh
 // knows how to build each.
-var testTools = []string{"prometheus", "promtool", "alertmanager", "helm"}
+var testTools = []string{"prometheus", "promtool", "alertmanager", "helm", "redis_exporter"}
 
 // toolsBinEnv overrides where the pinned tools are built and looked for.
 const toolsBinEnv = "DCS_TOOLS_BIN"
