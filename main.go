@@ -74,7 +74,7 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("web.max-requests", "Maximum number of scrapes served at once; more get 503. 0 means no limit.").Default("40").IntVar(&f.maxRequests)
 	app.Flag("dcs.refresh-interval", "Refresh every target in the background at this interval and serve scrapes from the cache; 0s queries the API on each scrape.").Default(d.RefreshInterval.String()).DurationVar(&f.refreshInterval)
 	app.Flag("dcs.max-concurrency", "Maximum number of DCS API calls in flight across all targets.").Default(strconv.Itoa(d.MaxConcurrency)).IntVar(&f.maxConcurrency)
-	app.Flag("dcs.max-staleness", "After a failed query, keep serving a target's last counts until they are this old; 0s never serves old counts.").Default(d.MaxStaleness.String()).DurationVar(&f.maxStaleness)
+	app.Flag("dcs.max-staleness", "After a failed query or listing, keep serving a target's last counts, per-instance series and /sd groups until they are this old; 0s never serves old data.").Default(d.MaxStaleness.String()).DurationVar(&f.maxStaleness)
 	app.Flag("dcs.min-interval", "With --dcs.refresh-interval=0s, the least time between two queries of a target: a scrape sooner after the last answer is served that answer, so a flood of scrapes costs no more calls. 0s queries on every scrape.").Default(d.MinInterval.String()).DurationVar(&f.minInterval)
 	app.Flag("dcs.instances-refresh-interval", "How often the per-instance listing of targets with instances: true is refreshed.").Default(d.InstancesRefreshInterval.String()).DurationVar(&f.instancesRefresh)
 	app.Flag("demo", "Run against a built-in fake DCS API with a demo fleet; needs no cloud account and ignores --config.file.").BoolVar(&f.demo)
