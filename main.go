@@ -90,6 +90,11 @@ func parseFlags(args []string) (*flags, error) {
 	if f.maxConcurrency < 1 {
 		return nil, errors.New("--dcs.max-concurrency must be at least 1")
 	}
+	switch f.telemetryPath {
+	case "/probe", "/sd", "/-/healthy", "/-/ready", "/-/reload":
+		// One path cannot serve two things (and the mux would panic).
+		return nil, fmt.Errorf("--web.telemetry-path=%s is taken by the exporter's own %s", f.telemetryPath, f.telemetryPath)
+	}
 	if f.refreshInterval < 0 || f.maxStaleness < 0 || f.instancesRefresh <= 0 {
 		return nil, errors.New("--dcs.refresh-interval and --dcs.max-staleness must not be negative, --dcs.instances-refresh-interval must be positive")
 	}

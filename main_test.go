@@ -2156,3 +2156,18 @@ func TestInsecureSkipVerifyLogged(t *testing.T) {
 		t.Errorf("%d warnings of insecure_skip_verify, want one at start and one at each of 2 reloads:\n%s", n, logs)
 	}
 }
+
+// TestTelemetryPathTakenRefused checks that --web.telemetry-path cannot be
+// one of the exporter's own paths, /sd among them, which would leave one of
+// the two unreachable.
+func TestTelemetryPathTakenRefused(t *testing.T) {
+	for _, path := range []string{"/sd", "/probe", "/-/reload"} {
+		_, err := parseFlags([]string{"--web.telemetry-path=" + path})
+		if err == nil || !strings.Contains(err.Error(), "--web.telemetry-path="+path+" is taken") {
+			t.Errorf("--web.telemetry-path=%s: error %v, want it refused", path, err)
+		}
+	}
+	if _, err := parseFlags([]string{"--web.telemetry-path=/dcs-metrics"}); err != nil {
+		t.Errorf("--web.telemetry-path=/dcs-metrics: %v", err)
+	}
+}

@@ -24,7 +24,11 @@
 // status counts) are called from Target.query, and keep their own result,
 // so that one failing does not take the target down. What is derived from
 // a source's answer once per answer (the per-instance lines, say) is built
-// in its refresh, outside the lock, and kept beside it.
+// in its refresh, outside the lock, and kept beside it. The listing also
+// feeds /sd: the Exporter owns the discovery.Handler (Exporter.Discovery),
+// whose inputs are Exporter.DiscoveryTargets, and each successful listing
+// has it build that target's groups right away (Prepare), outside the
+// target's lock, so that no request builds them.
 //
 // Adding a source touches no other source's file:
 //   - source_<name>.go in this package, with its type, its result and the
