@@ -31,7 +31,6 @@ const (
 var (
 	smallFleet      = testenv.SmallFleet
 	compareGolden   = testenv.CompareGolden
-	lint            = testenv.Lint
 	waitFor         = testenv.WaitFor
 	linesOf         = testenv.LinesOf
 	series          = testenv.Series
