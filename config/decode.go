@@ -212,6 +212,11 @@ var checks = map[string]func(p *parser, s string) error{
 		return cmp.Or(when(err != nil, "invalid duration %q", s), when(d <= 0, "must be greater than 0, got %q", s),
 			when(d > MaxTimeout, "must be at most %v, got %q", MaxTimeout, s))
 	},
+	"backups_interval": func(_ *parser, s string) error {
+		d, err := time.ParseDuration(s)
+		return cmp.Or(when(err != nil, "invalid duration %q", s),
+			when(d < MinBackupsInterval, "must be at least %v, since each read is one call per instance, got %q", MinBackupsInterval, s))
+	},
 	// Absolute, so that API paths can be appended; shown redacted of any password.
 	"url": func(_ *parser, s string) error {
 		u, err := url.Parse(s)
