@@ -43,6 +43,8 @@ func PrintConfig(w io.Writer, file string, cfg *config.Config) error {
 		row("iam_endpoint", t.IAMEndpoint+iamUse)
 		row("api_version", t.APIVersion)
 		row("instances", enabled(t.Instances))
+		row("nodes", nodesOf(t))
+		row("backups", backupsOf(t))
 		row("include_failure", fmt.Sprint(t.IncludeFailure))
 		row("timeout", t.Timeout.String())
 		row("proxy", proxyOf(t))
