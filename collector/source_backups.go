@@ -33,7 +33,7 @@ const (
 	// DefaultBackupsTick is how often the pacer looks for calls that are
 	// due: well under the gap between two calls of a large fleet, so that
 	// calls leave when they are due rather than in clumps.
-	DefaultBackupsTick = 250 * time.Millisecond
+	DefaultBackupsTick = 100 * time.Millisecond
 )
 
 // BackupEligible reports whether an instance can be backed up, by what the
@@ -188,10 +188,11 @@ func (b *backupsSource) dueLocked(now time.Time) []string {
 	if len(b.order) == 0 {
 		return nil
 	}
-	// A pacer that fell behind (slow calls, a backoff, a busy machine)
-	// does not catch up in a burst: it starts again from now.
-	if now.Sub(b.nextAt) > b.step {
-		b.nextAt = now
+	// The calls that fell due since the last tick go now; a pacer that
+	// fell further behind (slow calls, a backoff, a busy machine) does not
+	// catch up in a burst: it keeps at most one tick's worth.
+	if tick := b.t.ex.opts.BackupsTick; now.Sub(b.nextAt) > tick+b.step {
+		b.nextAt = now.Add(-tick)
 	}
 	var due []string
 	for b.next < len(b.order) && !now.Before(b.nextAt) && b.inflight+len(due) < maxBackupCallsInFlight {
@@ -251,10 +252,26 @@ func (b *backupsSource) read(id string) {
 		Begin:       start.Add(-backupsWindow),
 	})
 	end := t.ex.now()
+	// A freed slot takes the next call that is due at once, rather than at
+	// the next tick, so that a slow API does not cost a tick per call.
+	for _, next := range b.recordResult(id, report, err, start, end) {
+		go b.read(next)
+	}
+}
 
+// recordResult stores what a call found and returns the calls that are due
+// now, taken from the pacer.
+func (b *backupsSource) recordResult(id string, report *dcsapi.BackupsReport, err error, start, end time.Time) (next []string) {
+	t := b.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	b.inflight--
+	defer func() {
+		if t.ctx.Err() == nil && !end.Before(t.backoff.until) {
+			next = b.dueLocked(end)
+			b.inflight += len(next)
+		}
+	}()
 	if t.ctx.Err() != nil {
 		return // dropped by a reload
 	}
@@ -310,6 +327,7 @@ func (b *backupsSource) read(id string) {
 		b.errKey = key
 		t.logger.Warn("reading backup records failed", append(append(errorAttrs(err), "instance_id", id), t.hintAttrs(diagnosis.StepBackups, err)...)...)
 	}
+	return next
 }
 
 // instanceGone reports whether err says the instance does not exist
@@ -367,6 +385,7 @@ func (t *Target) ReadBackups() {
 	b.startRoundLocked(t.ex.now())
 	order := b.order
 	b.next = len(order)
+	b.nextAt = t.ex.now().Add(b.interval()) // the next round, as a paced one would
 	b.inflight += len(order)
 	t.mu.Unlock()
 	for _, id := range order {

@@ -213,7 +213,7 @@ func TestBackupsNeedListing(t *testing.T) {
 // TestBackupsHonourThrottling: a 429 with Retry-After holds the target's
 // backup calls (and its other calls) for as long as it asks.
 func TestBackupsHonourThrottling(t *testing.T) {
-	e := newEnv(t, collector.Options{BackupsTick: time.Second, BackupsInterval: 3 * time.Second}, backupsA)
+	e := newEnv(t, collector.Options{BackupsTick: 500 * time.Millisecond, BackupsInterval: 3 * time.Second}, backupsA)
 	e.Srv.SetInstances(projectA, backupFleet())
 	e.Refresh("prod")
 	tg := e.Exp.Target("prod")
