@@ -238,7 +238,8 @@ func failing(ts *collector.TargetStatus, now time.Time) failingRow {
 	if !ts.NextAttempt.IsZero() {
 		row.NextAttempt = fmt.Sprintf("%s (in %s)", ts.NextAttempt.UTC().Format("15:04:05 UTC"), roundAge(ts.NextAttempt.Sub(now)))
 	}
-	if ts.Up && !(ts.Listing != nil && ts.Listing.Attempted && !ts.Listing.Up) && topologyDown(ts) {
+	listingDown := ts.Listing != nil && ts.Listing.Attempted && !ts.Listing.Up
+	if ts.Up && !listingDown && topologyDown(ts) {
 		row.State = "up, " + topologyFailing(ts)
 	}
 	if l := ts.Listing; l != nil && l.Attempted && !l.Up {
