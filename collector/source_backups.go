@@ -43,7 +43,9 @@ const (
 // instances can be backed up": "Only master/standby, Proxy Cluster, and
 // Redis Cluster instances can be backed up and restored, while single-node
 // instances cannot" (OTC user guide, Backing Up and Restoring DCS
-// Instances, Overview); no source lists Memcached.
+// Instances, Overview); no source lists Memcached. A single-replica Redis
+// Cluster is read: the sources disagree on it, and a read of an instance
+// without backups costs one call and finds no records, which is no alert.
 func BackupEligible(engine, specCode, status string) bool {
 	spec := strings.ToLower(specCode)
 	return strings.EqualFold(engine, "redis") && !strings.Contains(spec, "single") &&

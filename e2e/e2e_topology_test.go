@@ -12,7 +12,9 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,6 +144,17 @@ func TestE2ETopologyAlerts(t *testing.T) {
 	}
 	if !found {
 		t.Error("Prometheus did not load DCSBackupStale")
+	}
+	// The node and backup series pass promtool's checks of the format and
+	// the naming conventions.
+	code, body := h.get("/metrics")
+	if code != 200 || !strings.Contains(body, "dcs_node_info{") || !strings.Contains(body, "dcs_instance_backup_last_failure_timestamp_seconds{") {
+		t.Fatalf("/metrics: HTTP %d without the node and backup series", code)
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 	t.Logf("topology end-to-end test done in %v", time.Since(start).Round(time.Millisecond))
 }
