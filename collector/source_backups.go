@@ -247,6 +247,7 @@ func (b *backupsSource) read(id string) {
 	defer cancel()
 	start := t.ex.now()
 	t.mu.Lock()
+	b.pruneCalls(start) // here too, so that the list stays an hour long whether or not the status page is read
 	b.calls = append(b.calls, start)
 	t.mu.Unlock()
 	report, err := t.client.Backups(ctx, id, dcsapi.BackupsOptions{
