@@ -8,6 +8,7 @@ package collector
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -122,7 +123,7 @@ func (n *nodesSource) refresh(ctx context.Context) {
 
 	var (
 		report *dcsapi.NodesReport
-		err    = errBackingOff
+		err    = errNodesBackingOff
 	)
 	if !backingOff {
 		// Each page takes an API slot and the target's timeout, as the
@@ -169,6 +170,8 @@ func (n *nodesSource) refresh(ctx context.Context) {
 		t.logger.Warn("node walk failed", append(errorAttrs(err), t.hintAttrs(diagnosis.StepNodes, err)...)...)
 	}
 }
+
+var errNodesBackingOff = errors.New("node walk skipped while the target backs off after refused credentials or throttling")
 
 // keep reduces a walk to what the exporter keeps, and counts the master
 // changes since the walk before. Only refresh calls it.
