@@ -47,6 +47,8 @@ func PrintConfig(w io.Writer, file string, cfg *config.Config) error {
 		if t.Instances {
 			row("listing bounds", fmt.Sprintf("max_instances %d, listing_timeout %s", t.MaxInstances, t.ListingTimeout))
 		}
+		row("nodes", nodesOf(t))
+		row("backups", backupsOf(t))
 		row("include_failure", fmt.Sprint(t.IncludeFailure))
 		row("timeout", t.Timeout.String())
 		row("proxy", proxyOf(t))

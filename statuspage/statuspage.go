@@ -123,6 +123,8 @@ type failingRow struct {
 	Calls                   string
 	Listing                 string
 	ListingFinding          *diagnosis.Finding
+	Topology                string // nodes and backups; see topology.go
+	TopologyFindings        []diagnosis.Finding
 }
 
 type healthyRow struct {
@@ -132,6 +134,7 @@ type healthyRow struct {
 	DataAge                 string
 	Calls                   string
 	Listing                 string
+	Topology                string
 }
 
 // healthyRows writes the compact table's rows. They are built here rather
@@ -168,6 +171,7 @@ func healthyRows(rows []healthyRow) template.HTML {
 		cell("", r.DataAge)
 		cell("", r.Calls)
 		cell("", r.Listing)
+		cell("", r.Topology)
 		b.WriteString("</tr>\n")
 	}
 	return template.HTML(b.String()) // every value above is escaped
@@ -195,7 +199,7 @@ func build(o Options, targets []collector.TargetStatus, now time.Time) pageData 
 		default:
 			d.Waiting++
 		}
-		if statusDown || listingDown {
+		if statusDown || listingDown || topologyDown(ts) {
 			d.Failing = append(d.Failing, failing(ts, now))
 		} else {
 			healthyList = append(healthyList, healthy(ts, now))
@@ -217,6 +221,7 @@ func failing(ts *collector.TargetStatus, now time.Time) failingRow {
 		Calls:   calls(ts.Requests),
 		Listing: listing(ts.Listing, now),
 	}
+	row.Topology, row.TopologyFindings = topology(ts, now)
 	if ts.HasCounts {
 		row.Counts = fmt.Sprintf("%d instances, %d not running", ts.Total, ts.NotRunning)
 		if !ts.Up {
@@ -232,6 +237,10 @@ func failing(ts *collector.TargetStatus, now time.Time) failingRow {
 	}
 	if !ts.NextAttempt.IsZero() {
 		row.NextAttempt = fmt.Sprintf("%s (in %s)", ts.NextAttempt.UTC().Format("15:04:05 UTC"), roundAge(ts.NextAttempt.Sub(now)))
+	}
+	listingDown := ts.Listing != nil && ts.Listing.Attempted && !ts.Listing.Up
+	if ts.Up && !listingDown && topologyDown(ts) {
+		row.State = "up, " + topologyFailing(ts)
 	}
 	if l := ts.Listing; l != nil && l.Attempted && !l.Up {
 		if ts.Up {
@@ -253,6 +262,7 @@ func healthy(ts *collector.TargetStatus, now time.Time) healthyRow {
 		Calls:   calls(ts.Requests),
 		Listing: listing(ts.Listing, now),
 	}
+	row.Topology, _ = topology(ts, now)
 	switch {
 	case ts.Querying && !ts.Attempted:
 		row.State = "querying"
