@@ -57,6 +57,7 @@ type flags struct {
 	maxStaleness     time.Duration
 	instancesRefresh time.Duration
 	minInterval      time.Duration
+	backupsInterval  time.Duration
 	maxRequests      int
 	demo             bool
 	configCheck      bool
@@ -77,6 +78,10 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("dcs.max-staleness", "After a failed query or listing, keep serving a target's last counts, per-instance series and /sd groups until they are this old; 0s never serves old data.").Default(d.MaxStaleness.String()).DurationVar(&f.maxStaleness)
 	app.Flag("dcs.min-interval", "With --dcs.refresh-interval=0s, the least time between two queries of a target: a scrape sooner after the last answer is served that answer, so a flood of scrapes costs no more calls. 0s queries on every scrape.").Default(d.MinInterval.String()).DurationVar(&f.minInterval)
 	app.Flag("dcs.instances-refresh-interval", "How often the per-instance listing of targets with instances: true is refreshed.").Default(d.InstancesRefreshInterval.String()).DurationVar(&f.instancesRefresh)
+	// Hidden: every backup record is one call per instance, so the config
+	// holds backups_interval to at least 10 minutes; the end-to-end tests
+	// and the demo cannot wait that long.
+	app.Flag("dcs.backups-interval", "Replace every target's backups_interval (for tests and the demo); 0s keeps them.").Hidden().Default("0s").DurationVar(&f.backupsInterval)
 	app.Flag("demo", "Run against a built-in fake DCS API with a demo fleet; needs no cloud account and ignores --config.file.").BoolVar(&f.demo)
 	app.Flag("config.check", "Load and validate the configuration, print what each target resolves to (endpoints, credential sources), and exit. Contacts no endpoint.").BoolVar(&f.configCheck)
 	app.Flag("dcs.check", "Call the DCS API once per target, print one line per target with a hint for each failure, and exit: 0 when every target answered, 1 otherwise.").BoolVar(&f.dcsCheck)
@@ -140,6 +145,11 @@ func buildApp(ctx context.Context, f *flags, logOut io.Writer) (*app, error) {
 			return nil, fmt.Errorf("starting the demo: %w", err)
 		}
 		configFile = a.demo.ConfigFile
+		if f.backupsInterval == 0 {
+			// The demo's backups are read every minute rather than every
+			// hour, so that its failing backup shows at once.
+			f.backupsInterval = demo.BackupsInterval
+		}
 		demoBanner = "DEMO MODE: the targets below are served by a built-in fake DCS API, not by Huawei Cloud."
 		logger.Warn("demo mode: serving a built-in fake DCS API; no cloud account is used", "fake_api", a.demo.URL)
 	}
@@ -155,6 +165,7 @@ func buildApp(ctx context.Context, f *flags, logOut io.Writer) (*app, error) {
 		MaxStaleness:             f.maxStaleness,
 		InstancesRefreshInterval: f.instancesRefresh,
 		MinInterval:              f.minInterval,
+		BackupsInterval:          f.backupsInterval,
 		UserAgent:                exporterName + "/" + version.Version,
 		Logger:                   logger,
 	})

@@ -53,6 +53,8 @@ func PrintConfig(w io.Writer, file string, cfg *config.Config) error {
 			// without instances.
 			row("/sd", "left out: instances is off, so its instances are not listed")
 		}
+		row("nodes", nodesOf(t))
+		row("backups", backupsOf(t))
 		row("include_failure", fmt.Sprint(t.IncludeFailure))
 		row("timeout", t.Timeout.String())
 		row("proxy", proxyOf(t))

@@ -32,6 +32,9 @@ type TargetResult struct {
 	// answered; Listable is then the number of instances it announced.
 	Listed   bool
 	Listable int
+	// Topology is what the node and backup checks found, in words; empty
+	// when the target has neither on.
+	Topology string
 	// Failure is nil when the target answered every call.
 	Failure *diagnosis.Finding
 }
@@ -120,6 +123,9 @@ func checkTarget(ctx context.Context, client *dcsapi.Client, tc config.Target) T
 		}
 		r.Listed, r.Listable = true, n
 	}
+	if step, err := checkTopology(ctx, client, tc, &r); err != nil {
+		return fail(step, err)
+	}
 	return r
 }
 
@@ -144,6 +150,7 @@ func PrintDCS(w io.Writer, results []TargetResult) (bool, error) {
 		if r.Listed {
 			line += fmt.Sprintf("; listing allowed (%d instances)", r.Listable)
 		}
+		line += r.Topology
 		p.printf("%s\tok\t%s\n", oneLine(r.Name), line)
 	}
 	if p.err != nil {

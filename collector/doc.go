@@ -11,13 +11,15 @@
 // Each API the collector reads is a source, in a file of its own that
 // holds its call, its schedule, what it keeps of the answer and its part
 // of the snapshot and of the status page's view: source_status.go,
-// source_listing.go. A source implements the source interface (source.go):
+// source_listing.go, source_nodes.go, source_backups.go. A source implements the source interface (source.go):
 // snapshot copies its part into the exposition.Snapshot, expire frees data
 // past the staleness limit, describe fills its part of TargetStatus; the
 // target calls all three with its lock held.
 //
-// A source with a schedule of its own (the listing, every
-// --dcs.instances-refresh-interval) is a scheduledSource: on says whether
+// A source with a schedule of its own (the listing and the nodes, every
+// --dcs.instances-refresh-interval; the backups, whose refresh is a tick of
+// a pacer that starts the calls that are due and returns) is a
+// scheduledSource: on says whether
 // the target's config turns it on, started whether it has run, and refresh
 // makes its calls, each through Exporter.gate so that one API slot stays
 // free for the status queries. Sources read with every status query (the

@@ -45,6 +45,11 @@ type Options struct {
 	// MaxThrottleBackoff, or longer when the API's Retry-After says so.
 	AuthBackoff, MaxAuthBackoff         time.Duration
 	ThrottleBackoff, MaxThrottleBackoff time.Duration
+	// BackupsTick is how often the backups pacer looks for calls that are
+	// due; DefaultBackupsTick when 0. BackupsInterval, when > 0, replaces
+	// every target's backups_interval (for tests and the demo, which
+	// cannot wait ten minutes).
+	BackupsTick, BackupsInterval time.Duration
 	// Retry is the API client's retry policy; dcsapi's default when nil.
 	Retry     *dcsapi.RetryPolicy
 	UserAgent string
@@ -98,6 +103,9 @@ func New(opts Options) *Exporter {
 	}
 	if opts.InstancesRefreshInterval <= 0 {
 		opts.InstancesRefreshInterval = d.InstancesRefreshInterval
+	}
+	if opts.BackupsTick <= 0 {
+		opts.BackupsTick = DefaultBackupsTick
 	}
 	if opts.AuthBackoff <= 0 {
 		opts.AuthBackoff = d.AuthBackoff

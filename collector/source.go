@@ -43,7 +43,9 @@ type scheduledSource interface {
 func (t *Target) initSources() {
 	t.status.attach(t)
 	t.listing.t = t
-	t.sources = []source{&t.status, &t.listing}
+	t.nodes.t = t
+	t.backups.t = t
+	t.sources = []source{&t.status, &t.listing, &t.nodes, &t.backups}
 }
 
 // schedule is one loop of the exporter: which source of each target it
@@ -59,6 +61,8 @@ type schedule struct {
 func newSchedules() []*schedule {
 	return []*schedule{
 		{interval: listingInterval, of: func(t *Target) scheduledSource { return &t.listing }, kick: make(chan struct{}, 1)},
+		{interval: listingInterval, of: func(t *Target) scheduledSource { return &t.nodes }, kick: make(chan struct{}, 1)},
+		{interval: backupsTick, of: func(t *Target) scheduledSource { return &t.backups }, kick: make(chan struct{}, 1)},
 	}
 }
 

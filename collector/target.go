@@ -38,6 +38,8 @@ type Target struct {
 	backoff  backoffState
 	status   statusSource       // read by every query
 	listing  listingSource      // on its own schedule, with instances: true
+	nodes    nodesSource        // on the listing's schedule, with nodes: true
+	backups  backupsSource      // paced per instance, with backups: true
 	sources  []source           // all of the above, in output order; see initSources
 	labels   string             // rendered by TargetLabels; see updateLabelsLocked
 	out      *exposition.Series // the series rendered last; nil when out of date

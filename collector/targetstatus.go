@@ -38,6 +38,8 @@ type TargetStatus struct {
 
 	Requests []RequestCount // API calls by API and code, sorted
 	Listing  *ListingStatus // nil unless the target has instances: true
+	Nodes    *NodesStatus   // nil unless the target has nodes: true
+	Backups  *BackupsStatus // nil unless the target has backups: true
 }
 
 // TargetStatuses returns a snapshot of every target, sorted by name.

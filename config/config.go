@@ -39,6 +39,11 @@ const (
 	DefaultListingTimeout = 5 * time.Minute
 	MaxListingTimeout     = time.Hour
 	MaxMaxInstances       = 10_000_000
+	// DefaultBackupsInterval is how often each instance's backup records
+	// are read; MinBackupsInterval bounds it, since every read is one call
+	// per instance (see docs/fleet-apis.md, backup records).
+	DefaultBackupsInterval = time.Hour
+	MinBackupsInterval     = 10 * time.Minute
 )
 
 // Secret is a credential value that prints and marshals as "<secret>"; string() gives the value.
@@ -121,16 +126,19 @@ type Target struct {
 	IAMEndpoint string `yaml:"iam_endpoint"`         // the same
 	APIVersion  string `yaml:"api_version"`          // "v1" or "v2"
 
-	IncludeFailure bool              `yaml:"include_failure"`
-	Timeout        time.Duration     `yaml:"timeout"`
-	ProxyURL       *url.URL          `yaml:"proxy_url,omitempty"` // nil when unset
-	TLS            TLS               `yaml:"tls"`
-	Labels         map[string]string `yaml:"labels"` // never nil
-	Instances      bool              `yaml:"instances"`
-	MaxInstances   int               `yaml:"max_instances"`   // bounds the listing's instances
-	ListingTimeout time.Duration     `yaml:"listing_timeout"` // bounds the whole listing
-	Credentials    Credentials       `yaml:"credentials"`
-	InstanceTags   []InstanceTag     `yaml:"instance_tags,omitempty"` // as listed; nil for none
+	IncludeFailure  bool              `yaml:"include_failure"`
+	Timeout         time.Duration     `yaml:"timeout"`
+	ProxyURL        *url.URL          `yaml:"proxy_url,omitempty"` // nil when unset
+	TLS             TLS               `yaml:"tls"`
+	Labels          map[string]string `yaml:"labels"` // never nil
+	Instances       bool              `yaml:"instances"`
+	MaxInstances    int               `yaml:"max_instances"`    // bounds the listing's instances
+	ListingTimeout  time.Duration     `yaml:"listing_timeout"`  // bounds the whole listing
+	Nodes           bool              `yaml:"nodes"`            // the logical nodes of every instance, each listing interval
+	Backups         bool              `yaml:"backups"`          // each backed-up instance's records; needs Instances
+	BackupsInterval time.Duration     `yaml:"backups_interval"` // how often each instance's backups are read
+	Credentials     Credentials       `yaml:"credentials"`
+	InstanceTags    []InstanceTag     `yaml:"instance_tags,omitempty"` // as listed; nil for none
 }
 
 // LabelNames returns the names of the target's extra labels, sorted.
@@ -218,7 +226,8 @@ func Parse(data []byte, filename string) (*Config, error) {
 
 // reservedLabels are set by the exporter, so no target label or tag may be.
 var reservedLabels = keySet("target", "region", "project_id", "engine", "state", "api", "code", "instance_id",
-	"name", "engine_version", "spec_code", "charging_mode", "enterprise_project_id", "status")
+	"name", "engine_version", "spec_code", "charging_mode", "enterprise_project_id", "status",
+	"node_type", "node_id", "node_name", "node_role", "group_name", "az_code", "error_code")
 
 // document is the file as written.
 type document struct {
@@ -229,22 +238,25 @@ type document struct {
 // targetSpec is a target or the defaults as written; nil is "not set", so
 // that false or [] still override the defaults. A check tag names a check.
 type targetSpec struct {
-	Name           *string           `yaml:"name" check:"name"`
-	Region         *string           `yaml:"region" check:"region"`
-	ProjectID      *string           `yaml:"project_id" check:"project_id"`
-	Endpoint       *string           `yaml:"endpoint" check:"url"`
-	IAMEndpoint    *string           `yaml:"iam_endpoint" check:"url"`
-	APIVersion     *string           `yaml:"api_version" check:"api_version"`
-	IncludeFailure *bool             `yaml:"include_failure"`
-	Timeout        *time.Duration    `yaml:"timeout" check:"timeout"`
-	ProxyURL       *string           `yaml:"proxy_url" check:"url"`
-	TLS            *TLS              `yaml:"tls"`
-	Labels         map[string]string `yaml:"labels" check:"label"`
-	Instances      *bool             `yaml:"instances"`
-	MaxInstances   *int              `yaml:"max_instances" check:"max_instances"`
-	ListingTimeout *time.Duration    `yaml:"listing_timeout" check:"listing_timeout"`
-	InstanceTags   []string          `yaml:"instance_tags"` // [] overrides the defaults' list
-	Credentials    *Credentials      `yaml:"credentials"`
+	Name            *string           `yaml:"name" check:"name"`
+	Region          *string           `yaml:"region" check:"region"`
+	ProjectID       *string           `yaml:"project_id" check:"project_id"`
+	Endpoint        *string           `yaml:"endpoint" check:"url"`
+	IAMEndpoint     *string           `yaml:"iam_endpoint" check:"url"`
+	APIVersion      *string           `yaml:"api_version" check:"api_version"`
+	IncludeFailure  *bool             `yaml:"include_failure"`
+	Timeout         *time.Duration    `yaml:"timeout" check:"timeout"`
+	ProxyURL        *string           `yaml:"proxy_url" check:"url"`
+	TLS             *TLS              `yaml:"tls"`
+	Labels          map[string]string `yaml:"labels" check:"label"`
+	Instances       *bool             `yaml:"instances"`
+	MaxInstances    *int              `yaml:"max_instances" check:"max_instances"`
+	ListingTimeout  *time.Duration    `yaml:"listing_timeout" check:"listing_timeout"`
+	Nodes           *bool             `yaml:"nodes"`
+	Backups         *bool             `yaml:"backups"`
+	BackupsInterval *time.Duration    `yaml:"backups_interval" check:"backups_interval"`
+	InstanceTags    []string          `yaml:"instance_tags"` // [] overrides the defaults' list
+	Credentials     *Credentials      `yaml:"credentials"`
 }
 
 type parser struct {
@@ -311,7 +323,7 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 		return Target{}, err
 	}
 	t := Target{APIVersion: DefaultAPIVersion, IncludeFailure: true, Timeout: DefaultTimeout, Labels: map[string]string{},
-		MaxInstances: DefaultMaxInstances, ListingTimeout: DefaultListingTimeout}
+		MaxInstances: DefaultMaxInstances, ListingTimeout: DefaultListingTimeout, BackupsInterval: DefaultBackupsInterval}
 	m := *s // s with every unset key taken from d, then copied into t's field of the same name and type
 	for f, v := range reflect.ValueOf(&m).Elem().Fields() {
 		if v.IsZero() {
@@ -366,6 +378,13 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 	// (/v3.0 is the SDK's IAM path). Other paths are kept, for gateways.
 	t.Endpoint = p.cleanURL(t.Endpoint, origin(path, "endpoint", s.Endpoint != nil), "/v1.0", "/v2")
 	t.IAMEndpoint = p.cleanURL(t.IAMEndpoint, origin(path, "iam_endpoint", s.IAMEndpoint != nil), "/v3", "/v3.0")
+
+	// Which instances can be backed up is known only from the listing
+	// (engine and spec code), so backups without it read nothing.
+	if t.Backups && !t.Instances {
+		p.note(slog.LevelWarn, origin(path, "backups", s.Backups != nil), "target %q: backups: true needs instances: true, "+
+			"which tells which instances can be backed up; no backup records are read without it", t.Name)
+	}
 
 	field := origin(path, "instance_tags", s.InstanceTags != nil)
 	for i, key := range m.InstanceTags {

@@ -290,6 +290,8 @@ func TestValidMinimal(t *testing.T) {
 		MaxInstances:   DefaultMaxInstances,
 		ListingTimeout: DefaultListingTimeout,
 		Credentials:    Credentials{Env: true, MetadataEndpoint: "http://169.254.169.254"},
+		// BackupsInterval is filled, as Timeout is, even with backups off.
+		BackupsInterval: DefaultBackupsInterval,
 	}
 	if len(cfg.Targets) != 1 || !reflect.DeepEqual(cfg.Targets[0], want) {
 		t.Errorf("got  %+v\nwant %+v", cfg.Targets, want)
@@ -317,6 +319,9 @@ func TestAllFieldsSet(t *testing.T) {
 		"    instances: true",
 		"    max_instances: 1200",
 		"    listing_timeout: 90s",
+		"    nodes: true",
+		"    backups: true",
+		"    backups_interval: 10m",
 		"    credentials:",
 		"      metadata: true",
 		"      metadata_endpoint: http://127.0.0.1:9/",
@@ -327,20 +332,23 @@ func TestAllFieldsSet(t *testing.T) {
 	}
 	got.ProxyURL = nil
 	want := Target{
-		Name:           "otc",
-		Region:         "eu-de",
-		ProjectID:      "0123456789", // YAML sees a number; kept as written
-		Endpoint:       "https://dcs.eu-de.otc.t-systems.com",
-		IAMEndpoint:    "https://iam.eu-de.otc.t-systems.com:443", // the API version is dropped (issue 11)
-		APIVersion:     "v1",
-		IncludeFailure: false,
-		Timeout:        90 * time.Second,
-		TLS:            TLS{CAFile: filepath.Join(dir, "ca.pem"), InsecureSkipVerify: true},
-		Labels:         map[string]string{"env": "prod", "zone": "b"},
-		Instances:      true,
-		MaxInstances:   1200,
-		ListingTimeout: 90 * time.Second,
-		Credentials:    Credentials{Metadata: true, MetadataEndpoint: "http://127.0.0.1:9"},
+		Name:            "otc",
+		Region:          "eu-de",
+		ProjectID:       "0123456789", // YAML sees a number; kept as written
+		Endpoint:        "https://dcs.eu-de.otc.t-systems.com",
+		IAMEndpoint:     "https://iam.eu-de.otc.t-systems.com:443", // the API version is dropped (issue 11)
+		APIVersion:      "v1",
+		IncludeFailure:  false,
+		Timeout:         90 * time.Second,
+		TLS:             TLS{CAFile: filepath.Join(dir, "ca.pem"), InsecureSkipVerify: true},
+		Labels:          map[string]string{"env": "prod", "zone": "b"},
+		Instances:       true,
+		MaxInstances:    1200,
+		ListingTimeout:  90 * time.Second,
+		Nodes:           true,
+		Backups:         true,
+		BackupsInterval: 10 * time.Minute,
+		Credentials:     Credentials{Metadata: true, MetadataEndpoint: "http://127.0.0.1:9"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)

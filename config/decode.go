@@ -249,6 +249,11 @@ var checks = map[string]func(p *parser, s string) error{
 		return cmp.Or(when(err != nil, "must be a whole number, got %q", s), when(n <= 0, "must be greater than 0, got %q", s),
 			when(n > MaxMaxInstances, "must be at most %d, got %q", MaxMaxInstances, s))
 	},
+	"backups_interval": func(_ *parser, s string) error {
+		d, err := time.ParseDuration(s)
+		return cmp.Or(when(err != nil, "invalid duration %q", s),
+			when(d < MinBackupsInterval, "must be at least %v, since each read is one call per instance, got %q", MinBackupsInterval, s))
+	},
 	// Absolute, so that API paths can be appended; shown only through
 	// redact.URL, without user, password or query. A URL that does not
 	// parse is not quoted, nor is the parser's complaint: where it stopped

@@ -47,6 +47,11 @@ const (
 	regionGermany   = "eu-de"          // Open Telekom Cloud, Germany
 )
 
+// BackupsInterval is how often the demo reads each instance's backup
+// records: every minute rather than every hour, so that its failing backup
+// shows at once.
+const BackupsInterval = time.Minute
+
 // Demo is a running fake API and the configuration file that points at it.
 type Demo struct {
 	URL        string
@@ -112,10 +117,14 @@ targets:
     region: %[10]s
     labels: {env: demo}
     instances: true
+    nodes: true
   - name: demo-singapore
     region: %[7]s
     project_id: %[4]s
     labels: {env: demo}
+    instances: true
+    nodes: true
+    backups: true
   - name: demo-otc
     region: %[8]s
     project_id: %[5]s
@@ -151,6 +160,37 @@ func Populate(srv *dcsapitest.Server, rng *rand.Rand) {
 		Kind: dcsapitest.FaultStatus, Status: http.StatusForbidden, Shape: dcsapitest.ShapeService,
 		Code: "DCS.2007", Message: "Policy does not allow dcs:instance:list to be performed.",
 	})
+	breakTopology(srv)
+}
+
+// breakTopology gives the Singapore fleet what the topology and backup
+// alerts are for: a failed replica, replicas that share one zone and a
+// backup that fails with a timeout. A failover happens as the demo runs
+// (see animate).
+func breakTopology(srv *dcsapitest.Server) {
+	var backedUp []string
+	for _, in := range srv.Instances(ProjectSingapore) {
+		if dcsapitest.BackupsScheduled(in) && dcsapitest.NodesCovered(in) && in.Status == "RUNNING" {
+			backedUp = append(backedUp, in.ID)
+		}
+	}
+	if len(backedUp) < 3 {
+		return
+	}
+	srv.SetNodeStatus(ProjectSingapore, backedUp[0], 0, 1, "Inactive")
+	srv.FailBackups(ProjectSingapore, backedUp[1], "dcs.08.0002")
+	srv.SetGroupSingleAZ(ProjectSingapore, backedUp[2], 0, true)
+}
+
+// failover swaps the master of one Singapore instance, as a failover does.
+func failover(srv *dcsapitest.Server, logger *slog.Logger) {
+	for _, in := range srv.Instances(ProjectSingapore) {
+		if dcsapitest.NodesCovered(in) && dcsapitest.BackupsScheduled(in) && in.Status == "RUNNING" {
+			srv.SwapMaster(ProjectSingapore, in.ID, 0)
+			logger.Debug("demo: failover", "project_id", ProjectSingapore, "instance_id", in.ID)
+			return
+		}
+	}
 }
 
 // fleet makes n instances, mostly running Redis, with some Memcached and a
@@ -186,7 +226,7 @@ func fleet(prefix string, n int, rng *rand.Rand) []dcsapitest.Instance {
 			MaxMemoryMB:   maxMB,
 			UsedMemoryMB:  rng.Int64N(maxMB + 1),
 			ChargingMode:  rng.IntN(2),
-			AZCodes:       []string{"az1"},
+			AZCodes:       []string{"az1", "az2"},
 		}
 		dcsapitest.Annotate(&out[i]) // owners, enterprise projects, maintenance windows, upgrades
 	}
@@ -211,11 +251,16 @@ func animate(ctx context.Context, srv *dcsapitest.Server, logger *slog.Logger, s
 	rng := rand.New(rand.NewPCG(3, 4))
 	ticker := time.NewTicker(step)
 	defer ticker.Stop()
-	for {
+	for steps := 1; ; steps++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+		}
+		// A failover every 10 minutes, so that the dashboard's failovers
+		// over time have something to show.
+		if steps%int(10*time.Minute/step) == 1 {
+			failover(srv, logger)
 		}
 		for _, pid := range []string{ProjectBeijing, ProjectSingapore, ProjectOTC} {
 			list := srv.Instances(pid)

@@ -34,6 +34,8 @@ const (
 	StepIAMLookup   Step = "IAM lookup"
 	StepStatus      Step = "status call"
 	StepListing     Step = "instance listing"
+	StepNodes       Step = "node listing"
+	StepBackups     Step = "backup records"
 )
 
 // Finding is the diagnosis of one failure. None of its fields holds a
@@ -164,6 +166,10 @@ func stepOf(step Step, err error) Step {
 		return StepStatus
 	case dcsapi.APIListInstances:
 		return StepListing
+	case dcsapi.APINodes:
+		return StepNodes
+	case dcsapi.APIBackups:
+		return StepBackups
 	case dcsapi.APIMetadata:
 		return StepCredentials
 	}
@@ -206,6 +212,8 @@ func apiHint(step Step, e *dcsapi.APIError, t config.Target) string {
 
 	case status == http.StatusForbidden && step == StepIAMLookup:
 		return iamRefusedHint
+	case (step == StepNodes || step == StepBackups) && (status == http.StatusForbidden || status == http.StatusNotFound):
+		return fleetHint(step, e, t)
 	case gatewayCode(code, "0310"):
 		return fmt.Sprintf("The project is not available to this key: project_id %s does not belong to the key's account, or is not a project of region %s. "+
 			"Check project_id and region, or leave project_id out to look it up in IAM.", orUnset(t.ProjectID), t.Region)
@@ -258,6 +266,37 @@ func limitHint(step Step, e *dcsapi.LimitError, t config.Target) string {
 	}
 	return fmt.Sprintf("The status answer from %s has more engines or states, or longer names, than any DCS API sends (%s): it is not the DCS API, or is misbehaving. "+
 		"The last good counts are served within --dcs.max-staleness.", endpointOf(step, t), e.Limit)
+}
+
+// The permissions of the fleet APIs, from their API reference pages'
+// "Authorization Information" (identity policy-based authorization):
+// BatchShowNodesInformation needs dcs:instance:list
+// (support.huaweicloud.com/intl/en-us/api-dcs/BatchShowNodesInformation.html)
+// and ListBackupRecords dcs:instance:getDataBackupLog
+// (support.huaweicloud.com/intl/en-us/api-dcs/ListBackupRecords.html, and
+// "Permissions Policies and Supported Actions", api-grant-policy.html).
+const (
+	PermissionNodes   = "dcs:instance:list"
+	PermissionBackups = "dcs:instance:getDataBackupLog"
+)
+
+// fleetHint explains a refused or missing node listing or backup records
+// call: which permission the key needs, or which key of the target to
+// turn off on a cloud without the API.
+func fleetHint(step Step, e *dcsapi.APIError, t config.Target) string {
+	key, permission, api := "nodes", PermissionNodes, "the node listing (GET /v2/{project_id}/instances-logical-nodes)"
+	if step == StepBackups {
+		key, permission, api = "backups", PermissionBackups, "the backup records (GET .../instances/{instance_id}/backups)"
+	}
+	if e.StatusCode == http.StatusForbidden {
+		return fmt.Sprintf("The key may not read %s: its policy lacks the action %s (the DCS ReadOnlyAccess policy for region %s grants it). "+
+			"Grant it, or set %s: false for this target; the rest of the target works without it.", api, permission, t.Region, key)
+	}
+	if step == StepBackups && e.Code == "111404022" {
+		return "The instance was deleted after the last listing; it is left out from the next round."
+	}
+	return fmt.Sprintf("This cloud does not offer %s at %s: set %s: false for this target; the rest of the target works without it.",
+		api, endpointOf(step, t), key)
 }
 
 // iamRefusedHint explains an IAM project lookup that the key may not make.

@@ -65,7 +65,7 @@ const (
 )
 
 // e2eExporterFlags are the flags of every exporter process of the test.
-var e2eExporterFlags = []string{"--dcs.refresh-interval=1s", "--dcs.instances-refresh-interval=1s"}
+var e2eExporterFlags = []string{"--dcs.refresh-interval=1s", "--dcs.instances-refresh-interval=1s", "--dcs.backups-interval=3s"}
 
 func TestE2EDeployAndObserve(t *testing.T) {
 	prometheusBin := pinnedTool(t, "prometheus")
@@ -82,7 +82,7 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	h.fake.AddProject("cn-east-3", projectFleet)
 	h.fake.SetInstances(projectFleet, dcsapitest.SampleFleet(25))
 	h.writeConfig(h.configText("  - name: fleet\n    region: cn-east-3\n    project_id: " + projectFleet +
-		"\n    instances: true\n    instance_tags: [owner]\n    labels: {env: prod}\n"))
+		"\n    instances: true\n    nodes: true\n    backups: true\n    instance_tags: [owner]\n    labels: {env: prod}\n"))
 	if code, body := h.post("/-/reload"); code != http.StatusOK {
 		t.Fatalf("adding the listed target: HTTP %d: %s", code, body)
 	}

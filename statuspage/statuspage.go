@@ -128,6 +128,8 @@ type failingRow struct {
 	Calls                   string
 	Listing                 string
 	ListingFinding          *diagnosis.Finding
+	Topology                string // nodes and backups; see topology.go
+	TopologyFindings        []diagnosis.Finding
 	Discovery               string
 }
 
@@ -138,6 +140,7 @@ type healthyRow struct {
 	DataAge                 string
 	Calls                   string
 	Listing                 string
+	Topology                string
 	Discovery               string
 }
 
@@ -175,6 +178,7 @@ func healthyRows(rows []healthyRow, withDiscovery bool) template.HTML {
 		cell("", r.DataAge)
 		cell("", r.Calls)
 		cell("", r.Listing)
+		cell("", r.Topology)
 		if withDiscovery {
 			cell("", r.Discovery)
 		}
@@ -212,7 +216,7 @@ func build(o Options, targets []collector.TargetStatus, now time.Time) pageData 
 		default:
 			d.Waiting++
 		}
-		if statusDown || listingDown {
+		if statusDown || listingDown || topologyDown(ts) {
 			row := failing(ts, now)
 			row.Discovery = offered[row.Name]
 			d.Failing = append(d.Failing, row)
@@ -238,6 +242,7 @@ func failing(ts *collector.TargetStatus, now time.Time) failingRow {
 		Calls:   calls(ts.Requests),
 		Listing: listing(ts.Listing, now),
 	}
+	row.Topology, row.TopologyFindings = topology(ts, now)
 	if ts.HasCounts {
 		row.Counts = fmt.Sprintf("%d instances, %d not running", ts.Total, ts.NotRunning)
 		if !ts.Up {
@@ -253,6 +258,10 @@ func failing(ts *collector.TargetStatus, now time.Time) failingRow {
 	}
 	if !ts.NextAttempt.IsZero() {
 		row.NextAttempt = fmt.Sprintf("%s (in %s)", ts.NextAttempt.UTC().Format("15:04:05 UTC"), roundAge(ts.NextAttempt.Sub(now)))
+	}
+	listingDown := ts.Listing != nil && ts.Listing.Attempted && !ts.Listing.Up
+	if ts.Up && !listingDown && topologyDown(ts) {
+		row.State = "up, " + topologyFailing(ts)
 	}
 	if l := ts.Listing; l != nil && l.Attempted && !l.Up {
 		if ts.Up {
@@ -274,6 +283,7 @@ func healthy(ts *collector.TargetStatus, now time.Time) healthyRow {
 		Calls:   calls(ts.Requests),
 		Listing: listing(ts.Listing, now),
 	}
+	row.Topology, _ = topology(ts, now)
 	switch {
 	case ts.Querying && !ts.Attempted:
 		row.State = "querying"

@@ -7,7 +7,7 @@
 //
 // Each data source of the collector has its part of the Snapshot, its
 // families in the table of families.go and its rendering in a file of its
-// own: status.go, listing.go and window.go.
+// own: status.go, listing.go, window.go, nodes.go and backups.go.
 package exposition
 
 import (
@@ -25,6 +25,8 @@ type Snapshot struct {
 	Requests     []RequestCount
 	Listed       bool // the target lists its instances
 	Listing      Listing
+	Nodes        Nodes
+	Backups      Backups
 }
 
 // RequestCount is the number of a target's API calls that ended with one
@@ -56,6 +58,8 @@ func Render(s *Snapshot, now time.Time) (*Series, time.Time) {
 		out[FamAPIRequests] = appendSample(out[FamAPIRequests], FamAPIRequests, s.Labels, float64(c.N), labelPair{"api", c.API}, labelPair{"code", c.Code})
 	}
 	served := renderListing(out, s, now, expireAt)
+	nodesServed := renderNodes(out, s, now, expireAt)
+	renderBackups(out, s)
 
 	series := compactRendered(out)
 	series.prefix = s.Labels
@@ -68,6 +72,14 @@ func Render(s *Snapshot, now time.Time) (*Series, time.Time) {
 			series.lines[FamInstanceMaintenance] = lines
 			expireAt(until)
 		}
+	}
+	if nodesServed {
+		for i, f := range nodeFamilies {
+			series.lines[f] = s.Nodes.Lines[i]
+		}
+	}
+	for i, f := range backupFamilies {
+		series.lines[f] = s.Backups.Lines[i]
 	}
 	return series, validUntil
 }
