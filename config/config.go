@@ -116,6 +116,8 @@ type Target struct {
 	TLS            TLS               `yaml:"tls"`
 	Labels         map[string]string `yaml:"labels"` // never nil
 	Instances      bool              `yaml:"instances"`
+	Statistics     bool              `yaml:"statistics"` // the statistics call with every status query
+	Quota          bool              `yaml:"quota"`      // the quota call on its own schedule
 	Credentials    Credentials       `yaml:"credentials"`
 	InstanceTags   []InstanceTag     `yaml:"instance_tags,omitempty"` // as listed; nil for none
 }
@@ -222,6 +224,8 @@ type targetSpec struct {
 	TLS            *TLS              `yaml:"tls"`
 	Labels         map[string]string `yaml:"labels" check:"label"`
 	Instances      *bool             `yaml:"instances"`
+	Statistics     *bool             `yaml:"statistics"`
+	Quota          *bool             `yaml:"quota"`
 	InstanceTags   []string          `yaml:"instance_tags"` // [] overrides the defaults' list
 	Credentials    *Credentials      `yaml:"credentials"`
 }
@@ -289,7 +293,7 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 	if err := p.credentials(s.Credentials, path+".credentials"); err != nil {
 		return Target{}, err
 	}
-	t := Target{APIVersion: DefaultAPIVersion, IncludeFailure: true, Timeout: DefaultTimeout, Labels: map[string]string{}}
+	t := Target{APIVersion: DefaultAPIVersion, IncludeFailure: true, Quota: true, Timeout: DefaultTimeout, Labels: map[string]string{}}
 	m := *s // s with every unset key taken from d, then copied into t's field of the same name and type
 	for f, v := range reflect.ValueOf(&m).Elem().Fields() {
 		if v.IsZero() {
