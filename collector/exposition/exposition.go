@@ -7,7 +7,7 @@
 //
 // Each data source of the collector has its part of the Snapshot, its
 // families in the table of families.go and its rendering in a file of its
-// own: status.go, listing.go and window.go.
+// own: status.go, listing.go and window.go, statistics.go, quota.go.
 package exposition
 
 import (
@@ -25,6 +25,12 @@ type Snapshot struct {
 	Requests     []RequestCount
 	Listed       bool // the target lists its instances
 	Listing      Listing
+	// StatisticsOn: the target reads the statistics API; its memory series
+	// then come from there, never from the listing.
+	StatisticsOn bool
+	Statistics   Statistics
+	QuotaOn      bool // the target reads the quota API
+	Quota        Quota
 }
 
 // RequestCount is the number of a target's API calls that ended with one
@@ -56,11 +62,21 @@ func Render(s *Snapshot, now time.Time) (*Series, time.Time) {
 		out[FamAPIRequests] = appendSample(out[FamAPIRequests], FamAPIRequests, s.Labels, float64(c.N), labelPair{"api", c.API}, labelPair{"code", c.Code})
 	}
 	served := renderListing(out, s, now, expireAt)
+	statsServed := renderStatistics(out, s, now, expireAt)
+	renderQuota(out, s, now, expireAt)
 
 	series := compactRendered(out)
 	series.prefix = s.Labels
+	if statsServed {
+		for i, f := range statisticFamilies {
+			series.lines[f] = s.Statistics.Lines[i]
+		}
+	}
 	if served {
 		for i, f := range instanceFamilies {
+			if s.StatisticsOn && fromStatistics(f) {
+				continue // one memory series per instance, never two
+			}
 			series.lines[f] = s.Listing.Lines[i]
 		}
 		if w := s.Listing.Windows; w != nil {
