@@ -57,6 +57,10 @@ type schedule struct {
 	// ago. When nil, every round refreshes every target.
 	interval func(o *Options, t *Target) time.Duration
 	of       func(t *Target) scheduledSource
+	// parallel, when > 0, bounds the targets refreshed at once, so that a
+	// source every target reads (the quota) does not take most API slots
+	// from the status queries in each round; 0 refreshes all at once.
+	parallel int
 	kick     chan struct{}         // asks the loop to look at new targets
 	last     map[*Target]time.Time // when each target's refresh last started; the loop's own
 }
@@ -66,7 +70,7 @@ type schedule struct {
 func newSchedules() []*schedule {
 	schedules := []*schedule{
 		{tick: listingInterval, of: func(t *Target) scheduledSource { return &t.listing }},
-		{tick: quotaTick, interval: quotaInterval, of: func(t *Target) scheduledSource { return &t.quota }},
+		{tick: quotaTick, interval: quotaInterval, of: func(t *Target) scheduledSource { return &t.quota }, parallel: quotaParallel},
 	}
 	for _, s := range schedules {
 		s.kick, s.last = make(chan struct{}, 1), map[*Target]time.Time{}
@@ -100,6 +104,10 @@ func (e *Exporter) refreshScheduled(ctx context.Context, s *schedule, onlyNew bo
 	// are, does not put a target off by a whole tick.
 	slack := s.tick(&e.opts) / 2
 	targets := e.Targets()
+	var slots chan struct{}
+	if s.parallel > 0 {
+		slots = make(chan struct{}, s.parallel)
+	}
 	for _, t := range targets {
 		src := s.of(t)
 		if !src.on() || (onlyNew && t.started(src)) {
@@ -109,8 +117,22 @@ func (e *Exporter) refreshScheduled(ctx context.Context, s *schedule, onlyNew bo
 			continue
 		}
 		s.last[t] = now
+		if slots != nil {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				wg.Wait()
+				return
+			}
+		}
 		wg.Add(1)
-		go func() { defer wg.Done(); src.refresh(ctx) }()
+		go func() {
+			defer wg.Done()
+			if slots != nil {
+				defer func() { <-slots }()
+			}
+			src.refresh(ctx)
+		}()
 	}
 	wg.Wait()
 	if len(s.last) > len(targets) { // forget the targets a reload dropped

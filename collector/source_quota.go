@@ -39,6 +39,11 @@ type QuotaStatus struct {
 // its instances is read.
 const quotaIdleInterval = 10 * time.Minute
 
+// quotaParallel is how many targets' quotas are read at once: a round of a
+// thousand targets then holds at most this many API slots, and takes a
+// while, which a quota read every 10 minutes can afford.
+const quotaParallel = 4
+
 // quotaTick is how often the quota schedule looks for targets that are due.
 func quotaTick(o *Options) time.Duration { return min(o.InstancesRefreshInterval, quotaIdleInterval) }
 
