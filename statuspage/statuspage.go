@@ -254,7 +254,7 @@ func failing(ts *collector.TargetStatus, now time.Time) failingRow {
 		if ts.Up && row.State == "up" {
 			row.State = "up, statistics failing"
 		}
-		if st.LastError != nil {
+		if st.LastError != nil && ts.Up { // a failed status call's finding already explains
 			f := diagnosis.Diagnose(diagnosis.StepStatistics, st.LastError, ts.Config)
 			row.StatisticsFinding = &f
 		}
@@ -263,7 +263,7 @@ func failing(ts *collector.TargetStatus, now time.Time) failingRow {
 		if ts.Up && row.State == "up" {
 			row.State = "up, quota failing"
 		}
-		if q.LastError != nil {
+		if q.LastError != nil && ts.Up {
 			f := diagnosis.Diagnose(diagnosis.StepQuota, q.LastError, ts.Config)
 			row.QuotaFinding = &f
 		}
