@@ -113,14 +113,15 @@ func newFleet(t testing.TB, targets []testTarget) *fleet {
 	return &fleet{fake: fake, exporter: exp, config: cfg, file: file}
 }
 
-// settled reports whether the exporter is ready and every listing has been
-// tried.
+// settled reports whether the exporter is ready and every listing and
+// quota read has been tried (the quota is not read while a target backs
+// off).
 func settled(exp *collector.Exporter) bool {
 	if !exp.Ready() {
 		return false
 	}
 	for _, ts := range exp.TargetStatuses() {
-		if ts.Querying || ts.Listing != nil && (!ts.Listing.Attempted || ts.Listing.Running) || ts.Quota != nil && !ts.Quota.Attempted {
+		if ts.Querying || ts.Listing != nil && (!ts.Listing.Attempted || ts.Listing.Running) || ts.Quota != nil && !ts.Quota.Attempted && ts.NextAttempt.IsZero() {
 			return false
 		}
 	}
