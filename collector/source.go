@@ -61,8 +61,14 @@ type schedule struct {
 	// source every target reads (the quota) does not take most API slots
 	// from the status queries in each round; 0 refreshes all at once.
 	parallel int
-	kick     chan struct{}         // asks the loop to look at new targets
-	last     map[*Target]time.Time // when each target's refresh last started; the loop's own
+	// batched: the source's refresh marks only its target's series for
+	// rendering again (seriesChanged), and the round tells the assembled
+	// answer once, at its end, rather than once per target: a round over
+	// a thousand targets would otherwise have cached mode assemble its
+	// answer again for nearly every scrape while it lasts.
+	batched bool
+	kick    chan struct{}         // asks the loop to look at new targets
+	last    map[*Target]time.Time // when each target's refresh last started; the loop's own
 }
 
 // newSchedules lists the exporter's schedules. A new scheduled source adds
@@ -70,7 +76,7 @@ type schedule struct {
 func newSchedules() []*schedule {
 	schedules := []*schedule{
 		{tick: listingInterval, of: func(t *Target) scheduledSource { return &t.listing }},
-		{tick: quotaTick, interval: quotaInterval, of: func(t *Target) scheduledSource { return &t.quota }, parallel: quotaParallel},
+		{tick: quotaTick, interval: quotaInterval, of: func(t *Target) scheduledSource { return &t.quota }, parallel: quotaParallel, batched: true},
 	}
 	for _, s := range schedules {
 		s.kick, s.last = make(chan struct{}, 1), map[*Target]time.Time{}
@@ -135,6 +141,9 @@ func (e *Exporter) refreshScheduled(ctx context.Context, s *schedule, onlyNew bo
 		}()
 	}
 	wg.Wait()
+	if s.batched {
+		e.outGen.Add(1)
+	}
 	if len(s.last) > len(targets) { // forget the targets a reload dropped
 		for t := range s.last {
 			if e.Target(t.cfg.Name) != t {
@@ -143,6 +152,11 @@ func (e *Exporter) refreshScheduled(ctx context.Context, s *schedule, onlyNew bo
 		}
 	}
 }
+
+// seriesChanged marks the target's series for rendering again without
+// telling the assembled answer, for the refresh of a batched schedule,
+// whose round does that once at its end. t.mu must be held.
+func (t *Target) seriesChanged() { t.out = nil }
 
 func (t *Target) started(src scheduledSource) bool {
 	t.mu.Lock()

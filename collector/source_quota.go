@@ -80,8 +80,12 @@ func (q *quotaSource) describe(ts *TargetStatus) {
 	ts.Quota = &QuotaStatus{Attempted: q.Attempted, Up: q.Up, Quota: q.Quota, LastSuccess: q.LastSuccess, LastError: q.err}
 }
 
-// RefreshQuota reads the target's quota now; for tests and the demo.
-func (t *Target) RefreshQuota(ctx context.Context) { t.quota.refresh(ctx) }
+// RefreshQuota reads the target's quota now, as a round of one target; for
+// tests and the demo.
+func (t *Target) RefreshQuota(ctx context.Context) {
+	t.quota.refresh(ctx)
+	t.ex.outGen.Add(1)
+}
 
 func (q *quotaSource) refresh(ctx context.Context) {
 	t := q.t
@@ -129,7 +133,7 @@ func (q *quotaSource) refresh(ctx context.Context) {
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.outputChanged()
+	t.seriesChanged() // the schedule's round tells the assembled answer at its end
 	q.Attempted = true
 	if err == nil {
 		if !q.Up && q.errKey != "" {
