@@ -19,15 +19,17 @@
 // A source with a schedule of its own (the listing, every
 // --dcs.instances-refresh-interval; the quota, with the listing's interval
 // or every 10 minutes, which a schedule's per-target interval says) is a
-// scheduledSource: on says whether
-// the target's config turns it on, started whether it has run, and refresh
-// makes its calls, each through Exporter.gate so that one API slot stays
-// free for the status queries. Sources read with every status query (the
-// status counts, the statistics) are called from Target.query, and keep
-// their own result,
-// so that one failing does not take the target down. What is derived from
-// a source's answer once per answer (the per-instance lines, say) is built
-// in its refresh, outside the lock, and kept beside it.
+// scheduledSource: on says whether the target's config turns it on,
+// started whether it has run, and refresh makes its calls, each through
+// Exporter.gate so that one API slot stays free for the status queries. A
+// schedule may bound the targets it refreshes at once, and may tell the
+// assembled answer of a round's changes once, at its end (the quota does
+// both, since every target reads it). Sources read with every status
+// query (the status counts, the statistics) are called from Target.query,
+// and keep their own result, so that one failing does not take the target
+// down. What is derived from a source's answer once per answer (the
+// per-instance lines, say) is built in its refresh, outside the lock, and
+// kept beside it.
 //
 // Adding a source touches no other source's file:
 //   - source_<name>.go in this package, with its type, its result and the
