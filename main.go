@@ -32,6 +32,7 @@ import (
 	"github.com/dcs-exporter/dcs_exporter/collector/serving"
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/demo"
+	"github.com/dcs-exporter/dcs_exporter/internal/buildinfo"
 	"github.com/dcs-exporter/dcs_exporter/internal/processcollector"
 	"github.com/dcs-exporter/dcs_exporter/statuspage"
 )
@@ -43,6 +44,7 @@ const exporterName = "dcs_exporter"
 const defaultListenAddress = ":19867"
 
 func main() {
+	buildinfo.Stamp() // a go run or go install build has no -ldflags
 	os.Exit(run(os.Args[1:], nil))
 }
 
@@ -54,6 +56,8 @@ type flags struct {
 	maxConcurrency   int
 	maxStaleness     time.Duration
 	instancesRefresh time.Duration
+	minInterval      time.Duration
+	backupsInterval  time.Duration
 	maxRequests      int
 	demo             bool
 	configCheck      bool
@@ -72,7 +76,12 @@ func parseFlags(args []string) (*flags, error) {
 	app.Flag("dcs.refresh-interval", "Refresh every target in the background at this interval and serve scrapes from the cache; 0s queries the API on each scrape.").Default(d.RefreshInterval.String()).DurationVar(&f.refreshInterval)
 	app.Flag("dcs.max-concurrency", "Maximum number of DCS API calls in flight across all targets.").Default(strconv.Itoa(d.MaxConcurrency)).IntVar(&f.maxConcurrency)
 	app.Flag("dcs.max-staleness", "After a failed query, keep serving a target's last counts until they are this old; 0s never serves old counts.").Default(d.MaxStaleness.String()).DurationVar(&f.maxStaleness)
+	app.Flag("dcs.min-interval", "With --dcs.refresh-interval=0s, the least time between two queries of a target: a scrape sooner after the last answer is served that answer, so a flood of scrapes costs no more calls. 0s queries on every scrape.").Default(d.MinInterval.String()).DurationVar(&f.minInterval)
 	app.Flag("dcs.instances-refresh-interval", "How often the per-instance listing of targets with instances: true is refreshed.").Default(d.InstancesRefreshInterval.String()).DurationVar(&f.instancesRefresh)
+	// Hidden: every backup record is one call per instance, so the config
+	// holds backups_interval to at least 10 minutes; the end-to-end tests
+	// and the demo cannot wait that long.
+	app.Flag("dcs.backups-interval", "Replace every target's backups_interval (for tests and the demo); 0s keeps them.").Hidden().Default("0s").DurationVar(&f.backupsInterval)
 	app.Flag("demo", "Run against a built-in fake DCS API with a demo fleet; needs no cloud account and ignores --config.file.").BoolVar(&f.demo)
 	app.Flag("config.check", "Load and validate the configuration, print what each target resolves to (endpoints, credential sources), and exit. Contacts no endpoint.").BoolVar(&f.configCheck)
 	app.Flag("dcs.check", "Call the DCS API once per target, print one line per target with a hint for each failure, and exit: 0 when every target answered, 1 otherwise.").BoolVar(&f.dcsCheck)
@@ -131,6 +140,11 @@ func buildApp(ctx context.Context, f *flags, logOut io.Writer) (*app, error) {
 			return nil, fmt.Errorf("starting the demo: %w", err)
 		}
 		configFile = a.demo.ConfigFile
+		if f.backupsInterval == 0 {
+			// The demo's backups are read every minute rather than every
+			// hour, so that its failing backup shows at once.
+			f.backupsInterval = demo.BackupsInterval
+		}
 		demoBanner = "DEMO MODE: the targets below are served by a built-in fake DCS API, not by Huawei Cloud."
 		logger.Warn("demo mode: serving a built-in fake DCS API; no cloud account is used", "fake_api", a.demo.URL)
 	}
@@ -145,6 +159,8 @@ func buildApp(ctx context.Context, f *flags, logOut io.Writer) (*app, error) {
 		MaxConcurrency:           f.maxConcurrency,
 		MaxStaleness:             f.maxStaleness,
 		InstancesRefreshInterval: f.instancesRefresh,
+		MinInterval:              f.minInterval,
+		BackupsInterval:          f.backupsInterval,
 		UserAgent:                exporterName + "/" + version.Version,
 		Logger:                   logger,
 	})

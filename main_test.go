@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -44,6 +45,7 @@ import (
 
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi/dcsapitest"
+	"github.com/dcs-exporter/dcs_exporter/demo"
 	"github.com/dcs-exporter/dcs_exporter/internal/racedetector"
 )
 
@@ -193,6 +195,9 @@ func faultMatrix() []faultCase {
 		{name: "negative_count", fault: f(dcsapitest.FaultNegativeCount), requestID: true},
 		{name: "huge_number", fault: f(dcsapitest.FaultHugeNumber), requestID: true},
 		{name: "empty_body", fault: f(dcsapitest.FaultEmptyBody), requestID: true},
+		// Never followed: the Location is a port nothing listens on, and a
+		// followed redirect would fail differently (connection refused).
+		{name: "redirect_302", fault: &dcsapitest.Fault{Kind: dcsapitest.FaultRedirect, Location: "http://127.0.0.1:9/elsewhere?token=x"}},
 		// Reading to the 8 MiB cap can take seconds under the race detector
 		// on a busy machine; it must fail as too large, not as too slow.
 		{name: "oversized_256MiB", fault: f(dcsapitest.FaultOversized)},
@@ -2055,5 +2060,94 @@ func TestConfigNotesLogged(t *testing.T) {
 		if n != 2 {
 			t.Errorf("%d log lines at %s with %q, want one at start and one on reload:\n%s", n, level, note, logs)
 		}
+	}
+}
+
+// TestDemoShowsAFailingTarget: --demo has one target that fails on purpose,
+// so that a new user sees a failure and its hint on the status page and in
+// --dcs.check, while the other demo targets stay up.
+func TestDemoShowsAFailingTarget(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := newApp(ctx, []string{"--demo"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	srv := httptest.NewServer(a.handler)
+	defer srv.Close()
+
+	metrics := demoGet(t, srv.URL+"/metrics") // on-scrape mode: this queries every target
+	up := regexp.MustCompile(`(?m)^dcs_up\{target="([^"]+)"[^}]*\} ([01])$`).FindAllStringSubmatch(metrics, -1)
+	if len(up) != 4 {
+		t.Fatalf("want dcs_up of 4 demo targets, got %q", up)
+	}
+	for _, m := range up {
+		if want := map[bool]string{true: "0", false: "1"}[m[1] == demo.FailingTarget]; m[2] != want {
+			t.Errorf("dcs_up of %s is %s, want %s", m[1], m[2], want)
+		}
+	}
+
+	page := demoGet(t, srv.URL+"/")
+	for _, w := range []string{demo.FailingTarget, "DCS.2007", "attach the DCS ReadOnlyAccess policy"} {
+		if !strings.Contains(page, w) {
+			t.Errorf("the status page does not show %q", w)
+		}
+	}
+
+	f, err := parseFlags([]string{"--dcs.check", "--demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if code := runChecks(ctx, f, &out); code != 1 {
+		t.Errorf("--dcs.check --demo exit status %d, want 1", code)
+	}
+	if !regexp.MustCompile(demo.FailingTarget + ` +FAILED +status call: HTTP 403 DCS\.2007 .*\| hint: .*DCS ReadOnlyAccess`).MatchString(out.String()) {
+		t.Errorf("--dcs.check --demo does not show the failing target with its hint:\n%s", &out)
+	}
+}
+
+func demoGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
+}
+
+// insecure_skip_verify is warned of at start and at every reload, naming
+// the target.
+func TestInsecureSkipVerifyLogged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dcs_exporter.yml")
+	src := "targets:\n  - name: lab\n    region: cn-north-4\n    credentials: {env: true}\n    tls: {insecure_skip_verify: true}\n"
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	a, err := newApp(context.Background(), []string{"--config.file=" + path}, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	for range 2 {
+		if err := a.reloader.reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, `target \"lab\": the TLS certificates of its API endpoints are NOT verified`) {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d warnings of insecure_skip_verify, want one at start and one at each of 2 reloads:\n%s", n, logs)
 	}
 }

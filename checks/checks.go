@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // printer keeps the first write error, so that a report is written with
@@ -23,13 +25,14 @@ func (p *printer) printf(format string, args ...any) {
 	}
 }
 
-// oneLine keeps text from a server or the network from breaking the
-// terminal layout.
+// oneLine keeps text from a server, the network or the configuration from
+// breaking the terminal layout or driving the terminal: white space becomes
+// a space, and escape sequences and other unprintable characters go.
 func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
+	return redact.Printable(strings.Map(func(r rune) rune {
 		if r == '\t' || r == '\n' || r == '\r' {
 			return ' '
 		}
 		return r
-	}, s)
+	}, s))
 }

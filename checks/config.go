@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/dcs-exporter/dcs_exporter/config"
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // PrintConfig writes what each target of a valid configuration resolves to:
@@ -39,10 +40,15 @@ func PrintConfig(w io.Writer, file string, cfg *config.Config) error {
 			row("project_id", t.ProjectID)
 			iamUse = " (not used: project_id is set)"
 		}
-		row("endpoint", t.Endpoint)
-		row("iam_endpoint", t.IAMEndpoint+iamUse)
+		row("endpoint", redact.URL(t.Endpoint))
+		row("iam_endpoint", redact.URL(t.IAMEndpoint)+iamUse)
 		row("api_version", t.APIVersion)
 		row("instances", enabled(t.Instances))
+		if t.Instances {
+			row("listing bounds", fmt.Sprintf("max_instances %d, listing_timeout %s", t.MaxInstances, t.ListingTimeout))
+		}
+		row("nodes", nodesOf(t))
+		row("backups", backupsOf(t))
 		row("statistics", statisticsOf(t))
 		row("quota", quotaOf(t))
 		row("include_failure", fmt.Sprint(t.IncludeFailure))
@@ -100,7 +106,7 @@ func sourceOf(s keySource) string {
 		}
 		return "environment variable " + s.Where + " (NOT SET in this environment)"
 	case "metadata":
-		return "metadata service " + s.Where
+		return "metadata service " + redact.URL(s.Where)
 	}
 	return s.Kind
 }
@@ -109,7 +115,7 @@ func sourceOf(s keySource) string {
 // masked.
 func proxyOf(t config.Target) string {
 	if t.ProxyURL != nil {
-		return t.ProxyURL.Redacted() + " (proxy_url)"
+		return redact.URLOf(t.ProxyURL) + " (proxy_url)"
 	}
 	req, err := http.NewRequest(http.MethodGet, t.Endpoint, nil)
 	if err != nil {
@@ -119,7 +125,7 @@ func proxyOf(t config.Target) string {
 	if err != nil || u == nil {
 		return "none"
 	}
-	return u.Redacted() + " (from HTTPS_PROXY or HTTP_PROXY)"
+	return redact.URLOf(u) + " (from HTTPS_PROXY or HTTP_PROXY)"
 }
 
 func tlsOf(t config.TLS) string {

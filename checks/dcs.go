@@ -33,6 +33,9 @@ type TargetResult struct {
 	// answered; Listable is then the number of instances it announced.
 	Listed   bool
 	Listable int
+	// Topology is what the node and backup checks found, in words; empty
+	// when the target has neither on.
+	Topology string
 	// Statistics is set when the target has statistics: true and the
 	// statistics API answered; Running is then the instances it covers.
 	Statistics bool
@@ -130,6 +133,9 @@ func checkTarget(ctx context.Context, client *dcsapi.Client, tc config.Target) T
 		}
 		r.Listed, r.Listable = true, n
 	}
+	if step, err := checkTopology(ctx, client, tc, &r); err != nil {
+		return fail(step, err)
+	}
 	if tc.Statistics {
 		statsCtx, cancel := context.WithTimeout(ctx, tc.Timeout)
 		defer cancel()
@@ -193,6 +199,7 @@ func PrintDCS(w io.Writer, results []TargetResult) (bool, error) {
 		if r.Listed {
 			line += fmt.Sprintf("; listing allowed (%d instances)", r.Listable)
 		}
+		line += r.Topology
 		if r.Statistics {
 			line += fmt.Sprintf("; statistics of %d running instances", r.Running)
 		}

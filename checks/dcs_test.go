@@ -78,7 +78,7 @@ func (f *fixture) baseTarget() target {
 	}
 }
 
-var keyOrder = []string{"name", "region", "project_id", "endpoint", "iam_endpoint", "api_version", "instances", "statistics", "quota", "timeout", "proxy_url", "tls", "credentials"}
+var keyOrder = []string{"name", "region", "project_id", "endpoint", "iam_endpoint", "api_version", "instances", "nodes", "backups", "backups_interval", "statistics", "quota", "timeout", "proxy_url", "tls", "credentials"}
 
 // write writes a configuration of the given targets and returns its path.
 func (f *fixture) write(t *testing.T, targets ...target) string {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/dcs-exporter/dcs_exporter/collector"
+	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
 	"github.com/dcs-exporter/dcs_exporter/collector/internal/testenv"
 )
 
@@ -39,4 +40,9 @@ var (
 	perInstance     = testenv.PerInstance
 	sampleValue     = testenv.SampleValue
 	instanceIDLabel = testenv.InstanceIDLabel
+)
+
+type (
+	collectorInstanceNodes = exposition.InstanceNodes
+	collectorNode          = exposition.Node
 )

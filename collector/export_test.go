@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"context"
 	"time"
 
 	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
@@ -38,3 +39,13 @@ func (t *Target) ListingHeld() bool {
 
 func (t *Target) Rendered(now time.Time) *exposition.Series         { return t.rendered(now) }
 func (t *Target) RenderedTimedOut(now time.Time) *exposition.Series { return t.renderedTimedOut(now) }
+
+// TickBackups is one tick of the backups schedule for one target.
+func TickBackups(ctx context.Context, t *Target) { t.backups.refresh(ctx) }
+
+// BackupsInFlight is the number of the target's backup calls in flight.
+func BackupsInFlight(t *Target) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.backups.inflight
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // Options configure an Exporter.
@@ -32,11 +33,22 @@ type Options struct {
 	// InstancesRefreshInterval is how often the per-instance listing of the
 	// targets that enable it is refreshed.
 	InstancesRefreshInterval time.Duration
+	// MinInterval, in on-scrape mode, is the least time between two status
+	// queries of a target: a scrape that comes sooner after the last answer
+	// is served that answer. It keeps a flood of scrapes from becoming a
+	// flood of signed calls that would get the account's key throttled for
+	// every tool that shares it. 0 queries on every scrape.
+	MinInterval time.Duration
 	// Backoff after refused credentials doubles from AuthBackoff up to
 	// MaxAuthBackoff; after throttling, from ThrottleBackoff up to
 	// MaxThrottleBackoff, or longer when the API's Retry-After says so.
 	AuthBackoff, MaxAuthBackoff         time.Duration
 	ThrottleBackoff, MaxThrottleBackoff time.Duration
+	// BackupsTick is how often the backups pacer looks for calls that are
+	// due; DefaultBackupsTick when 0. BackupsInterval, when > 0, replaces
+	// every target's backups_interval (for tests and the demo, which
+	// cannot wait ten minutes).
+	BackupsTick, BackupsInterval time.Duration
 	// Retry is the API client's retry policy; dcsapi's default when nil.
 	Retry     *dcsapi.RetryPolicy
 	UserAgent string
@@ -51,10 +63,15 @@ func DefaultOptions() Options {
 		MaxConcurrency:           8,
 		MaxStaleness:             5 * time.Minute,
 		InstancesRefreshInterval: 5 * time.Minute,
-		AuthBackoff:              30 * time.Second,
-		MaxAuthBackoff:           10 * time.Minute,
-		ThrottleBackoff:          10 * time.Second,
-		MaxThrottleBackoff:       5 * time.Minute,
+		// Under the 15 s scrape interval of most setups, so that one
+		// Prometheus still gets a new answer on every scrape, and over half
+		// of it, so that an HA pair, whose scrapes interleave at any
+		// offset, costs about one call per target per interval.
+		MinInterval:        10 * time.Second,
+		AuthBackoff:        30 * time.Second,
+		MaxAuthBackoff:     10 * time.Minute,
+		ThrottleBackoff:    10 * time.Second,
+		MaxThrottleBackoff: 5 * time.Minute,
 	}
 }
 
@@ -83,6 +100,9 @@ func New(opts Options) *Exporter {
 	}
 	if opts.InstancesRefreshInterval <= 0 {
 		opts.InstancesRefreshInterval = d.InstancesRefreshInterval
+	}
+	if opts.BackupsTick <= 0 {
+		opts.BackupsTick = DefaultBackupsTick
 	}
 	if opts.AuthBackoff <= 0 {
 		opts.AuthBackoff = d.AuthBackoff
@@ -327,7 +347,7 @@ func (e *Exporter) refresh(targets []*Target) []<-chan struct{} {
 	waitLimit := time.Now().Add(max(e.opts.RefreshInterval, time.Minute)) // a real deadline, not the injectable clock
 	done := make([]<-chan struct{}, len(targets))
 	for i, t := range targets {
-		done[i] = t.update(waitLimit)
+		done[i] = t.update(waitLimit, 0)
 	}
 	return done
 }
@@ -361,5 +381,5 @@ func newCredentialProvider(c config.Credentials, onRequest func(api, code string
 
 // describeTarget is used in log lines.
 func describeTarget(c config.Target) []any {
-	return []any{"target", c.Name, "region", c.Region, "api_version", c.APIVersion, "endpoint", c.Endpoint}
+	return []any{"target", c.Name, "region", c.Region, "api_version", c.APIVersion, "endpoint", redact.URL(c.Endpoint)}
 }

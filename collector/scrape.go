@@ -41,7 +41,7 @@ func (e *Exporter) collect(ctx context.Context, targets []*Target, deadline time
 	}
 	done := make([]<-chan struct{}, len(targets))
 	for i, t := range targets {
-		done[i] = t.update(deadline)
+		done[i] = t.update(deadline, e.opts.MinInterval)
 	}
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
@@ -113,7 +113,7 @@ func (t *Target) RenderedUntil(now time.Time) (*exposition.Series, time.Time) {
 // refresh loop does this every interval.
 func (t *Target) Refresh(ctx context.Context) {
 	select {
-	case <-t.update(time.Now().Add(t.cfg.Timeout)):
+	case <-t.update(time.Now().Add(t.cfg.Timeout), 0):
 	case <-ctx.Done():
 	}
 }

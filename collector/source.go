@@ -43,9 +43,11 @@ type scheduledSource interface {
 func (t *Target) initSources() {
 	t.status.attach(t)
 	t.listing.t = t
+	t.nodes.t = t
+	t.backups.t = t
 	t.stats.t = t
 	t.quota.t = t
-	t.sources = []source{&t.status, &t.listing, &t.stats, &t.quota}
+	t.sources = []source{&t.status, &t.listing, &t.nodes, &t.backups, &t.stats, &t.quota}
 }
 
 // schedule is one loop of the exporter: which source of each target it
@@ -76,6 +78,8 @@ type schedule struct {
 func newSchedules() []*schedule {
 	schedules := []*schedule{
 		{tick: listingInterval, of: func(t *Target) scheduledSource { return &t.listing }},
+		{tick: listingInterval, of: func(t *Target) scheduledSource { return &t.nodes }},
+		{tick: backupsTick, of: func(t *Target) scheduledSource { return &t.backups }},
 		{tick: quotaTick, interval: quotaInterval, of: func(t *Target) scheduledSource { return &t.quota }, parallel: quotaParallel, batched: true},
 	}
 	for _, s := range schedules {

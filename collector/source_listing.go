@@ -18,6 +18,7 @@ import (
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 	"github.com/dcs-exporter/dcs_exporter/diagnosis"
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // listingSource is the per-instance view of a target, from the list API.
@@ -181,7 +182,8 @@ func (l *listingSource) logWindows(r windowReport) {
 		return
 	}
 	t.logger.Warn(msg, "missing", r.missing, "malformed", r.malformed,
-		"example_instance_id", r.example.ID, "maintain_begin", r.example.MaintainBegin, "maintain_end", r.example.MaintainEnd)
+		"example_instance_id", redact.Text(r.example.ID, redact.MaxID), // the API's words: printable and cut
+		"maintain_begin", redact.Text(r.example.MaintainBegin, 64), "maintain_end", redact.Text(r.example.MaintainEnd, 64))
 }
 
 // list makes the calls of one listing, unless the target is
@@ -198,7 +200,8 @@ func (l *listingSource) list(ctx context.Context, now time.Time) ([]dcsapi.Insta
 	// Each page takes an API slot and the target's timeout of its own: the
 	// status queries of scrapes get their turn between pages, and a listing
 	// of many pages is not cut short by a deadline meant for one call.
-	return t.client.ListInstancesWith(ctx, dcsapi.ListOptions{PageTimeout: t.cfg.Timeout, Gate: t.ex.gate})
+	return t.client.ListInstancesWith(ctx, dcsapi.ListOptions{PageTimeout: t.cfg.Timeout, Gate: t.ex.gate,
+		MaxInstances: t.cfg.MaxInstances, Timeout: t.cfg.ListingTimeout, Logger: t.logger})
 }
 
 var errBackingOff = errors.New("listing skipped while the target backs off after refused credentials or throttling")

@@ -14,7 +14,7 @@ import (
 // statistics answer of 20,000 running instances, without the network and
 // the fake: decode it, keep what is rendered, and render the five
 // per-instance families. Issue 20 asks for at most 0.5 s per refresh;
-// bench/cmd/dcsbench (figure 6) times the whole refresh over loopback.
+// bench/cmd/dcsbench (figure 7) times the whole refresh over loopback.
 func BenchmarkStatistics20kDecodeRender(b *testing.B) {
 	const n = 20000
 	fleet := dcsapitest.SampleFleet(n)

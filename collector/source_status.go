@@ -66,7 +66,7 @@ func (s *statusSource) failed(err error, took time.Duration) bool {
 func (s *statusSource) fresh(ctx context.Context, since time.Time) *dcsapi.StatusReport {
 	t := s.t
 	select {
-	case <-t.update(time.Now().Add(t.cfg.Timeout)): // a real deadline, as for scrapes
+	case <-t.update(time.Now().Add(t.cfg.Timeout), 0): // a real deadline, as for scrapes; the listing's one call per listing needs no minimum
 	case <-ctx.Done():
 		return nil
 	}

@@ -34,9 +34,12 @@ type Target struct {
 	mu       sync.Mutex
 	inflight chan struct{}
 	late     lateAnswer
+	answered time.Time // when the last status query ended, by the exporter's clock; see Options.MinInterval
 	backoff  backoffState
 	status   statusSource       // read by every query
 	listing  listingSource      // on its own schedule, with instances: true
+	nodes    nodesSource        // on the listing's schedule, with nodes: true
+	backups  backupsSource      // paced per instance, with backups: true
 	stats    statisticsSource   // read by every query, with statistics: true
 	quota    quotaSource        // on its own schedule, with quota: true
 	sources  []source           // all of the above, in output order; see initSources
@@ -65,17 +68,21 @@ const lateAnswerMaxAge = 2 * time.Minute
 func (t *Target) Name() string { return t.cfg.Name }
 
 // update starts a status query unless one is already in flight, in which
-// case it joins it, or the target is backing off, in which case it does
-// nothing. The channel is closed when the query is done. waitLimit bounds the
+// case it joins it, or the target is backing off, or its last query ended
+// less than minInterval ago, in which cases it does nothing. The channel is closed when the query is done. waitLimit bounds the
 // wait for a free API slot; the query itself runs to the target's timeout
 // even if the caller gives up, so that the next caller can use its answer.
-func (t *Target) update(waitLimit time.Time) <-chan struct{} {
+func (t *Target) update(waitLimit time.Time, minInterval time.Duration) <-chan struct{} {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.inflight != nil {
 		return t.inflight
 	}
-	if t.ex.now().Before(t.backoff.until) {
+	now := t.ex.now()
+	if now.Before(t.backoff.until) {
+		return closedChan
+	}
+	if minInterval > 0 && !t.answered.IsZero() && now.Sub(t.answered) < minInterval {
 		return closedChan
 	}
 	// A late answer that this scrape could not have waited for either is
@@ -90,6 +97,7 @@ func (t *Target) update(waitLimit time.Time) <-chan struct{} {
 		t.query(waitLimit)
 		t.mu.Lock()
 		t.inflight = nil
+		t.answered = t.ex.now()
 		if t.late.abandoned {
 			t.late = lateAnswer{ready: true, at: time.Now(), took: time.Since(start)}
 		}

@@ -38,6 +38,8 @@ type TargetStatus struct {
 
 	Requests   []RequestCount    // API calls by API and code, sorted
 	Listing    *ListingStatus    // nil unless the target has instances: true
+	Nodes      *NodesStatus      // nil unless the target has nodes: true
+	Backups    *BackupsStatus    // nil unless the target has backups: true
 	Statistics *StatisticsStatus // nil unless the target has statistics: true
 	Quota      *QuotaStatus      // nil unless the target has quota: true
 }

@@ -6,7 +6,9 @@ package config
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net/url"
@@ -20,6 +22,7 @@ import (
 	"time"
 
 	"github.com/dcs-exporter/dcs_exporter/endpoints"
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // Defaults applied when neither the target nor the defaults section sets a key.
@@ -28,6 +31,19 @@ const (
 	DefaultTimeout          = 10 * time.Second
 	DefaultMetadataEndpoint = endpoints.Metadata
 	MaxTimeout              = 5 * time.Minute // so that a stuck API cannot pile up scrapes
+	// A listing may hold at most DefaultMaxInstances instances and take at
+	// most DefaultListingTimeout, all pages together, unless the target
+	// says otherwise: an endpoint that keeps sending pages then costs a
+	// bounded amount of memory and time.
+	DefaultMaxInstances   = 50_000 // dcsapi's own default too (dcsapi.DefaultMaxInstances); config imports no API code
+	DefaultListingTimeout = 5 * time.Minute
+	MaxListingTimeout     = time.Hour
+	MaxMaxInstances       = 10_000_000
+	// DefaultBackupsInterval is how often each instance's backup records
+	// are read; MinBackupsInterval bounds it, since every read is one call
+	// per instance (see docs/fleet-apis.md, backup records).
+	DefaultBackupsInterval = time.Hour
+	MinBackupsInterval     = 10 * time.Minute
 )
 
 // Secret is a credential value that prints and marshals as "<secret>"; string() gives the value.
@@ -52,9 +68,9 @@ type Credentials struct {
 	SecurityToken Secret `yaml:"security_token,omitempty"`
 
 	// Resolved against the config's folder by Load; read at use, so rotated keys are picked up.
-	AccessKeyFile     string `yaml:"access_key_file,omitempty" check:"file"`
-	SecretKeyFile     string `yaml:"secret_key_file,omitempty" check:"file"`
-	SecurityTokenFile string `yaml:"security_token_file,omitempty" check:"file"`
+	AccessKeyFile     string `yaml:"access_key_file,omitempty" check:"secret_file"`
+	SecretKeyFile     string `yaml:"secret_key_file,omitempty" check:"secret_file"`
+	SecurityTokenFile string `yaml:"security_token_file,omitempty" check:"secret_file"`
 
 	Env              bool   `yaml:"env,omitempty"`                           // HUAWEICLOUD_SDK_AK, _SK and _SECURITY_TOKEN
 	Metadata         bool   `yaml:"metadata,omitempty"`                      // agency credentials from the ECS/CCE metadata service
@@ -110,16 +126,21 @@ type Target struct {
 	IAMEndpoint string `yaml:"iam_endpoint"`         // the same
 	APIVersion  string `yaml:"api_version"`          // "v1" or "v2"
 
-	IncludeFailure bool              `yaml:"include_failure"`
-	Timeout        time.Duration     `yaml:"timeout"`
-	ProxyURL       *url.URL          `yaml:"proxy_url,omitempty"` // nil when unset
-	TLS            TLS               `yaml:"tls"`
-	Labels         map[string]string `yaml:"labels"` // never nil
-	Instances      bool              `yaml:"instances"`
-	Statistics     bool              `yaml:"statistics"` // the statistics call with every status query
-	Quota          bool              `yaml:"quota"`      // the quota call on its own schedule
-	Credentials    Credentials       `yaml:"credentials"`
-	InstanceTags   []InstanceTag     `yaml:"instance_tags,omitempty"` // as listed; nil for none
+	IncludeFailure  bool              `yaml:"include_failure"`
+	Timeout         time.Duration     `yaml:"timeout"`
+	ProxyURL        *url.URL          `yaml:"proxy_url,omitempty"` // nil when unset
+	TLS             TLS               `yaml:"tls"`
+	Labels          map[string]string `yaml:"labels"` // never nil
+	Instances       bool              `yaml:"instances"`
+	MaxInstances    int               `yaml:"max_instances"`    // bounds the listing's instances
+	ListingTimeout  time.Duration     `yaml:"listing_timeout"`  // bounds the whole listing
+	Nodes           bool              `yaml:"nodes"`            // the logical nodes of every instance, each listing interval
+	Backups         bool              `yaml:"backups"`          // each backed-up instance's records; needs Instances
+	BackupsInterval time.Duration     `yaml:"backups_interval"` // how often each instance's backups are read
+	Statistics      bool              `yaml:"statistics"`       // the statistics call with every status query
+	Quota           bool              `yaml:"quota"`            // the quota call on its own schedule
+	Credentials     Credentials       `yaml:"credentials"`
+	InstanceTags    []InstanceTag     `yaml:"instance_tags,omitempty"` // as listed; nil for none
 }
 
 // LabelNames returns the names of the target's extra labels, sorted.
@@ -159,6 +180,12 @@ func (e *Error) Error() string {
 // Load reads the file at path and parses it with Parse.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Most likely a first run: say where a config comes from.
+		return nil, fmt.Errorf("reading config: %w; point --config.file at your configuration, "+
+			"start one from config.example.yml (in the repository and the release archive), "+
+			"or run with --demo to try the exporter without a cloud account", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
@@ -201,7 +228,8 @@ func Parse(data []byte, filename string) (*Config, error) {
 
 // reservedLabels are set by the exporter, so no target label or tag may be.
 var reservedLabels = keySet("target", "region", "project_id", "engine", "state", "api", "code", "instance_id",
-	"name", "engine_version", "spec_code", "charging_mode", "enterprise_project_id", "status")
+	"name", "engine_version", "spec_code", "charging_mode", "enterprise_project_id", "status",
+	"node_type", "node_id", "node_name", "node_role", "group_name", "az_code", "error_code")
 
 // document is the file as written.
 type document struct {
@@ -212,22 +240,27 @@ type document struct {
 // targetSpec is a target or the defaults as written; nil is "not set", so
 // that false or [] still override the defaults. A check tag names a check.
 type targetSpec struct {
-	Name           *string           `yaml:"name" check:"name"`
-	Region         *string           `yaml:"region" check:"region"`
-	ProjectID      *string           `yaml:"project_id" check:"project_id"`
-	Endpoint       *string           `yaml:"endpoint" check:"url"`
-	IAMEndpoint    *string           `yaml:"iam_endpoint" check:"url"`
-	APIVersion     *string           `yaml:"api_version" check:"api_version"`
-	IncludeFailure *bool             `yaml:"include_failure"`
-	Timeout        *time.Duration    `yaml:"timeout" check:"timeout"`
-	ProxyURL       *string           `yaml:"proxy_url" check:"url"`
-	TLS            *TLS              `yaml:"tls"`
-	Labels         map[string]string `yaml:"labels" check:"label"`
-	Instances      *bool             `yaml:"instances"`
-	Statistics     *bool             `yaml:"statistics"`
-	Quota          *bool             `yaml:"quota"`
-	InstanceTags   []string          `yaml:"instance_tags"` // [] overrides the defaults' list
-	Credentials    *Credentials      `yaml:"credentials"`
+	Name            *string           `yaml:"name" check:"name"`
+	Region          *string           `yaml:"region" check:"region"`
+	ProjectID       *string           `yaml:"project_id" check:"project_id"`
+	Endpoint        *string           `yaml:"endpoint" check:"url"`
+	IAMEndpoint     *string           `yaml:"iam_endpoint" check:"url"`
+	APIVersion      *string           `yaml:"api_version" check:"api_version"`
+	IncludeFailure  *bool             `yaml:"include_failure"`
+	Timeout         *time.Duration    `yaml:"timeout" check:"timeout"`
+	ProxyURL        *string           `yaml:"proxy_url" check:"url"`
+	TLS             *TLS              `yaml:"tls"`
+	Labels          map[string]string `yaml:"labels" check:"label"`
+	Instances       *bool             `yaml:"instances"`
+	MaxInstances    *int              `yaml:"max_instances" check:"max_instances"`
+	ListingTimeout  *time.Duration    `yaml:"listing_timeout" check:"listing_timeout"`
+	Nodes           *bool             `yaml:"nodes"`
+	Backups         *bool             `yaml:"backups"`
+	BackupsInterval *time.Duration    `yaml:"backups_interval" check:"backups_interval"`
+	Statistics      *bool             `yaml:"statistics"`
+	Quota           *bool             `yaml:"quota"`
+	InstanceTags    []string          `yaml:"instance_tags"` // [] overrides the defaults' list
+	Credentials     *Credentials      `yaml:"credentials"`
 }
 
 type parser struct {
@@ -293,7 +326,8 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 	if err := p.credentials(s.Credentials, path+".credentials"); err != nil {
 		return Target{}, err
 	}
-	t := Target{APIVersion: DefaultAPIVersion, IncludeFailure: true, Quota: true, Timeout: DefaultTimeout, Labels: map[string]string{}}
+	t := Target{APIVersion: DefaultAPIVersion, IncludeFailure: true, Quota: true, Timeout: DefaultTimeout, Labels: map[string]string{},
+		MaxInstances: DefaultMaxInstances, ListingTimeout: DefaultListingTimeout, BackupsInterval: DefaultBackupsInterval}
 	m := *s // s with every unset key taken from d, then copied into t's field of the same name and type
 	for f, v := range reflect.ValueOf(&m).Elem().Fields() {
 		if v.IsZero() {
@@ -314,6 +348,16 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 	c := &t.Credentials
 	for _, f := range []*string{&t.TLS.CAFile, &c.AccessKeyFile, &c.SecretKeyFile, &c.SecurityTokenFile} {
 		*f = p.abs(*f)
+	}
+	credentials := origin(path, "credentials", s.Credentials != nil)
+	p.noteReadableByAll(credentials+".access_key_file", c.AccessKeyFile)
+	p.noteReadableByAll(credentials+".secret_key_file", c.SecretKeyFile)
+	p.noteReadableByAll(credentials+".security_token_file", c.SecurityTokenFile)
+	// A note, so that it is logged at start and on every reload, and shown
+	// by --config.check, naming the target each time.
+	if t.TLS.InsecureSkipVerify {
+		p.note(slog.LevelWarn, origin(path, "tls", s.TLS != nil)+".insecure_skip_verify", "target %q: the TLS certificates of its API endpoints are NOT verified "+
+			"(insecure_skip_verify: true), so anyone on the network path can read the signed calls and answer them; set tls.ca_file instead", t.Name)
 	}
 	if m.ProxyURL != nil {
 		t.ProxyURL, _ = url.Parse(p.cleanURL(*m.ProxyURL, ""))
@@ -339,6 +383,13 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 	t.Endpoint = p.cleanURL(t.Endpoint, origin(path, "endpoint", s.Endpoint != nil), "/v1.0", "/v2")
 	t.IAMEndpoint = p.cleanURL(t.IAMEndpoint, origin(path, "iam_endpoint", s.IAMEndpoint != nil), "/v3", "/v3.0")
 
+	// Which instances can be backed up is known only from the listing
+	// (engine and spec code), so backups without it read nothing.
+	if t.Backups && !t.Instances {
+		p.note(slog.LevelWarn, origin(path, "backups", s.Backups != nil), "target %q: backups: true needs instances: true, "+
+			"which tells which instances can be backed up; no backup records are read without it", t.Name)
+	}
+
 	field := origin(path, "instance_tags", s.InstanceTags != nil)
 	for i, key := range m.InstanceTags {
 		tag, item := InstanceTag{key, "tag_" + notInLabelRE.ReplaceAllString(key, "_")}, fmt.Sprintf("%s[%d]", field, i)
@@ -354,6 +405,19 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 	return t, nil
 }
 
+// noteReadableByAll warns of a credential file that every user of the
+// machine may read (mode o+r). It is accepted, since a Kubernetes Secret is
+// mounted 0644 unless told otherwise, but the operator should know.
+func (p *parser) noteReadableByAll(field, file string) {
+	if file == "" {
+		return
+	}
+	if fi, err := os.Stat(file); err == nil && fi.Mode().Perm()&0o004 != 0 {
+		p.note(slog.LevelWarn, field, "credential file %s can be read by every user of this machine (mode %04o): "+
+			"make it readable by the exporter only (chmod o-r; defaultMode: 0400 for a Kubernetes Secret)", file, fi.Mode().Perm())
+	}
+}
+
 // cleanURL drops trailing slashes from a checked URL, and then the first of
 // versions that ends its path, with a note on field.
 func (p *parser) cleanURL(s, field string, versions ...string) string {
@@ -362,7 +426,7 @@ func (p *parser) cleanURL(s, field string, versions ...string) string {
 	for _, v := range versions {
 		if strings.HasSuffix(u.Path, v) {
 			u.Path, u.RawPath = strings.TrimSuffix(u.Path, v), strings.TrimSuffix(u.RawPath, v)
-			p.note(slog.LevelInfo, field, "dropped %s from the end of the URL, since the exporter adds the API version to each request: using %s", v, u.Redacted())
+			p.note(slog.LevelInfo, field, "dropped %s from the end of the URL, since the exporter adds the API version to each request: using %s", v, redact.URLOf(u))
 			break
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -74,6 +75,43 @@ func mustParse(t *testing.T, dir, src string) *Config {
 	return cfg
 }
 
+// TestTabsAreNamed: YAML indents with spaces only, and a tab is the most
+// common way to break a hand-written config. yaml.v3 reports some such tabs
+// at the line before, and calls others a "character that cannot start any
+// token"; the error must name the tab's own line, and say "tab".
+func TestTabsAreNamed(t *testing.T) {
+	const tabMsg = "a tab indents this line; YAML indents with spaces only"
+	tests := []struct {
+		name, src string
+		line      int
+	}{
+		{"first line", doc("\ttargets: []"), 1},
+		{"list item", doc("targets:", "\t- name: a"), 2},
+		{"key after a list item", doc("targets:", "  - name: a", "\tregion: cn-north-4"), 3},
+		{"key after spaces and a tab", doc("targets:", "  - name: a", " \t   region: cn-north-4"), 3},
+		{"nested key", doc("targets:", "  - name: a", "    region: cn-north-4", "    credentials:", "\t  access_key: SUPERSECRET-AK"), 5},
+		{"nested key after spaces", doc("targets:", "  - name: a", "    region: cn-north-4", "    credentials:", "      \taccess_key: SUPERSECRET-AK"), 5},
+		{"nested label", doc("targets:", "  - name: a", "    labels:", "      x: y", "\t  z: w"), 5},
+		{"list item after a target", doc("targets:", "  - name: a", "    region: cn-north-4", "\t- name: b"), 4},
+		{"after blank lines and a comment", doc("targets:", "  - name: a", "", "# next", "", "\tregion: x"), 6},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.src), "dcs_exporter.yml")
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("got %v, want a config error", err)
+			}
+			if e.Line != tc.line || e.Msg != tabMsg {
+				t.Errorf("got %s\nwant dcs_exporter.yml:%d: %s", err, tc.line, tabMsg)
+			}
+			if strings.Contains(err.Error(), "SUPERSECRET") {
+				t.Errorf("the error quotes a secret: %s", err)
+			}
+		})
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, src, want string
@@ -81,7 +119,7 @@ func TestParseErrors(t *testing.T) {
 		// Document level.
 		{"empty file", "", `dcs_exporter.yml: config is empty; at least one target is required`},
 		{"only comments", "# nothing here\n", `dcs_exporter.yml: config is empty; at least one target is required`},
-		{"yaml syntax", doc("targets:", "\t- name: a"), `dcs_exporter.yml:2: found character that cannot start any token`},
+		{"yaml syntax", doc("targets:", "  - name: a", "    region: 'cn-north-4"), `dcs_exporter.yml:3: found unexpected end of stream`},
 		{"yaml syntax without line", doc("targets: a: b"), `dcs_exporter.yml: mapping values are not allowed in this context`},
 		{"unknown anchor", doc("targets: *nope"), `dcs_exporter.yml: unknown anchor 'nope' referenced`},
 		{"two documents", doc("targets: []", "---", "targets: []"), `dcs_exporter.yml:2: only one YAML document is allowed`},
@@ -147,12 +185,17 @@ func TestParseErrors(t *testing.T) {
 		{"endpoint scheme", target("    endpoint: ftp://dcs.example.com"), `dcs_exporter.yml:5: targets[0].endpoint: URL "ftp://dcs.example.com" must start with http:// or https://`},
 		{"endpoint relative", target("    endpoint: dcs.example.com"), `dcs_exporter.yml:5: targets[0].endpoint: URL "dcs.example.com" must start with http:// or https://`},
 		{"endpoint no host", target("    endpoint: https:///v2"), `dcs_exporter.yml:5: targets[0].endpoint: URL "https:///v2" has no host`},
-		{"endpoint query", target("    endpoint: https://dcs.example.com/?a=b"), `dcs_exporter.yml:5: targets[0].endpoint: URL "https://dcs.example.com/?a=b" must not have a query or fragment`},
-		{"endpoint fragment", target("    endpoint: https://dcs.example.com/#x"), `dcs_exporter.yml:5: targets[0].endpoint: URL "https://dcs.example.com/#x" must not have a query or fragment`},
-		{"endpoint unparsable", target(`    endpoint: "https://dcs.example.com:port"`), `dcs_exporter.yml:5: targets[0].endpoint: invalid URL: invalid port ":port" after host`},
+		{"endpoint query", target("    endpoint: https://dcs.example.com/?a=b"), `dcs_exporter.yml:5: targets[0].endpoint: URL "https://dcs.example.com/" must not have a query or fragment (a part from ? or #, not shown)`},
+		{"endpoint fragment", target("    endpoint: https://dcs.example.com/#x"), `dcs_exporter.yml:5: targets[0].endpoint: URL "https://dcs.example.com/" must not have a query or fragment (a part from ? or #, not shown)`},
+		{"max_instances zero", target("    max_instances: 0"), `dcs_exporter.yml:5: targets[0].max_instances: must be greater than 0, got "0"`},
+		{"max_instances text", target("    max_instances: many"), `dcs_exporter.yml:5: targets[0].max_instances: must be a whole number, got "many"`},
+		{"max_instances huge", target("    max_instances: 99999999999"), `dcs_exporter.yml:5: targets[0].max_instances: must be at most 10000000, got "99999999999"`},
+		{"listing_timeout too long", target("    listing_timeout: 2h"), `dcs_exporter.yml:5: targets[0].listing_timeout: must be at most 1h0m0s, got "2h"`},
+		{"endpoint unparsable", target(`    endpoint: "https://dcs.example.com:port"`), `dcs_exporter.yml:5: targets[0].endpoint: not a valid URL (not shown, since it may hold a password): a user name or password with any of the characters # ? / @ : % or a space must have them percent-encoded, e.g. # as %23`},
+		{"proxy_url hash in password", target(`    proxy_url: "http://user:pa#ss@proxy:3128"`), `dcs_exporter.yml:5: targets[0].proxy_url: not a valid URL (not shown, since it may hold a password): a user name or password with any of the characters # ? / @ : % or a space must have them percent-encoded, e.g. # as %23`},
 		{"iam_endpoint invalid", target("    iam_endpoint: iam.example.com"), `dcs_exporter.yml:5: targets[0].iam_endpoint: URL "iam.example.com" must start with http:// or https://`},
 		{"proxy_url scheme", target("    proxy_url: socks5://proxy:1080"), `dcs_exporter.yml:5: targets[0].proxy_url: URL "socks5://proxy:1080" must start with http:// or https://`},
-		{"proxy_url password redacted", target("    proxy_url: http://user:SUPERSECRET@proxy:3128/?x=1"), `dcs_exporter.yml:5: targets[0].proxy_url: URL "http://user:xxxxx@proxy:3128/?x=1" must not have a query or fragment`},
+		{"proxy_url password redacted", target("    proxy_url: http://user:SUPERSECRET@proxy:3128/?x=1"), `dcs_exporter.yml:5: targets[0].proxy_url: URL "http://proxy:3128/" must not have a query or fragment (a part from ? or #, not shown)`},
 		{"metadata_endpoint invalid", creds("metadata: true", "metadata_endpoint: 169.254.169.254"), `dcs_exporter.yml:6: targets[0].credentials.metadata_endpoint: URL "169.254.169.254" must start with http:// or https://`},
 
 		// api_version.
@@ -246,7 +289,11 @@ func TestValidMinimal(t *testing.T) {
 		Quota:          true, // statistics is off, quota on, unless a target says otherwise
 		Timeout:        10 * time.Second,
 		Labels:         map[string]string{},
+		MaxInstances:   DefaultMaxInstances,
+		ListingTimeout: DefaultListingTimeout,
 		Credentials:    Credentials{Env: true, MetadataEndpoint: "http://169.254.169.254"},
+		// BackupsInterval is filled, as Timeout is, even with backups off.
+		BackupsInterval: DefaultBackupsInterval,
 	}
 	if len(cfg.Targets) != 1 || !reflect.DeepEqual(cfg.Targets[0], want) {
 		t.Errorf("got  %+v\nwant %+v", cfg.Targets, want)
@@ -272,6 +319,11 @@ func TestAllFieldsSet(t *testing.T) {
 		"    tls: {ca_file: ca.pem, insecure_skip_verify: true}",
 		"    labels: {env: prod, zone: b}",
 		"    instances: true",
+		"    max_instances: 1200",
+		"    listing_timeout: 90s",
+		"    nodes: true",
+		"    backups: true",
+		"    backups_interval: 10m",
 		"    statistics: true",
 		"    quota: false",
 		"    credentials:",
@@ -284,20 +336,25 @@ func TestAllFieldsSet(t *testing.T) {
 	}
 	got.ProxyURL = nil
 	want := Target{
-		Name:           "otc",
-		Region:         "eu-de",
-		ProjectID:      "0123456789", // YAML sees a number; kept as written
-		Endpoint:       "https://dcs.eu-de.otc.t-systems.com",
-		IAMEndpoint:    "https://iam.eu-de.otc.t-systems.com:443", // the API version is dropped (issue 11)
-		APIVersion:     "v1",
-		IncludeFailure: false,
-		Timeout:        90 * time.Second,
-		TLS:            TLS{CAFile: filepath.Join(dir, "ca.pem"), InsecureSkipVerify: true},
-		Labels:         map[string]string{"env": "prod", "zone": "b"},
-		Instances:      true,
-		Statistics:     true,
-		Quota:          false,
-		Credentials:    Credentials{Metadata: true, MetadataEndpoint: "http://127.0.0.1:9"},
+		Name:            "otc",
+		Region:          "eu-de",
+		ProjectID:       "0123456789", // YAML sees a number; kept as written
+		Endpoint:        "https://dcs.eu-de.otc.t-systems.com",
+		IAMEndpoint:     "https://iam.eu-de.otc.t-systems.com:443", // the API version is dropped (issue 11)
+		APIVersion:      "v1",
+		IncludeFailure:  false,
+		Timeout:         90 * time.Second,
+		TLS:             TLS{CAFile: filepath.Join(dir, "ca.pem"), InsecureSkipVerify: true},
+		Labels:          map[string]string{"env": "prod", "zone": "b"},
+		Instances:       true,
+		MaxInstances:    1200,
+		ListingTimeout:  90 * time.Second,
+		Nodes:           true,
+		Backups:         true,
+		BackupsInterval: 10 * time.Minute,
+		Statistics:      true,
+		Quota:           false,
+		Credentials:     Credentials{Metadata: true, MetadataEndpoint: "http://127.0.0.1:9"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -692,5 +749,25 @@ func TestCredentialSource(t *testing.T) {
 		if got := c.creds.Source(); got != c.want {
 			t.Errorf("%#v: source %d, want %d", c.creds, got, c.want)
 		}
+	}
+}
+
+// TestMissingFileSaysWhatToDo: a first run without a config file is told
+// which flag names the file, where to start one, and how to try the
+// exporter without one. Any other read error stays as it is.
+func TestMissingFileSaysWhatToDo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dcs_exporter.yml")
+	_, err := Load(path)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("got %v, want a not-exist error", err)
+	}
+	for _, w := range []string{path, "--config.file", "config.example.yml", "--demo"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("the error does not say %q: %s", w, err)
+		}
+	}
+	_, err = Load(t.TempDir()) // a directory: not missing, so no first-run advice
+	if err == nil || strings.Contains(err.Error(), "--demo") {
+		t.Errorf("reading a directory: got %v", err)
 	}
 }

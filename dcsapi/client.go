@@ -5,6 +5,7 @@ package dcsapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -20,6 +21,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // The API names used in errors and in request counts.
@@ -58,7 +61,7 @@ type Options struct {
 	ProjectID   string
 	APIVersion  APIVersion // V2 when empty
 	Credentials CredentialProvider
-	HTTPClient  *http.Client // http.DefaultClient when nil
+	HTTPClient  *http.Client // http.DefaultTransport when nil; redirects are never followed
 	UserAgent   string
 	Retry       *RetryPolicy // DefaultRetryPolicy when nil
 	// OnRequest, when set, is told of every HTTP attempt, with the API name
@@ -108,9 +111,7 @@ func New(opts Options) (*Client, error) {
 	default:
 		return nil, fmt.Errorf("dcsapi: unknown API version %q", opts.APIVersion)
 	}
-	if c.opts.HTTPClient == nil {
-		c.opts.HTTPClient = http.DefaultClient
-	}
+	c.opts.HTTPClient = withoutRedirects(c.opts.HTTPClient)
 	if c.opts.Retry == nil {
 		c.opts.Retry = &DefaultRetryPolicy
 	}
@@ -123,13 +124,16 @@ func New(opts Options) (*Client, error) {
 	return c, nil
 }
 
+// parseEndpoint never quotes what it cannot parse, nor the parser's
+// complaint, which can hold part of a password; a URL it can is shown
+// through redact.URLOf.
 func parseEndpoint(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, err
+		return nil, errors.New("not a valid URL (not shown, since it may hold a password)")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%q is not an absolute http(s) URL", s)
+		return nil, fmt.Errorf("%q is not an absolute http(s) URL", redact.URLOf(u))
 	}
 	return u, nil
 }
@@ -251,16 +255,19 @@ func (c *Client) attempt(ctx context.Context, api string, base *url.URL, path, r
 	resp, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
 		c.count(api, "error")
-		return 0, fmt.Errorf("%s: %w", api, scrubURLError(err))
+		return 0, &CallError{API: api, Err: shown(scrubURLError(err), creds.SecretKey, creds.SecurityToken)}
 	}
 	defer resp.Body.Close()
 	c.count(api, statusCode(resp.StatusCode))
+	if isRedirect(resp.StatusCode) {
+		return 0, newRedirectError(api, resp, creds.SecretKey, creds.SecurityToken)
+	}
 
 	limit := c.opts.MaxBodyBytes
 	if resp.StatusCode >= 400 {
 		limit = min(limit, maxErrorBodyBytes)
 	} else if resp.ContentLength > limit {
-		return 0, fmt.Errorf("%s: %w (%d bytes announced, limit %d)", api, ErrResponseTooLarge, resp.ContentLength, limit)
+		return 0, &CallError{API: api, Err: fmt.Errorf("%w (%d bytes announced, limit %d)", ErrResponseTooLarge, resp.ContentLength, limit)}
 	}
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -276,20 +283,21 @@ func (c *Client) attempt(ctx context.Context, api string, base *url.URL, path, r
 		return apiErr.RetryAfter, apiErr
 	}
 	if errors.Is(err, ErrResponseTooLarge) {
-		return 0, fmt.Errorf("%s: %w (%d bytes)", api, ErrResponseTooLarge, limit)
+		return 0, &CallError{API: api, Err: fmt.Errorf("%w (%d bytes)", ErrResponseTooLarge, limit)}
 	}
 	if err != nil {
-		return 0, fmt.Errorf("%s: reading response: %w", api, scrubURLError(err))
+		return 0, &CallError{API: api, Err: fmt.Errorf("reading response: %w", shown(scrubURLError(err), creds.SecretKey, creds.SecurityToken))}
 	}
 	body := buf.Bytes()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return 0, &APIError{API: api, StatusCode: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"), Message: "unexpected status"}
+		return 0, &APIError{API: api, StatusCode: resp.StatusCode, Message: "unexpected status",
+			RequestID: redact.Text(resp.Header.Get("X-Request-Id"), redact.MaxID, creds.SecretKey, creds.SecurityToken)}
 	}
 	if err := decode(body); err != nil {
 		var de *DecodeError
 		if errors.As(err, &de) {
 			de.API = api
-			de.RequestID = truncateUTF8(printable(resp.Header.Get("X-Request-Id")), 128)
+			de.RequestID = redact.Text(resp.Header.Get("X-Request-Id"), redact.MaxID, creds.SecretKey, creds.SecurityToken)
 		}
 		return 0, err
 	}
@@ -366,6 +374,54 @@ func scrubURLError(err error) error {
 	return err
 }
 
+// withoutRedirects returns a copy of client (or of a default client, for
+// nil) that never follows a redirect but hands the 3xx answer back, as the
+// SDK's client does (SDK v0.1.207: AllowRedirects, false by default in
+// core/config/http_config.go, makes core/impl/default_http_client.go set
+// such a CheckRedirect). A redirect followed would carry the
+// signed request, its X-Security-Token and X-Project-Id to whatever host the
+// Location names, over plain http too, and the answer from there would be
+// taken for the API's.
+func withoutRedirects(client *http.Client) *http.Client {
+	c := &http.Client{}
+	if client != nil {
+		*c = *client // a copy of the settings; the transport, and with it the connections, stays shared
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c
+}
+
+func isRedirect(status int) bool { return status >= 300 && status <= 399 }
+
+// RedirectError is a 3xx answer, which the client never follows. Location
+// holds only the host the answer pointed to: its path and query can carry
+// a token, and its user part a password.
+type RedirectError struct {
+	API        string
+	StatusCode int
+	Location   string // host[:port] of the Location header; "" when it had none
+	RequestID  string
+}
+
+func (e *RedirectError) Error() string {
+	to := "without a Location"
+	if e.Location != "" {
+		to = "to host " + e.Location
+	}
+	return fmt.Sprintf("%s: HTTP %d redirect %s, not followed", e.API, e.StatusCode, to)
+}
+
+func newRedirectError(api string, resp *http.Response, secrets ...string) *RedirectError {
+	e := &RedirectError{API: api, StatusCode: resp.StatusCode, RequestID: redact.Text(resp.Header.Get("X-Request-Id"), redact.MaxID, secrets...)}
+	if loc := resp.Header.Get("Location"); loc != "" {
+		e.Location = cmp.Or(redact.Text(redact.Host(loc), 255, secrets...), "(the same host)")
+	}
+	return e
+}
+
+// maxCAFileBytes bounds tls.ca_file; the system's whole bundle is ~220 KiB.
+const maxCAFileBytes = 4 << 20
+
 // TransportOptions describe how to reach an endpoint.
 type TransportOptions struct {
 	ProxyURL           *url.URL // HTTPS_PROXY/NO_PROXY from the environment when nil
@@ -378,6 +434,11 @@ type TransportOptions struct {
 func NewHTTPClient(o TransportOptions) (*http.Client, error) {
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipVerify} //nolint:gosec // the user asks for it explicitly
 	if o.CAFile != "" {
+		// Bounded like a credential file, but roomier: a CA bundle is
+		// larger than a key, yet never a device or a megabytes-long file.
+		if info, err := os.Stat(o.CAFile); err == nil && (!info.Mode().IsRegular() || info.Size() > maxCAFileBytes) {
+			return nil, fmt.Errorf("CA file %s must be a regular file of at most %d KiB", o.CAFile, maxCAFileBytes>>10)
+		}
 		pem, err := os.ReadFile(o.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("reading CA file: %w", err)
@@ -403,5 +464,5 @@ func NewHTTPClient(o TransportOptions) (*http.Client, error) {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
-	return &http.Client{Transport: transport}, nil
+	return withoutRedirects(&http.Client{Transport: transport}), nil
 }

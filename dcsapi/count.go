@@ -16,7 +16,7 @@ func (c *Client) CountInstances(ctx context.Context) (int, error) {
 	}
 	var page listPage
 	err = c.call(ctx, APIListInstances, c.endpoint, "/v2/"+pid+"/instances", "include_failure=true&limit=1&offset=0", pid, func(body []byte) error {
-		return decodeListPage(body, &page)
+		return decodeListPage(body, &page, 1)
 	})
 	if err != nil {
 		return 0, err

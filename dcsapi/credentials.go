@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/dcs-exporter/dcs_exporter/endpoints"
+	"github.com/dcs-exporter/dcs_exporter/internal/credfile"
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // Credentials are an access key pair, with a security token when they are
@@ -146,6 +149,12 @@ func orInline(path string) string {
 	return path
 }
 
+// MaxCredentialFileBytes and ErrBadCredentialFile are credfile's, for
+// callers of this package.
+const MaxCredentialFileBytes = credfile.MaxBytes
+
+var ErrBadCredentialFile = credfile.ErrBad
+
 // read returns the file's content, reading it only when its identity, size or
 // modification time differ from the last read.
 func (w *watchedFile) read(path string) (string, error) {
@@ -153,12 +162,24 @@ func (w *watchedFile) read(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("reading %s: %w", path, errors.Unwrap(err))
 	}
+	if err := credfile.Check(info); err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
 	if w.info != nil && os.SameFile(w.info, info) && w.info.ModTime().Equal(info.ModTime()) && w.info.Size() == info.Size() {
 		return w.content, nil
 	}
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("reading %s: %w", path, errors.Unwrap(err))
+	}
+	defer f.Close()
+	// The file may have changed since the check: never read past the bound.
+	data, err := io.ReadAll(io.LimitReader(f, MaxCredentialFileBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, errors.Unwrap(err))
+	}
+	if len(data) > MaxCredentialFileBytes {
+		return "", fmt.Errorf("reading %s: %w: it grew past that while being read", path, ErrBadCredentialFile)
 	}
 	w.info, w.content = info, strings.TrimSpace(string(data))
 	return w.content, nil
@@ -246,6 +267,7 @@ func (m *MetadataCredentials) fetch(ctx context.Context) (Credentials, time.Time
 	if client == nil {
 		client = &http.Client{Timeout: 3 * time.Second}
 	}
+	client = withoutRedirects(client)
 	token := m.sessionToken(ctx, client, endpoint)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/openstack/latest/securitykey", nil)
 	if err != nil {
@@ -257,13 +279,16 @@ func (m *MetadataCredentials) fetch(ctx context.Context) (Credentials, time.Time
 	resp, err := client.Do(req)
 	if err != nil {
 		m.count("error")
-		return Credentials{}, time.Time{}, fmt.Errorf("metadata service: %w", err)
+		return Credentials{}, time.Time{}, fmt.Errorf("metadata service: %w", shown(scrubURLError(err)))
 	}
 	defer resp.Body.Close()
 	m.count(statusCode(resp.StatusCode))
+	if isRedirect(resp.StatusCode) {
+		return Credentials{}, time.Time{}, newRedirectError(APIMetadata, resp)
+	}
 	var buf bytes.Buffer
 	if err := readCapped(&buf, resp.Body, 64<<10, resp.ContentLength); err != nil {
-		return Credentials{}, time.Time{}, fmt.Errorf("metadata service: %w", err)
+		return Credentials{}, time.Time{}, fmt.Errorf("metadata service: %w", shown(err))
 	}
 	body := buf.Bytes()
 	if resp.StatusCode >= 400 {
@@ -287,7 +312,7 @@ func (m *MetadataCredentials) fetch(ctx context.Context) (Credentials, time.Time
 	expiry := firstNonEmpty(mc.ExpiresAt, mc.Expiration)
 	expires, err := time.Parse(time.RFC3339Nano, expiry)
 	if err != nil {
-		return Credentials{}, time.Time{}, &DecodeError{API: APIMetadata, Field: "credential.expires_at", Err: fmt.Errorf("bad time %q", truncateUTF8(expiry, 40))}
+		return Credentials{}, time.Time{}, &DecodeError{API: APIMetadata, Field: "credential.expires_at", Err: fmt.Errorf("bad time %q", redact.Text(expiry, 40))}
 	}
 	return c, expires, nil
 }

@@ -2,6 +2,7 @@ package dcsapi_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -107,5 +108,41 @@ func TestFileCredentialsHideInlineSecrets(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "missing-ak") {
 		t.Errorf("error does not name the file: %v", err)
+	}
+}
+
+// Credential files are read only when the path leads, through symlinks, to
+// a regular file of at most 64 KiB (issue 19: secret_key_file: /dev/zero
+// ran the exporter out of memory).
+func TestCredentialFileBounds(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, size int) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(strings.Repeat("k", size)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	ak := write("ak", 20)
+	good := write("sk", dcsapi.MaxCredentialFileBytes)
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(good, link); err != nil {
+		t.Fatal(err)
+	}
+	for path, ok := range map[string]bool{
+		good:        true,
+		link:        true,
+		"/dev/zero": false,
+		dir:         false,
+		write("big", dcsapi.MaxCredentialFileBytes+1): false,
+	} {
+		f := &dcsapi.FileCredentials{AccessKeyFile: ak, SecretKeyFile: path}
+		_, err := f.Credentials(t.Context())
+		switch {
+		case ok && err != nil:
+			t.Errorf("%s: %v", path, err)
+		case !ok && !errors.Is(err, dcsapi.ErrBadCredentialFile):
+			t.Errorf("%s: got %v, want ErrBadCredentialFile", path, err)
+		}
 	}
 }

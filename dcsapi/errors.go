@@ -14,7 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // APIError is an error answer (HTTP status 400 or above) from the DCS API,
@@ -93,7 +94,8 @@ func retryable(err error) bool {
 		return IsThrottled(err) || (e.StatusCode >= 500 && !IsAuthFailure(err))
 	}
 	var d *DecodeError
-	if errors.As(err, &d) || errors.Is(err, ErrResponseTooLarge) {
+	var r *RedirectError
+	if errors.As(err, &d) || errors.As(err, &r) || errors.Is(err, ErrResponseTooLarge) {
 		return false
 	}
 	var c *CredentialsError
@@ -115,14 +117,28 @@ type DecodeError struct {
 	RequestID string
 }
 
+// Error quotes the field cut to redact.MaxKey printable bytes: a key name
+// comes from the answer, and may be a megabyte of terminal escapes.
 func (e *DecodeError) Error() string {
 	if e.Field == "" {
 		return fmt.Sprintf("%s: decoding response: %v", e.API, e.Err)
 	}
-	return fmt.Sprintf("%s: decoding response: field %s: %v", e.API, e.Field, e.Err)
+	return fmt.Sprintf("%s: decoding response: field %s: %v", e.API, redact.Key(e.Field), e.Err)
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }
+
+// CallError is a call that got no usable answer: the connection failed, the
+// answer was cut off or too large. It names the call, so that a caller
+// which made several (a listing first looks up its project in IAM) can
+// tell which one failed.
+type CallError struct {
+	API string
+	Err error
+}
+
+func (e *CallError) Error() string { return e.API + ": " + e.Err.Error() }
+func (e *CallError) Unwrap() error { return e.Err }
 
 // CredentialsError says that credentials could not be obtained.
 type CredentialsError struct {
@@ -150,31 +166,21 @@ func newAPIError(api string, resp *http.Response, body []byte, now time.Time, se
 		e.Message = summarizeBody(body)
 	}
 	e.RequestID = cmp.Or(resp.Header.Get("X-Request-Id"), bodyRequestID, resp.Header.Get("X-IAM-Trace-Id"))
-	for _, s := range secrets {
-		if len(s) >= minRedactedLength {
-			e.Code = strings.ReplaceAll(e.Code, s, redacted)
-			e.Message = strings.ReplaceAll(e.Message, s, redacted)
-			e.RequestID = strings.ReplaceAll(e.RequestID, s, redacted)
-		}
-	}
-	// The server's words end up in logs: keep them to one printable line.
-	e.Message = printable(truncateUTF8(e.Message, 1024))
-	e.Code = truncateUTF8(printable(e.Code), 32)
-	e.RequestID = truncateUTF8(printable(e.RequestID), 128)
+	// The server's words end up in logs, pages and terminals: one printable
+	// line, with the secrets (and any long enough piece of one: a gateway
+	// may echo a token in part) cut out after the control characters that
+	// could split them are gone.
+	e.Message = redact.Text(e.Message, redact.MaxText, secrets...)
+	e.Code = redact.Text(e.Code, 32, secrets...)
+	e.RequestID = redact.Text(e.RequestID, redact.MaxID, secrets...)
 	if resp.StatusCode == http.StatusUnauthorized {
 		e.noteClockSkew(resp.Header.Get("Date"), now)
 	}
 	return e
 }
 
-const (
-	redacted = "[redacted]"
-	// minRedactedLength keeps short values from being cut out of ordinary
-	// words; real secret keys and tokens are far longer.
-	minRedactedLength = 8
-	// maxErrorNesting bounds the search for a code in nested objects.
-	maxErrorNesting = 4
-)
+// maxErrorNesting bounds the search for a code in nested objects.
+const maxErrorNesting = 4
 
 // decodeJSONObject reads body as one JSON object, keeping numbers exact.
 func decodeJSONObject(body []byte) (map[string]any, bool) {
@@ -276,27 +282,27 @@ func summarizeBody(body []byte) string {
 		text = htmlTag.ReplaceAll(body, []byte(" "))
 	}
 	s := strings.TrimSpace(spaces.ReplaceAllString(strings.ToValidUTF8(string(text), ""), " "))
-	return truncateUTF8(printable(s), 200)
+	return redact.Cut(redact.Printable(s), 200)
 }
 
-// printable drops control characters, so that text from a server cannot
-// forge log lines or terminal escapes.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return -1
-		}
-		return r
-	}, strings.ToValidUTF8(s, ""))
+// shownError is an error whose text is made safe to show, with its cause
+// kept for errors.Is and errors.As. Transport errors can quote what the
+// server sent (net/http's "malformed HTTP response" does), which may echo
+// a secret.
+type shownError struct {
+	err  error
+	text string
 }
 
-// truncateUTF8 cuts s to at most n bytes without splitting a character.
-func truncateUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
+func (e *shownError) Error() string { return e.text }
+func (e *shownError) Unwrap() error { return e.err }
+
+// shown wraps err so that its text is printable, without secrets and cut to
+// redact.MaxText.
+func shown(err error, secrets ...string) error {
+	text := err.Error()
+	if safe := redact.Text(text, redact.MaxText, secrets...); safe != text {
+		return &shownError{err: err, text: safe}
 	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
+	return err
 }

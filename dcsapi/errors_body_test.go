@@ -26,7 +26,7 @@ func TestErrorBodies(t *testing.T) {
 		{body: `{"error_code":12.5e1,"error_msg":["not","text"]}`, code: "12.5e1"},
 		{body: `{"unrelated":true}`, message: `{"unrelated":true}`},
 		{body: `["an","array"]`, message: `["an","array"]`},
-		{body: "plain\ntext\x1b[31m", message: "plain text[31m"},
+		{body: "plain\ntext\x1b[31m", message: "plain text"},
 		{body: `{"request_id":"body-id","error_code":"A.1","error_msg":"m"}`, code: "A.1", message: "m", requestID: "header-id",
 			header: http.Header{"X-Request-Id": {"header-id"}, "X-Iam-Trace-Id": {"trace"}}},
 		{body: `{"request_id":"body-id","error_code":"A.1","error_msg":"m"}`, code: "A.1", message: "m", requestID: "body-id",

@@ -46,6 +46,9 @@ func FuzzDecodeInstances(f *testing.F) {
 			`{"instance_id":"b","enterprise_project_id":{},"tags":{"a":"b"},"az_codes":"x","maintain_begin":7200,"service_upgrade":"yes","created_at":12}]}`,
 		`{"instance_num":1,"instances":[{"instance_id":"\u0061","name":"\ud800","created_at":"2024-01-01T00:00:00+14:00","tags":[{"key":"\"","value":null}]}]}`,
 		`{"instance_num":1,"instances":[{"instance_id":"a"}]} trailing`,
+		// The connection fields, as the SDK and the example type them and worse.
+		`{"instance_num":2,"instances":[{"instance_id":"a","ip":"10.0.0.1,10.0.0.2","port":6379,"domain_name":"d","no_password_access":"false","enable_ssl":true},` +
+			`{"instance_id":"b","ip":" ,，x, ","port":"65536","no_password_access":true,"enable_ssl":"no"}]}`,
 		`[]`, ``, `   `, `null`, `{`, "\x00", `{"instance_num":1.5,"instances":[]}`,
 	} {
 		f.Add([]byte(seed))
@@ -119,6 +122,11 @@ func encodeListPage(instances []dcsapi.Instance, total int) ([]byte, bool) {
 		MaintainEnd         string   `json:"maintain_end"`
 		ServiceUpgrade      *bool    `json:"service_upgrade,omitempty"`
 		CreatedAt           string   `json:"created_at,omitempty"`
+		IP                  string   `json:"ip"`
+		Port                int      `json:"port"`
+		DomainName          string   `json:"domain_name"`
+		NoPasswordAccess    *bool    `json:"no_password_access,omitempty"`
+		EnableSSL           *bool    `json:"enable_ssl,omitempty"`
 	}
 	const exact = 1 << 53
 	page := struct {
@@ -136,7 +144,8 @@ func encodeListPage(instances []dcsapi.Instance, total int) ([]byte, bool) {
 			Status: in.Status, SpecCode: in.SpecCode, Capacity: in.CapacityGB,
 			MaxMemory: in.MaxMemoryMB, UsedMemory: in.UsedMemoryMB, ChargingMode: in.ChargingMode, AZCodes: in.AZCodes,
 			EnterpriseProjectID: in.EnterpriseProjectID, MaintainBegin: in.MaintainBegin, MaintainEnd: in.MaintainEnd,
-			ServiceUpgrade: in.ServiceUpgrade,
+			ServiceUpgrade: in.ServiceUpgrade, IP: strings.Join(in.IPs, ","), Port: in.Port, DomainName: in.DomainName,
+			NoPasswordAccess: in.NoPasswordAccess, EnableSSL: in.EnableSSL,
 		}
 		if !in.CreatedAt.IsZero() {
 			w.CreatedAt = in.CreatedAt.Format(time.RFC3339Nano)

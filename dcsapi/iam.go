@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // ProjectID returns the configured project id, or looks it up in IAM by
@@ -74,10 +76,10 @@ type NoProjectError struct {
 func (e *NoProjectError) Error() string {
 	switch {
 	case len(e.IDs) > 1:
-		return fmt.Sprintf("%s: %d projects named %q (%s)", APIIAMProjects, len(e.IDs), e.Region, strings.Join(e.IDs, ", "))
+		return fmt.Sprintf("%s: %d projects named %q (%s)", APIIAMProjects, len(e.IDs), e.Region, redact.Text(strings.Join(e.IDs, ", "), 300))
 	case e.ListDenied:
 		return fmt.Sprintf("%s: no project named %q among those this key may use (%s), and listing projects by name was refused for want of the IAM permission %s",
-			APIIAMAuthProjects, e.Region, truncateUTF8(strings.Join(e.Names, ", "), 300), PermissionListProjects)
+			APIIAMAuthProjects, e.Region, redact.Text(strings.Join(e.Names, ", "), 300), PermissionListProjects)
 	}
 	return fmt.Sprintf("%s: no project named %q", APIIAMProjects, e.Region)
 }
@@ -121,7 +123,7 @@ func decodeProjects(api string, body []byte, name string) (ids, names []string, 
 		return nil, nil, &DecodeError{API: api, Field: "projects", Err: errors.New("missing")}
 	}
 	for _, p := range *doc.Projects {
-		names = append(names, printable(p.Name))
+		names = append(names, redact.Key(p.Name))
 		if p.Name == name && p.ID != "" {
 			ids = append(ids, p.ID)
 		}

@@ -9,12 +9,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // Instance is one DCS instance, reduced to the fields the exporter uses.
@@ -26,10 +29,13 @@ type Instance struct {
 	Status        string // e.g. RUNNING, ERROR
 	SpecCode      string
 	CapacityGB    float64 // capacity, or capacity_minor (e.g. 0.125) when capacity is 0
-	MaxMemoryMB   int64
-	UsedMemoryMB  int64
-	ChargingMode  int64 // 0 pay-per-use, 1 yearly/monthly
-	AZCodes       []string
+	// MaxMemoryMB and UsedMemoryMB are MemoryUnknown when the API sent a
+	// number that cannot be a size: negative, not finite, or more bytes
+	// than an int64 holds.
+	MaxMemoryMB  int64
+	UsedMemoryMB int64
+	ChargingMode int64 // 0 pay-per-use, 1 yearly/monthly
+	AZCodes      []string
 
 	// Who owns the instance and when it may be maintained. A field sent
 	// with a type that cannot mean it is left empty, and only that field:
@@ -40,13 +46,34 @@ type Instance struct {
 	MaintainEnd         string // its end; a window may run past midnight
 	ServiceUpgrade      *bool  // whether an upgrade task is pending; nil when not sent
 	CreatedAt           time.Time
+
+	// Where and how clients connect, for service discovery (address.go).
+	IPs              []string // the ip field split at its commas (several for a cluster); nil when none
+	Port             int      // 0 when not sent or not a port
+	DomainName       string
+	NoPasswordAccess *bool // nil when not sent or not a boolean in either spelling
+	EnableSSL        *bool // nil when not sent
 }
+
+// MemoryUnknown is a memory size the API sent as a number that cannot be
+// one; the exporter leaves that series out for that instance.
+const MemoryUnknown = -1
+
+// maxMemoryMB is the largest size in MB whose bytes fit in an int64.
+const maxMemoryMB = math.MaxInt64 >> 20
 
 // Tag is one of an instance's resource tags.
 type Tag struct {
 	Key   string
 	Value string
 }
+
+// The names of the listing's bounds, as LimitError.Limit, after the
+// configuration keys that set them.
+const (
+	LimitMaxInstances   = "max_instances"
+	LimitListingTimeout = "listing_timeout"
+)
 
 // ListPageSize is the largest page the list API serves.
 const ListPageSize = 1000
@@ -58,13 +85,30 @@ type ListOptions struct {
 	// then not cut short by one deadline meant for a single call. 0 leaves
 	// only ctx's deadline.
 	PageTimeout time.Duration
+	// Logger, when set, is told once per listing of the fields left out
+	// because their values cannot be (see Instance.MaxMemoryMB).
+	Logger *slog.Logger
 	// Gate, when set, is called before each of those calls and may block,
 	// for instance until a concurrency limit has room; release is called
 	// when the call is done. Taking the gate per call rather than for the
 	// whole listing lets other calls through between pages. An error stops
 	// the listing with that error.
 	Gate func(ctx context.Context) (release func(), err error)
+	// MaxInstances bounds the instances a listing receives, counted page by
+	// page from the first; DefaultMaxInstances when 0. Past it the listing
+	// fails with a LimitError: the instance_num a server announces is only
+	// its word, and is never used to size anything.
+	MaxInstances int
+	// Timeout bounds the whole listing, every page and the project lookup
+	// together; past it the listing fails with a LimitError. 0 leaves only
+	// ctx's deadline.
+	Timeout time.Duration
 }
+
+// DefaultMaxInstances is the default of ListOptions.MaxInstances: 50 pages,
+// more than twice the largest fleet the exporter is measured with, and
+// at most about 50 MiB of heap to list (BENCHMARKS.md, issue 19).
+const DefaultMaxInstances = 50000
 
 // ListInstances returns every instance of the project, page by page. A
 // failure on any page fails the whole listing: a partial list would make
@@ -84,6 +128,24 @@ func (c *Client) ListInstances(ctx context.Context) ([]Instance, error) {
 // pages are read. An empty page before instance_num is reached fails the
 // listing, naming both numbers.
 func (c *Client) ListInstancesWith(ctx context.Context, o ListOptions) ([]Instance, error) {
+	if o.Timeout <= 0 {
+		return c.listInstances(ctx, o)
+	}
+	listCtx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	list, err := c.listInstances(listCtx, o)
+	if err != nil && ctx.Err() == nil && errors.Is(listCtx.Err(), context.DeadlineExceeded) {
+		return nil, &LimitError{API: APIListInstances, Limit: LimitListingTimeout, Value: o.Timeout.String(),
+			What: fmt.Sprintf("the listing took longer (%v)", err)}
+	}
+	return list, err
+}
+
+func (c *Client) listInstances(ctx context.Context, o ListOptions) ([]Instance, error) {
+	maxInstances := o.MaxInstances
+	if maxInstances <= 0 {
+		maxInstances = DefaultMaxInstances
+	}
 	pid, known := c.CachedProjectID()
 	if !known {
 		err := o.run(ctx, func(ctx context.Context) (err error) {
@@ -96,16 +158,18 @@ func (c *Client) ListInstancesWith(ctx context.Context, o ListOptions) ([]Instan
 	}
 	path := "/v2/" + pid + "/instances"
 	var (
-		all      []Instance
-		seen     map[string]int
+		kept     [][]Instance
+		held     int
+		seen     map[string]instanceAt
 		received int
+		dropped  droppedFields
 	)
 	for offset, pages := 0, 0; ; pages++ {
 		query := "include_failure=true&limit=" + strconv.Itoa(ListPageSize) + "&offset=" + strconv.Itoa(offset)
 		var page listPage
 		err := o.run(ctx, func(ctx context.Context) error {
 			return c.call(ctx, APIListInstances, c.endpoint, path, query, pid, func(body []byte) error {
-				return decodeListPage(body, &page)
+				return decodeListPage(body, &page, ListPageSize)
 			})
 		})
 		var apiErr *APIError
@@ -120,24 +184,35 @@ func (c *Client) ListInstancesWith(ctx context.Context, o ListOptions) ([]Instan
 			return nil, fmt.Errorf("%s: the page at offset %d is empty, but only %d of the %d instances announced (instance_num) have come",
 				APIListInstances, offset, received, page.total)
 		}
-		if all == nil {
-			// Sized for the announced total, so that a big listing is not
-			// copied over and over as it grows; but not beyond what a few
-			// pages hold, since the total is only the server's word.
-			all = make([]Instance, 0, min(max(page.total, n), 20*ListPageSize))
-			seen = make(map[string]int, cap(all))
+		if received+n > maxInstances {
+			return nil, &LimitError{API: APIListInstances, Limit: LimitMaxInstances, Value: strconv.Itoa(maxInstances),
+				What: fmt.Sprintf("more than %d instances (%d announced as instance_num)", maxInstances, page.total)}
 		}
+		if seen == nil {
+			seen = make(map[string]instanceAt, n)
+		}
+		// The pages are kept as they come and joined once at the end, in
+		// one slice of the size received: sizing it for the announced total
+		// would trust the server's word, and growing it page by page would
+		// copy the listing over and over.
+		fresh := page.instances[:0]
 		for _, in := range page.instances {
 			// An instance can move between pages while we list; keep one.
-			if i, ok := seen[in.ID]; ok {
-				all[i] = in
+			if at, ok := seen[in.ID]; ok && at.page < len(kept) {
+				kept[at.page][at.index] = in
+				continue
+			} else if ok {
+				fresh[at.index] = in // twice on this very page
 				continue
 			}
-			seen[in.ID] = len(all)
-			all = append(all, in)
+			seen[in.ID] = instanceAt{len(kept), len(fresh)}
+			fresh = append(fresh, in)
 		}
+		kept = append(kept, fresh)
+		held += len(fresh)
 		received += n
 		offset += n
+		dropped.add(page.dropped)
 		if n < ListPageSize || received >= page.total {
 			break
 		}
@@ -147,8 +222,16 @@ func (c *Client) ListInstancesWith(ctx context.Context, o ListOptions) ([]Instan
 			return nil, fmt.Errorf("%s: more pages than the %d instances announced", APIListInstances, page.total)
 		}
 	}
+	dropped.log(o.Logger)
+	all := make([]Instance, 0, held)
+	for _, p := range kept {
+		all = append(all, p...)
+	}
 	return all, nil
 }
+
+// instanceAt is where a listing holds an instance: its page and its place.
+type instanceAt struct{ page, index int }
 
 // run makes one call of a listing through the gate and within the page
 // timeout.
@@ -171,6 +254,7 @@ func (o ListOptions) run(ctx context.Context, call func(context.Context) error) 
 type listPage struct {
 	total     int
 	instances []Instance
+	dropped   droppedFields
 }
 
 // wireInstance is InstanceListInfo (OTC api-ref "Querying All DCS Instances",
@@ -191,8 +275,8 @@ type wireInstance struct {
 	SpecCode            textValue   `json:"spec_code"`
 	Capacity            numberValue `json:"capacity"`
 	CapacityMinor       numberValue `json:"capacity_minor"`
-	MaxMemory           numberValue `json:"max_memory"`
-	UsedMemory          numberValue `json:"used_memory"`
+	MaxMemory           sizeValue   `json:"max_memory"`
+	UsedMemory          sizeValue   `json:"used_memory"`
 	ChargingMode        numberValue `json:"charging_mode"`
 	AZCodes             []textValue `json:"az_codes"`
 	EnterpriseProjectID textValue   `json:"enterprise_project_id"`
@@ -204,6 +288,12 @@ type wireInstance struct {
 	MaintainEnd    stringValue `json:"maintain_end"`
 	ServiceUpgrade boolValue   `json:"service_upgrade"`
 	CreatedAt      timeValue   `json:"created_at"`
+
+	IP               stringValue `json:"ip"`
+	Port             numberValue `json:"port"`
+	DomainName       stringValue `json:"domain_name"`
+	NoPasswordAccess boolText    `json:"no_password_access"`
+	EnableSSL        boolValue   `json:"enable_ssl"`
 }
 
 // instance is w as the exporter keeps it.
@@ -216,8 +306,8 @@ func (w *wireInstance) instance() Instance {
 		Status:              string(w.Status),
 		SpecCode:            string(w.SpecCode),
 		CapacityGB:          float64(w.Capacity),
-		MaxMemoryMB:         int64(w.MaxMemory),
-		UsedMemoryMB:        int64(w.UsedMemory),
+		MaxMemoryMB:         w.MaxMemory.mb(),
+		UsedMemoryMB:        w.UsedMemory.mb(),
 		ChargingMode:        int64(w.ChargingMode),
 		EnterpriseProjectID: string(w.EnterpriseProjectID),
 		MaintainBegin:       string(w.MaintainBegin),
@@ -250,6 +340,7 @@ func (w *wireInstance) instance() Instance {
 		pending := w.ServiceUpgrade.value
 		in.ServiceUpgrade = &pending
 	}
+	w.connection(&in)
 	return in
 }
 
@@ -257,18 +348,26 @@ func (w *wireInstance) instance() Instance {
 // and the total it announces (instance_num).
 func DecodeInstances(body []byte) (instances []Instance, total int, err error) {
 	var p listPage
-	if err := decodeListPage(body, &p); err != nil {
+	if err := decodeListPage(body, &p, ListPageSize); err != nil {
 		return nil, 0, err
 	}
 	return p.instances, p.total, nil
 }
 
-func decodeListPage(body []byte, p *listPage) error {
+// decodeListPage decodes one page, which may hold at most limit instances:
+// the page size asked for, which the API never exceeds. A page with more is
+// refused before it is decoded, so that a page of 8 MiB of tiny instances
+// costs a count of its items rather than hundreds of megabytes.
+func decodeListPage(body []byte, p *listPage, limit int) error {
 	if firstByte(body) != '{' {
 		if len(bytes.TrimSpace(body)) == 0 {
 			return &DecodeError{API: APIListInstances, Err: errors.New("empty body")}
 		}
 		return &DecodeError{API: APIListInstances, Err: errors.New("body is not a JSON object")}
+	}
+	if n := countItems(body, "instances"); n > limit {
+		return &DecodeError{API: APIListInstances, Field: "instances", Err: &LimitError{
+			Limit: "page size", Value: strconv.Itoa(limit), What: fmt.Sprintf("a page of %d instances, more than asked for", n)}}
 	}
 	var doc struct {
 		InstanceNum *json.RawMessage `json:"instance_num"`
@@ -299,10 +398,14 @@ func decodeListPage(body []byte, p *listPage) error {
 	p.total = int(total)
 	p.instances = make([]Instance, 0, len(doc.Instances))
 	for i := range doc.Instances {
-		if doc.Instances[i].InstanceID == "" {
+		w := &doc.Instances[i]
+		if w.InstanceID == "" {
 			return &DecodeError{API: APIListInstances, Field: fmt.Sprintf("instances[%d].instance_id", i), Err: errors.New("missing")}
 		}
-		p.instances = append(p.instances, doc.Instances[i].instance())
+		p.instances = append(p.instances, w.instance())
+		if w.MaxMemory.odd || w.UsedMemory.odd {
+			p.dropped.note(&p.instances[len(p.instances)-1], w)
+		}
 	}
 	return nil
 }
@@ -377,6 +480,85 @@ func (t *timeValue) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// sizeValue is numberValue for a size in MB, which also knows whether the
+// API sent a number that cannot be one: negative, beyond float64, not
+// finite ("NaN" in a string), or more bytes than an int64 holds. Such a
+// value costs its field (MemoryUnknown), and is counted for the log.
+type sizeValue struct {
+	v   float64
+	odd bool
+}
+
+func (s *sizeValue) UnmarshalJSON(b []byte) error {
+	*s = sizeValue{}
+	b = bytes.Trim(b, `"`)
+	if len(b) == 0 || string(b) == "null" || !numberLike(b) {
+		return nil // absent, or an odd type: 0, as numberValue does
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange):
+	case err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > maxMemoryMB:
+		*s = sizeValue{v: v, odd: true}
+	default:
+		s.v = v
+	}
+	return nil
+}
+
+// numberLike reports whether b starts as a number or a non-finite name
+// would, so that other strings cost no ParseFloat error.
+func numberLike(b []byte) bool {
+	c := b[0]
+	return c == '-' || c == '+' || c == '.' || '0' <= c && c <= '9' || c == 'N' || c == 'n' || c == 'I' || c == 'i'
+}
+
+func (s sizeValue) mb() int64 {
+	if s.odd {
+		return MemoryUnknown
+	}
+	return int64(s.v)
+}
+
+// droppedFields counts the fields of a listing left out for values that
+// cannot be, to log them once per listing with one example.
+type droppedFields struct {
+	n                int
+	exampleID, field string
+	exampleValue     float64
+}
+
+func (d *droppedFields) note(in *Instance, w *wireInstance) {
+	for _, f := range [...]struct {
+		name string
+		v    sizeValue
+	}{{"max_memory", w.MaxMemory}, {"used_memory", w.UsedMemory}} {
+		if f.v.odd {
+			if d.n == 0 {
+				d.exampleID, d.field, d.exampleValue = in.ID, f.name, f.v.v
+			}
+			d.n++
+		}
+	}
+}
+
+func (d *droppedFields) add(o droppedFields) {
+	if d.n == 0 {
+		*d = o
+		return
+	}
+	d.n += o.n
+}
+
+func (d *droppedFields) log(logger *slog.Logger) {
+	if d.n == 0 || logger == nil {
+		return
+	}
+	logger.Warn("instance listing: memory sizes that cannot be (negative, not finite or beyond int64 bytes) are left out for their instances",
+		"fields", d.n, "example_instance_id", redact.Text(d.exampleID, redact.MaxID), "example_field", d.field,
+		"example_value", strconv.FormatFloat(d.exampleValue, 'g', -1, 64))
+}
+
 // numberValue takes a number or a numeric string (".125"); null, "",
 // anything else and numbers beyond float64 are 0, so that one odd field
 // cannot hide a whole listing.
@@ -395,4 +577,67 @@ func (n *numberValue) UnmarshalJSON(b []byte) error {
 		*n = numberValue(v)
 	}
 	return nil
+}
+
+// countItems counts the items of the arrays that are the value of key at the
+// top level of the JSON object body, by a scan that only follows nesting
+// and strings: a few nanoseconds a byte, and no allocation. On malformed
+// JSON the count means nothing, and the decoder refuses the body anyway.
+func countItems(body []byte, key string) int {
+	depth, count := 0, 0
+	counting, empty := false, true
+	lastKey := []byte(nil) // the last string seen at depth 1
+	for i := 0; i < len(body); i++ {
+		switch c := body[i]; c {
+		case '"':
+			start := i + 1
+			for i++; i < len(body) && body[i] != '"'; i++ {
+				if body[i] == '\\' {
+					i++
+				}
+			}
+			if depth == 1 {
+				lastKey = body[start:min(i, len(body))]
+			}
+			if counting && depth == 2 && empty {
+				count, empty = count+1, false
+			}
+		case '{', '[':
+			if counting && depth == 2 && empty {
+				count, empty = count+1, false
+			}
+			depth++
+			if depth == 2 && c == '[' && sameKey(lastKey, key) {
+				counting, empty = true, true
+			}
+		case '}', ']':
+			depth--
+			if depth < 2 {
+				counting = false
+			}
+		case ',':
+			if counting && depth == 2 {
+				empty = true
+			}
+		case ' ', '\t', '\r', '\n', ':':
+		default: // the first byte of a number, true, false or null
+			if counting && depth == 2 && empty {
+				count, empty = count+1, false
+			}
+		}
+	}
+	return count
+}
+
+// sameKey reports whether the raw JSON string raw names key as
+// encoding/json matches names: after unescaping, and ignoring case.
+func sameKey(raw []byte, key string) bool {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return strings.EqualFold(string(raw), key)
+	}
+	var s string
+	if json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &s) != nil {
+		return false
+	}
+	return strings.EqualFold(s, key)
 }

@@ -16,15 +16,16 @@ import (
 )
 
 // wantInstance is what the client must make of an instance of the fake, as
-// Server.Instances reports it (with its creation time).
+// Server.Instances reports it (with its creation time and address).
 func wantInstance(in dcsapitest.Instance) dcsapi.Instance {
-	upgrade := in.ServiceUpgrade
+	upgrade, noPassword, ssl := in.ServiceUpgrade, !in.PasswordRequired, in.EnableSSL
 	w := dcsapi.Instance{
 		ID: in.ID, Name: in.Name, Engine: in.Engine, EngineVersion: in.EngineVersion, Status: in.Status,
 		SpecCode: in.SpecCode, CapacityGB: in.CapacityGB, MaxMemoryMB: in.MaxMemoryMB, UsedMemoryMB: in.UsedMemoryMB,
 		ChargingMode: int64(in.ChargingMode), EnterpriseProjectID: cmp.Or(in.EnterpriseProjectID, "0"),
 		MaintainBegin: in.MaintainBegin, MaintainEnd: in.MaintainEnd, ServiceUpgrade: &upgrade,
 		CreatedAt: in.CreatedAt.UTC().Truncate(time.Millisecond), // the API shows milliseconds
+		IPs:       in.IPs, Port: in.Port, DomainName: in.DomainName, NoPasswordAccess: &noPassword, EnableSSL: &ssl,
 	}
 	if len(in.AZCodes) > 0 {
 		w.AZCodes = in.AZCodes
@@ -37,8 +38,7 @@ func wantInstance(in dcsapitest.Instance) dcsapi.Instance {
 
 // docListExample is the 200 answer of the list API's documentation (OTC
 // api-ref "Querying All DCS Instances", opentelekomcloud-docs/
-// distributed-cache-service at 69c114d; ../shared/reference/dcs-api-notes.md
-// §6.2), with its numeric enterprise_project_id and tag key.
+// distributed-cache-service at 69c114d; docs/api-facts.md §6.2), with its numeric enterprise_project_id and tag key.
 const docListExample = `{
   "instance_num" : 1,
   "instances" : [ {
@@ -98,13 +98,15 @@ func TestDecodeDocumentedListExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noUpgrade := false
+	noUpgrade, noPassword := false, true
 	want := dcsapi.Instance{
 		ID: "c830053e-d5a3-4bc0-b6d6-ca37d1ea9dd5", Name: "dcs-lpvo0829", Engine: "Redis", EngineVersion: "5.0",
 		Status: "RUNNING", SpecCode: "redis.ha.xu1.tiny.r2.128", CapacityGB: 0.125, MaxMemoryMB: 128, UsedMemoryMB: 2,
 		AZCodes: []string{"region01", "region02"}, EnterpriseProjectID: "0", Tags: []dcsapi.Tag{{Key: "1", Value: "DCS"}},
 		MaintainBegin: "18:00:00", MaintainEnd: "19:00:00", ServiceUpgrade: &noUpgrade,
 		CreatedAt: time.Date(2022, 8, 29, 9, 0, 34, 335e6, time.UTC),
+		IPs:       []string{"192.168.0.195"}, Port: 6379, DomainName: "redis-c830053e-d5a3-4bc0-b6d6-ca37d1ea9dd5.dcs.**cloud.com",
+		NoPasswordAccess: &noPassword, EnableSSL: &noUpgrade,
 	}
 	if total != 1 || len(list) != 1 || !reflect.DeepEqual(list[0], want) {
 		t.Errorf("got %d, %+v\nwant 1, %+v", total, list, want)
@@ -206,12 +208,12 @@ func TestListOddFieldTypes(t *testing.T) {
 		// Each instance has its odd fields in turn (see FaultOddFields).
 		switch i % 4 {
 		case 0:
-			want.MaintainBegin, want.MaintainEnd = "", ""
+			want.MaintainBegin, want.MaintainEnd = "", "" // no_password_access as a string is read
 		case 1:
-			want.ServiceUpgrade, want.CreatedAt = nil, time.Time{}
+			want.ServiceUpgrade, want.CreatedAt, want.EnableSSL = nil, time.Time{}, nil
 		case 2:
-			want.Tags, want.AZCodes = nil, nil
-		case 3:
+			want.Tags, want.AZCodes, want.IPs, want.NoPasswordAccess = nil, nil, nil, nil
+		case 3: // port as a numeric string is read
 			want.EnterpriseProjectID, want.Tags = "", nil
 		}
 		if !reflect.DeepEqual(in, want) {

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // StatusReport holds the instance counts of one project, as the status API
@@ -46,8 +48,8 @@ var (
 		"flushing", "migrating", "paying", "restarting", "restoring", "running", "starting", "upgrading",
 	}
 	// A v1 engine object (StatusStatistic) has 11 counts: v2's without
-	// freezing and frozen (dcs-api-notes.md §4.2, Open Telekom Cloud's v1
-	// API reference).
+	// freezing and frozen (Open Telekom Cloud's v1 API reference;
+	// docs/api-facts.md §4.2).
 	statesV1Engine = []string{
 		"createfailed", "creating", "error", "extending", "flushing", "migrating",
 		"paying", "restarting", "restoring", "running", "upgrading",
@@ -135,12 +137,15 @@ func DecodeStatus(body []byte) (*StatusReport, error) {
 		return nil, &DecodeError{API: APIInstanceStatus, Err: err}
 	}
 	r := &StatusReport{Total: map[string]int64{}, Engines: map[string]map[string]int64{}}
+	if err := checkStatusKeys(top, ""); err != nil {
+		return nil, err
+	}
 	for _, key := range sortedKeys(top) {
 		raw := top[key]
 		if state, ok := strings.CutSuffix(key, countSuffix); ok && state != "" {
 			n, present, err := parseCount(raw)
 			if err != nil {
-				return nil, &DecodeError{API: APIInstanceStatus, Field: key, Err: err}
+				return nil, &DecodeError{API: APIInstanceStatus, Field: redact.Key(key), Err: err}
 			}
 			if present {
 				r.Total[state] = n
@@ -152,7 +157,10 @@ func DecodeStatus(body []byte) (*StatusReport, error) {
 		}
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &fields); err != nil {
-			return nil, &DecodeError{API: APIInstanceStatus, Field: key, Err: err}
+			return nil, &DecodeError{API: APIInstanceStatus, Field: redact.Key(key), Err: err}
+		}
+		if err := checkStatusKeys(fields, key); err != nil {
+			return nil, err
 		}
 		counts := map[string]int64{}
 		for name, v := range fields {
@@ -162,7 +170,7 @@ func DecodeStatus(body []byte) (*StatusReport, error) {
 			}
 			n, present, err := parseCount(v)
 			if err != nil {
-				return nil, &DecodeError{API: APIInstanceStatus, Field: key + "." + name, Err: err}
+				return nil, &DecodeError{API: APIInstanceStatus, Field: redact.Key(key + "." + name), Err: err}
 			}
 			if present {
 				counts[state] = n
@@ -171,6 +179,73 @@ func DecodeStatus(body []byte) (*StatusReport, error) {
 		r.Engines[key] = counts
 	}
 	return r, nil
+}
+
+// The bounds of a status answer. The documented answer has 13 states and 2
+// engines (v2) or fewer (v1); these leave room for years of additions, and
+// keep an answer of 340,000 made-up keys from becoming as many series.
+const (
+	MaxStatusEngines = 64 // engine objects in one answer
+	MaxStatusStates  = 64 // *_count states at the top, and in each engine
+	MaxStatusName    = 64 // bytes of an engine's or a state's name
+)
+
+// LimitError says that an answer went past one of the bounds the client
+// keeps on what it accepts and holds. The answer is refused whole.
+type LimitError struct {
+	API   string
+	Limit string // the bound's name, e.g. max_instances
+	Value string // its value
+	What  string // what went past it, e.g. "more than 50000 instances"
+}
+
+func (e *LimitError) Error() string {
+	s := fmt.Sprintf("answer refused: %s (limit %s = %s)", e.What, e.Limit, e.Value)
+	if e.API != "" {
+		s = e.API + ": " + s
+	}
+	return s
+}
+
+// checkStatusKeys refuses an answer's object (the top, or the engine named
+// engine) that has more engines or states than the bounds allow, or a name
+// longer than MaxStatusName. Only keys that would become series count:
+// "*_count" states, and objects at the top.
+func checkStatusKeys(fields map[string]json.RawMessage, engine string) error {
+	states, engines := 0, 0
+	for key, raw := range fields {
+		name, isState := strings.CutSuffix(key, countSuffix)
+		isEngine := engine == "" && !isState && firstByte(raw) == '{'
+		if !isState && !isEngine || isState && name == "" {
+			continue
+		}
+		where := redact.Key(key)
+		if engine != "" {
+			where = redact.Key(engine + "." + key)
+		}
+		if len(name) > MaxStatusName {
+			return &DecodeError{API: APIInstanceStatus, Field: where, Err: &LimitError{
+				Limit: "name length", Value: strconv.Itoa(MaxStatusName) + " bytes", What: fmt.Sprintf("a name of %d bytes", len(name))}}
+		}
+		if isState {
+			states++
+		} else {
+			engines++
+		}
+	}
+	scope := "at the top"
+	if engine != "" {
+		scope = "in engine " + redact.Key(engine)
+	}
+	switch {
+	case states > MaxStatusStates:
+		return &DecodeError{API: APIInstanceStatus, Err: &LimitError{
+			Limit: "states per engine", Value: strconv.Itoa(MaxStatusStates), What: fmt.Sprintf("%d states %s", states, scope)}}
+	case engines > MaxStatusEngines:
+		return &DecodeError{API: APIInstanceStatus, Err: &LimitError{
+			Limit: "engines", Value: strconv.Itoa(MaxStatusEngines), What: fmt.Sprintf("%d engines", engines)}}
+	}
+	return nil
 }
 
 // decodeObject requires body to be exactly one JSON object.
@@ -218,15 +293,15 @@ func parseCount(raw json.RawMessage) (n int64, present bool, err error) {
 		return 0, false, errors.New("want an integer, got an array")
 	}
 	if strings.ContainsAny(s, ".eE") {
-		return 0, false, fmt.Errorf("want an integer, got %s", truncateUTF8(s, 40))
+		return 0, false, fmt.Errorf("want an integer, got %s", redact.Text(s, 40))
 	}
 	n, err = strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		var ne *strconv.NumError
 		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
-			return 0, false, fmt.Errorf("%s is out of range for a 64-bit integer", truncateUTF8(s, 40))
+			return 0, false, fmt.Errorf("%s is out of range for a 64-bit integer", redact.Text(s, 40))
 		}
-		return 0, false, fmt.Errorf("want an integer, got %s", truncateUTF8(s, 40))
+		return 0, false, fmt.Errorf("want an integer, got %s", redact.Text(s, 40))
 	}
 	if n < 0 {
 		return 0, false, fmt.Errorf("negative count %d", n)

@@ -12,7 +12,7 @@ import (
 const docExample = `{ "extending_count" : 0, "creating_count" : 0, "running_count" : 16, "error_count" : 0, "frozen_count" : 0, "createfailed_count" : 44, "restarting_count" : 0, "paying_count" : 0, "freezing_count" : 0, "migrating_count" : 0, "flushing_count" : 0, "upgrading_count" : 0, "redis" : { "extending_count" : 0, "creating_count" : 0, "running_count" : 8, "error_count" : 0, "frozen_count" : 0, "createfailed_count" : 22, "restarting_count" : 0, "paying_count" : 0, "freezing_count" : 0, "migrating_count" : 0, "flushing_count" : 0, "upgrading_count" : 0 }, "memcached" : { "extending_count" : 0, "creating_count" : 0, "running_count" : 8, "error_count" : 0, "frozen_count" : 0, "createfailed_count" : 22, "restarting_count" : 0, "paying_count" : 0, "freezing_count" : 0, "migrating_count" : 0, "flushing_count" : 0, "upgrading_count" : 0 } }`
 
 // v1Example has the v1.0 field set used by Open Telekom Cloud: 15 counts at
-// the top level and a redis object of 11 (dcs-api-notes.md §4.2).
+// the top level and a redis object of 11 (docs/api-facts.md §4.2).
 const v1Example = `{"redis":{"creating_count":0,"restoring_count":0,"running_count":2,"error_count":1,"restarting_count":0,"createfailed_count":0,"extending_count":0,"upgrading_count":0,"paying_count":0,"migrating_count":0,"flushing_count":0},
 "creating_count":0,"deleting_count":1,"running_count":2,"error_count":1,"restarting_count":0,"createfailed_count":0,"extending_count":0,"upgrading_count":0,
 "paying_count":0,"migrating_count":0,"flushing_count":0,"closed_count":3,"starting_count":0,"closing_count":0,"restoring_count":0}`
@@ -58,7 +58,7 @@ func TestDecodeStatusV1(t *testing.T) {
 	}
 }
 
-// TestDocumentedV1States pins the v1 lists to dcs-api-notes.md §4.2: 15
+// TestDocumentedV1States pins the v1 lists to docs/api-facts.md §4.2: 15
 // top-level counts, and engine objects with v2's 13 less freezing and
 // frozen.
 func TestDocumentedV1States(t *testing.T) {

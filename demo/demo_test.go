@@ -1,75 +1,95 @@
-package demo
+package demo_test
 
 import (
 	"bytes"
 	"context"
-	"math/rand/v2"
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/dcs-exporter/dcs_exporter/collector"
-	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
+	"github.com/dcs-exporter/dcs_exporter/checks"
 	"github.com/dcs-exporter/dcs_exporter/config"
-	"github.com/dcs-exporter/dcs_exporter/dcsapi/dcsapitest"
+	"github.com/dcs-exporter/dcs_exporter/demo"
+	"github.com/dcs-exporter/dcs_exporter/endpoints"
 )
 
-// TestDemoStatisticsMove runs the demo's configuration against its fleet
-// on a clock the test moves: every target has statistics and quota series,
-// and the statistics differ a few minutes later.
-func TestDemoStatisticsMove(t *testing.T) {
-	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	srv := dcsapitest.NewServer()
-	t.Cleanup(srv.Close)
-	srv.SetClock(clock)
-	Populate(srv, rand.New(rand.NewPCG(1, 2)))
-	cfg, err := config.Parse([]byte(Config(srv.URL)), "demo.yml")
+// otcRegions are Open Telekom Cloud's region ids, whose DCS endpoints are
+// dcs.<region>.otc.t-systems.com (OTC API reference, "Endpoints").
+var otcRegions = map[string]bool{"eu-de": true, "eu-nl": true}
+
+// cities are the region ids of the places the demo's target names mention,
+// after Huawei Cloud's "Regions and Endpoints" table
+// (developer.huaweicloud.com/intl/en-us/endpoint): ap-southeast-1 is
+// CN-Hong Kong, ap-southeast-3 AP-Singapore, cn-north-1 and cn-north-4
+// Beijing1 and Beijing4.
+var cities = map[string][]string{
+	"beijing":   {"cn-north-1", "cn-north-4"},
+	"singapore": {"ap-southeast-3"},
+	"hongkong":  {"ap-southeast-1"},
+	"otc":       {"eu-de", "eu-nl"},
+}
+
+// TestRegionsAreReal: every demo target names a real region, and a target
+// named after a place is in that place's region.
+func TestRegionsAreReal(t *testing.T) {
+	cfg, err := config.Parse([]byte(demo.Config("http://127.0.0.1:1")), "demo.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	exp := collector.New(collector.Options{Now: clock})
-	t.Cleanup(exp.Close)
-	if err := exp.ApplyConfig(cfg); err != nil {
-		t.Fatal(err)
-	}
-	scrape := func() string {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		for _, target := range exp.Targets() {
-			if !target.Config().Statistics {
-				t.Errorf("demo target %s does not read statistics", target.Name())
-			}
-			target.Refresh(ctx)
-			target.RefreshQuota(ctx)
+	for _, tc := range cfg.Targets {
+		if _, _, known := endpoints.Default(tc.Region); !known && !otcRegions[tc.Region] {
+			t.Errorf("target %s: region %q is neither in the SDK's region table nor an Open Telekom Cloud region", tc.Name, tc.Region)
 		}
-		var b bytes.Buffer
-		exposition.WriteFamilies(&b, exp.Scrape(ctx, exp.Targets(), time.Now().Add(time.Minute)))
-		return b.String()
-	}
-	before := scrape()
-	for _, target := range []string{"demo-beijing", "demo-singapore", "demo-otc"} {
-		for _, metric := range []string{"dcs_statistics_up", "dcs_quota_up"} {
-			if !strings.Contains(before, metric+`{target="`+target+`",`) {
-				t.Errorf("no %s for %s", metric, target)
+		for city, regions := range cities {
+			if strings.Contains(tc.Name, city) && !slices.Contains(regions, tc.Region) {
+				t.Errorf("target %s is in region %s, which is not %s (%v)", tc.Name, tc.Region, city, regions)
 			}
-		}
-	}
-	now = now.Add(4 * time.Minute)
-	after := scrape()
-	for _, metric := range []string{"dcs_instance_keys", "dcs_instance_memory_used_bytes", "dcs_instance_network_receive_bytes_per_second"} {
-		if lines(before, metric) == "" || lines(before, metric) == lines(after, metric) {
-			t.Errorf("%s did not move in 4 minutes", metric)
 		}
 	}
 }
 
-func lines(text, metric string) string {
-	var out []string
-	for _, l := range strings.Split(text, "\n") {
-		if strings.HasPrefix(l, metric+"{") {
-			out = append(out, l)
+// TestOneTargetFailsOnPurpose: `--dcs.check --demo` shows the demo's
+// failing target with its hint, and every other target answers.
+func TestOneTargetFailsOnPurpose(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d, err := demo.Start(ctx, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	cfg, err := config.Load(d.ConfigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	ok, err := checks.DCS(ctx, &out, cfg, checks.DCSOptions{MaxConcurrency: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok {
+		t.Errorf("the check passed; the demo must show a failing target:\n%s", &out)
+	}
+	failed := 0
+	for _, line := range strings.Split(out.String(), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 || fields[1] != "FAILED" {
+			continue
+		}
+		failed++
+		if fields[0] != demo.FailingTarget {
+			t.Errorf("target %s failed: %s", fields[0], line)
+			continue
+		}
+		for _, w := range []string{"status call: HTTP 403 DCS.2007", "hint:", "DCS ReadOnlyAccess"} {
+			if !strings.Contains(line, w) {
+				t.Errorf("the failing target's line does not say %q: %s", w, line)
+			}
 		}
 	}
-	return strings.Join(out, "\n")
+	if failed != 1 || !strings.Contains(out.String(), "1 of 4 targets failed.") {
+		t.Errorf("want exactly the one failing target of 4:\n%s", &out)
+	}
+	t.Logf("\n%s", &out)
 }

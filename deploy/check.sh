@@ -73,11 +73,16 @@ test_dashcheck() {
 	(cd tools/dashcheck && "${GO_CMD[@]}" vet ./... && "${GO_CMD[@]}" test -count=1 ./...)
 }
 
-# template_check VALUES_FILE [K8SCHECK_ARGS...]: helm template | k8scheck
+# The one value the chart's defaults lack: where the API credentials come
+# from. Without it the chart refuses to render (no_credentials_rejected).
+first_install=(--set credentials.existingSecret=huaweicloud-dcs-readonly)
+
+# template_check VALUES_FILE [K8SCHECK_ARGS...]: helm template | k8scheck;
+# without VALUES_FILE, the defaults and first_install.
 template_check() {
 	local values="$1"
 	shift
-	local args=()
+	local args=("${first_install[@]}")
 	[[ -n "$values" ]] && args=(-f "$values")
 	[[ -x "$work/k8scheck" ]] || { echo "k8scheck was not built"; return 1; }
 	run_helm template dcs-exporter "$chart" "${args[@]}" | "$work/k8scheck" "$@"
@@ -94,7 +99,7 @@ chart_rules_check() {
 # promtool tests.
 chart_rules_test() {
 	mkdir -p "$work/chart-test" &&
-		run_helm template dcs-exporter "$chart" --namespace monitoring --set prometheusRule.enabled=true \
+		run_helm template dcs-exporter "$chart" --namespace monitoring "${first_install[@]}" --set prometheusRule.enabled=true \
 			--set serviceMonitor.enabled=true | "$work/k8scheck" -rules-out "$work/chart-test/chart-rules.yml" >/dev/null &&
 		cp "$chart_rules_test" "$work/chart-test/" &&
 		run_promtool test rules "$work/chart-test/$(basename "$chart_rules_test")"
@@ -108,6 +113,16 @@ inline_secret_rejected() {
 		return 1
 	fi
 	grep -q 'must not be set inline' "$work/inline.err" || { cat "$work/inline.err"; return 1; }
+}
+
+# The chart's defaults name no credentials: it must refuse to render a pod
+# that would exit at start, and say what to set.
+no_credentials_rejected() {
+	if run_helm template dcs-exporter "$chart" >/dev/null 2>"$work/nocreds.err"; then
+		echo "helm template rendered the defaults, which have no credentials"
+		return 1
+	fi
+	grep -q 'has no credentials. Set credentials.existingSecret' "$work/nocreds.err" || { cat "$work/nocreds.err"; return 1; }
 }
 
 # The dashboard, decoded strictly and its queries parsed by dashcheck, then
@@ -133,19 +148,20 @@ check "dashcheck unit tests" test_dashcheck
 check "dashcheck build" build_dashcheck
 check "alerts: annotations and runbook sections ($runbook)" alerts_check
 check "dashboard: strict decoding, variables, PromQL ($dashboard)" dashboard_check
-check "helm lint --strict (default values)" run_helm lint --strict "$chart"
+check "helm lint --strict (default values + credentials)" run_helm lint --strict "$chart" "${first_install[@]}"
 for values in "$chart"/ci/*-values.yaml; do
 	check "helm lint --strict ($(basename "$values"))" run_helm lint --strict "$chart" -f "$values"
 done
 check "k8scheck unit tests" test_k8scheck
 check "k8scheck build" build_k8scheck
-check "helm template (default values) | k8scheck" template_check ""
+check "helm template (default values + credentials) | k8scheck" template_check ""
 for values in "$chart"/ci/*-values.yaml; do
 	check "helm template ($(basename "$values")) | k8scheck" template_check "$values"
 done
 check "chart PrometheusRule is valid (promtool check rules)" chart_rules_check
 check "chart PrometheusRule passes its tests ($chart_rules_test)" chart_rules_test
 check "chart rejects inline credentials in config" inline_secret_rejected
+check "chart rejects default values without credentials" no_credentials_rejected
 
 echo
 if ((failed > 0)); then

@@ -15,7 +15,6 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/dcs-exporter/dcs_exporter/config"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
+	"github.com/dcs-exporter/dcs_exporter/internal/redact"
 )
 
 // Step is the part of a query that failed.
@@ -34,6 +34,8 @@ const (
 	StepIAMLookup   Step = "IAM lookup"
 	StepStatus      Step = "status call"
 	StepListing     Step = "instance listing"
+	StepNodes       Step = "node listing"
+	StepBackups     Step = "backup records"
 	StepStatistics  Step = "statistics call"
 	StepQuota       Step = "quota call"
 )
@@ -64,7 +66,11 @@ func Diagnose(step Step, err error, t config.Target) Finding {
 	var decodeErr *dcsapi.DecodeError
 	var lookupErr *dcsapi.ProjectLookupError
 	var noProject *dcsapi.NoProjectError
+	var redirect *dcsapi.RedirectError
+	var limitErr *dcsapi.LimitError
 	switch {
+	case errors.As(err, &redirect):
+		f.StatusCode, f.RequestID = redirect.StatusCode, redirect.RequestID
 	case errors.As(err, &apiErr):
 		f.StatusCode, f.Code, f.RequestID = apiErr.StatusCode, apiErr.Code, apiErr.RequestID
 		if f.Code == strconv.Itoa(f.StatusCode) {
@@ -80,6 +86,13 @@ func Diagnose(step Step, err error, t config.Target) Finding {
 	case errors.As(err, &decodeErr):
 		f.RequestID = decodeErr.RequestID
 	}
+	// dcsapi made the API's words safe already; this is the last stop
+	// before a page, a terminal or a log, so it makes sure of it for every
+	// error, with the secrets the configuration holds.
+	secrets := []string{string(t.Credentials.SecretKey), string(t.Credentials.SecurityToken)}
+	f.Problem = redact.Text(f.Problem, redact.MaxText, secrets...)
+	f.Code = redact.Text(f.Code, 32, secrets...)
+	f.RequestID = redact.Text(f.RequestID, redact.MaxID, secrets...)
 	var credErr *dcsapi.CredentialsError
 	switch {
 	case errors.As(err, &credErr):
@@ -88,6 +101,10 @@ func Diagnose(step Step, err error, t config.Target) Finding {
 		f.Hint = iamRefusedHint
 	case errors.As(err, &noProject):
 		f.Hint = noProjectHint(noProject)
+	case redirect != nil:
+		f.Hint = redirectHint(f.Step, redirect, t)
+	case errors.As(err, &limitErr):
+		f.Hint = limitHint(f.Step, limitErr, t)
 	case apiErr != nil:
 		f.Hint = apiHint(f.Step, apiErr, t)
 	default:
@@ -132,11 +149,17 @@ func stepOf(step Step, err error) Step {
 	api := ""
 	var apiErr *dcsapi.APIError
 	var decodeErr *dcsapi.DecodeError
+	var callErr *dcsapi.CallError
+	var redirect *dcsapi.RedirectError
 	switch {
+	case errors.As(err, &redirect):
+		api = redirect.API
 	case errors.As(err, &apiErr):
 		api = apiErr.API
 	case errors.As(err, &decodeErr):
 		api = decodeErr.API
+	case errors.As(err, &callErr):
+		api = callErr.API
 	}
 	switch api {
 	case dcsapi.APIIAMProjects, dcsapi.APIIAMAuthProjects:
@@ -145,6 +168,10 @@ func stepOf(step Step, err error) Step {
 		return StepStatus
 	case dcsapi.APIListInstances:
 		return StepListing
+	case dcsapi.APINodes:
+		return StepNodes
+	case dcsapi.APIBackups:
+		return StepBackups
 	case dcsapi.APIStatistics:
 		return StepStatistics
 	case dcsapi.APIQuota:
@@ -156,7 +183,7 @@ func stepOf(step Step, err error) Step {
 }
 
 // gatewayCode reports whether code is the API gateway's code with the given
-// number, in its APIGW. or older APIG. spelling (dcs-api-notes 5.4).
+// number, in its APIGW. or older APIG. spelling (docs/api-facts.md §5.4).
 func gatewayCode(code, number string) bool {
 	return code == "APIGW."+number || code == "APIG."+number
 }
@@ -164,8 +191,8 @@ func gatewayCode(code, number string) bool {
 // apiHint explains an error answer. The codes and their meaning are from the
 // API gateway's error code table ("Error Codes", API Request Signing Guide,
 // support.huaweicloud.com/intl/en-us/devg-apisign/api-sign-errorcode.html)
-// and the DCS error codes (api-dcs/ErrorCode.html); see dcs-api-notes 5.3
-// and 5.4.
+// and the DCS error codes (api-dcs/ErrorCode.html); see docs/api-facts.md
+// §5.3 and §5.4.
 func apiHint(step Step, e *dcsapi.APIError, t config.Target) string {
 	code, status := e.Code, e.StatusCode
 	switch {
@@ -191,6 +218,8 @@ func apiHint(step Step, e *dcsapi.APIError, t config.Target) string {
 
 	case status == http.StatusForbidden && step == StepIAMLookup:
 		return iamRefusedHint
+	case (step == StepNodes || step == StepBackups) && (status == http.StatusForbidden || status == http.StatusNotFound):
+		return fleetHint(step, e, t)
 	case gatewayCode(code, "0310"):
 		return fmt.Sprintf("The project is not available to this key: project_id %s does not belong to the key's account, or is not a project of region %s. "+
 			"Check project_id and region, or leave project_id out to look it up in IAM.", orUnset(t.ProjectID), t.Region)
@@ -209,7 +238,7 @@ func apiHint(step Step, e *dcsapi.APIError, t config.Target) string {
 	// Whatever the body says (APIGW.0101 from the gateway, DCS.4001 or
 	// 111404001 from the service), a missing v2 status path is what Open
 	// Telekom Cloud answers: it documents the status API as v1.0 only
-	// (dcs-api-notes 4.2).
+	// (docs/api-facts.md §4.2).
 	case status == http.StatusNotFound && step == StepStatus && t.APIVersion != string(dcsapi.V1):
 		return "This cloud has no v2 status API (Open Telekom Cloud and some others offer only v1.0): set api_version: v1 for this target."
 	case status == http.StatusNotFound:
@@ -222,6 +251,62 @@ func apiHint(step Step, e *dcsapi.APIError, t config.Target) string {
 		return "The cloud service failed: usually temporary, and the next attempt may succeed. If it persists, give the request id to the cloud's support."
 	}
 	return ""
+}
+
+// redirectHint explains a 3xx answer. The API does not redirect (the SDK
+// does not follow redirects, AllowRedirects false in
+// core/impl/default_http_client.go), so one comes from a wrong endpoint (a
+// console or portal address, http instead of https) or from a proxy or
+// gateway in between that rewrites it.
+func redirectHint(step Step, e *dcsapi.RedirectError, t config.Target) string {
+	to := "elsewhere"
+	if e.Location != "" {
+		to = "to " + e.Location
+	}
+	return fmt.Sprintf("%s answered with a redirect %s, which the exporter never follows (it would carry the signed request and the security token there): "+
+		"the endpoint is probably wrong (check scheme, host and path against the region's API endpoint), or a proxy in between rewrites it.", endpointOf(step, t), to)
+}
+
+// limitHint explains an answer refused for going past a bound.
+func limitHint(step Step, e *dcsapi.LimitError, t config.Target) string {
+	switch e.Limit {
+	case dcsapi.LimitMaxInstances, dcsapi.LimitListingTimeout:
+		return fmt.Sprintf("The listing went past %s, and was stopped: the exporter keeps serving the last listing within --dcs.max-staleness, and the status counts as usual. "+
+			"If the project really has that many instances (or lists that slowly), raise %s for this target; otherwise %s is not the DCS API, or is misbehaving.", e.Limit, e.Limit, endpointOf(step, t))
+	}
+	return fmt.Sprintf("The status answer from %s has more engines or states, or longer names, than any DCS API sends (%s): it is not the DCS API, or is misbehaving. "+
+		"The last good counts are served within --dcs.max-staleness.", endpointOf(step, t), e.Limit)
+}
+
+// The permissions of the fleet APIs, from their API reference pages'
+// "Authorization Information" (identity policy-based authorization):
+// BatchShowNodesInformation needs dcs:instance:list
+// (support.huaweicloud.com/intl/en-us/api-dcs/BatchShowNodesInformation.html)
+// and ListBackupRecords dcs:instance:getDataBackupLog
+// (support.huaweicloud.com/intl/en-us/api-dcs/ListBackupRecords.html, and
+// "Permissions Policies and Supported Actions", api-grant-policy.html).
+const (
+	PermissionNodes   = "dcs:instance:list"
+	PermissionBackups = "dcs:instance:getDataBackupLog"
+)
+
+// fleetHint explains a refused or missing node listing or backup records
+// call: which permission the key needs, or which key of the target to
+// turn off on a cloud without the API.
+func fleetHint(step Step, e *dcsapi.APIError, t config.Target) string {
+	key, permission, api := "nodes", PermissionNodes, "the node listing (GET /v2/{project_id}/instances-logical-nodes)"
+	if step == StepBackups {
+		key, permission, api = "backups", PermissionBackups, "the backup records (GET .../instances/{instance_id}/backups)"
+	}
+	if e.StatusCode == http.StatusForbidden {
+		return fmt.Sprintf("The key may not read %s: its policy lacks the action %s (the DCS ReadOnlyAccess policy for region %s grants it). "+
+			"Grant it, or set %s: false for this target; the rest of the target works without it.", api, permission, t.Region, key)
+	}
+	if step == StepBackups && e.Code == "111404022" {
+		return "The instance was deleted after the last listing; it is left out from the next round."
+	}
+	return fmt.Sprintf("This cloud does not offer %s at %s: set %s: false for this target; the rest of the target works without it.",
+		api, endpointOf(step, t), key)
 }
 
 // fleetForbiddenHint explains a 403 to the statistics or quota call while
@@ -259,7 +344,7 @@ func fleetAPI(step Step, t config.Target) (api, key string) {
 
 // iamRefusedHint explains an IAM project lookup that the key may not make.
 // Which permission it needs, and that DCS ReadOnlyAccess lacks it, is in
-// dcs-api-notes 3.8 (IAM API reference, KeystoneListProjects).
+// docs/api-facts.md §3.4 (IAM API reference, KeystoneListProjects).
 var iamRefusedHint = "IAM refused to list the projects: the key lacks the IAM permission " + dcsapi.PermissionListProjects +
 	", which the DCS ReadOnlyAccess policy does not grant. Set project_id for this target (the console shows it under My Credentials > API Credentials), which avoids the lookup, or grant that permission."
 
@@ -273,7 +358,7 @@ func noProjectHint(e *dcsapi.NoProjectError) string {
 
 // signatureHint explains a refused signature, naming the clock when the
 // answer's Date showed that it is off: the gateway refuses signatures more
-// than 15 minutes off its clock (APIG FAQ, dcs-api-notes 1.8).
+// than 15 minutes off its clock (APIG FAQ, docs/api-facts.md §1.8).
 func signatureHint(e *dcsapi.APIError) string {
 	off, side := e.ClockSkew, "behind"
 	if off < 0 {
@@ -301,13 +386,13 @@ func roughDuration(d time.Duration) string {
 
 // metadataAnswerHint explains an error answer of the ECS metadata service.
 // The "Please configure Cloud Service Agency first" answer is the one the
-// SDK special-cases (core/auth/internal/metadata_accessor.go, dcs-api-notes
-// 3.4).
+// SDK special-cases (core/auth/internal/metadata_accessor.go, docs/api-facts.md
+// §3.3).
 func metadataAnswerHint(e *dcsapi.APIError, t config.Target) string {
 	if e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusUnauthorized || strings.Contains(e.Message, "Agency") {
 		return "The metadata service has no credentials for this server: bind an agency (with DCS ReadOnlyAccess) to the ECS server or to the CCE node pool, or use access keys instead of metadata: true."
 	}
-	return fmt.Sprintf("The metadata service at %s answered with an error: it runs only on ECS and CCE nodes of Huawei Cloud, and the server needs an agency. Use access keys when the exporter runs elsewhere.", t.Credentials.MetadataEndpoint)
+	return fmt.Sprintf("The metadata service at %s answered with an error: it runs only on ECS and CCE nodes of Huawei Cloud, and the server needs an agency. Use access keys when the exporter runs elsewhere.", redact.URL(t.Credentials.MetadataEndpoint))
 }
 
 // credentialsHint explains credentials that could not be obtained.
@@ -320,6 +405,9 @@ func credentialsHint(e *dcsapi.CredentialsError, t config.Target) string {
 			path = pathErr.Path + " "
 		}
 		switch {
+		case errors.Is(e, dcsapi.ErrBadCredentialFile):
+			return "A credential file must be a regular file of at most 64 KiB holding only the key (a symlink to one is fine, as in a mounted Kubernetes Secret): " +
+				"check that the *_file path names the key file itself, not a device, a directory or another file."
 		case errors.Is(e, fs.ErrNotExist):
 			return "A credential file does not exist: check its path in the configuration, and that the Secret or volume holding it is mounted into the exporter."
 		case errors.Is(e, fs.ErrPermission):
@@ -336,12 +424,16 @@ func credentialsHint(e *dcsapi.CredentialsError, t config.Target) string {
 		if errors.As(e, &apiErr) {
 			return metadataAnswerHint(apiErr, t)
 		}
+		var redirect *dcsapi.RedirectError
+		if errors.As(e, &redirect) {
+			return redirectHint(StepCredentials, redirect, t)
+		}
 		var decodeErr *dcsapi.DecodeError
 		if errors.As(e, &decodeErr) {
-			return fmt.Sprintf("The metadata service at %s answered, but not with credentials: check metadata_endpoint.", t.Credentials.MetadataEndpoint)
+			return fmt.Sprintf("The metadata service at %s answered, but not with credentials: check metadata_endpoint.", redact.URL(t.Credentials.MetadataEndpoint))
 		}
 		return fmt.Sprintf("The metadata service at %s cannot be reached: metadata: true works only on an ECS server or CCE node of Huawei Cloud with an agency bound to it. "+
-			"Use access keys when the exporter runs elsewhere.", t.Credentials.MetadataEndpoint)
+			"Use access keys when the exporter runs elsewhere.", redact.URL(t.Credentials.MetadataEndpoint))
 	}
 	return "The credentials are incomplete: access_key and secret_key are both needed."
 }
@@ -386,18 +478,19 @@ func transportHint(step Step, err error, t config.Target) string {
 	return ""
 }
 
-// endpointOf is the host a step talks to, for hints; it shows only the
-// scheme, host and path, never a user or password.
+// endpointOf is the endpoint a step talks to, for hints, through the one
+// URL formatter: scheme, host and path, never a user or password.
 func endpointOf(step Step, t config.Target) string {
 	s := t.Endpoint
-	if step == StepIAMLookup {
+	switch step {
+	case StepIAMLookup:
 		s = t.IAMEndpoint
+	case StepCredentials:
+		if t.Credentials.Metadata {
+			s = t.Credentials.MetadataEndpoint
+		}
 	}
-	if u, err := url.Parse(s); err == nil {
-		u.User = nil
-		return u.String()
-	}
-	return s
+	return redact.URL(s)
 }
 
 func orUnset(projectID string) string {

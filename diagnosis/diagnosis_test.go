@@ -67,6 +67,8 @@ func TestErrorStepWinsOverCallerStep(t *testing.T) {
 		{&dcsapi.APIError{API: dcsapi.APIListInstances, StatusCode: 403}, diagnosis.StepListing},
 		{&dcsapi.CredentialsError{Source: "env", Err: errors.New("unset")}, diagnosis.StepCredentials},
 		{&dcsapi.DecodeError{API: dcsapi.APIInstanceStatus, Err: errors.New("bad")}, diagnosis.StepStatus},
+		{&dcsapi.CallError{API: dcsapi.APIIAMAuthProjects, Err: errors.New("EOF")}, diagnosis.StepIAMLookup},
+		{&dcsapi.CallError{API: dcsapi.APIListInstances, Err: errors.New("EOF")}, diagnosis.StepListing},
 		{errors.New("something else"), diagnosis.StepIAMLookup},
 	} {
 		if got := diagnosis.Diagnose(diagnosis.StepIAMLookup, c.err, tc).Step; got != c.want {
@@ -122,5 +124,45 @@ func TestIAMCodeIsNotRepeated(t *testing.T) {
 	f := diagnosis.Diagnose(diagnosis.StepIAMLookup, &dcsapi.APIError{API: dcsapi.APIIAMProjects, StatusCode: 403, Code: "403", Message: "You are not authorized"}, target())
 	if f.Code != "" || f.Summary() != "IAM lookup: HTTP 403: You are not authorized" {
 		t.Errorf("got %q: %s", f.Code, f.Summary())
+	}
+}
+
+// TestListingFailingAtIAMBlamesIAM lists the instances of a target whose
+// project id is looked up in IAM, and whose IAM host does not resolve (the
+// same fake dialer as above). The listing's caller only knows that the
+// listing failed; the hint must name the IAM host, as the status call's
+// does, and not the DCS host, which was never asked.
+func TestListingFailingAtIAMBlamesIAM(t *testing.T) {
+	tc := target()
+	tc.ProjectID = ""
+	tc.IAMEndpoint = "https://iam.cn-nort-4.myhuaweicloud.com"
+	transport := &http.Transport{DialContext: func(_ context.Context, network, addr string) (net.Conn, error) {
+		host, _, _ := net.SplitHostPort(addr)
+		if strings.HasPrefix(host, "dcs.") {
+			t.Errorf("the listing called DCS at %s before it knew its project", addr)
+		}
+		return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}
+	}}
+	client, err := dcsapi.New(dcsapi.Options{
+		Endpoint:    tc.Endpoint,
+		IAMEndpoint: tc.IAMEndpoint,
+		Region:      tc.Region,
+		Credentials: dcsapi.StaticCredentials{AccessKey: "HPUAEXAMPLEAK0000001", SecretKey: "s"},
+		HTTPClient:  &http.Client{Transport: transport},
+		Retry:       &dcsapi.RetryPolicy{MaxAttempts: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.ListInstances(context.Background())
+	if err == nil {
+		t.Fatal("the listing succeeded without IAM")
+	}
+	f := diagnosis.Diagnose(diagnosis.StepListing, err, tc)
+	if f.Step != diagnosis.StepIAMLookup {
+		t.Errorf("step %q, want %q: %s", f.Step, diagnosis.StepIAMLookup, f.Summary())
+	}
+	if !strings.Contains(f.Hint, tc.IAMEndpoint) || strings.Contains(f.Hint, tc.Endpoint) {
+		t.Errorf("the hint does not name the IAM host %s alone: %s", tc.IAMEndpoint, f.Hint)
 	}
 }

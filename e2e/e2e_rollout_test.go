@@ -55,8 +55,10 @@ var ownMeasurements = []string{
 	"dcs_last_success_timestamp_seconds",
 }
 
+// A query that reads the clock (time(), as the age of the last backup does)
+// moves with it from one moment to the next, and keeps its series only.
 func keepsValues(expr string) bool {
-	return !slices.ContainsFunc(ownMeasurements, func(m string) bool { return readsMetric(expr, m) })
+	return !strings.Contains(expr, "time()") && !slices.ContainsFunc(ownMeasurements, func(m string) bool { return readsMetric(expr, m) })
 }
 
 // writeScrapeTargets writes the file the dcs job discovers its targets in:

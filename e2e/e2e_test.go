@@ -66,7 +66,7 @@ const (
 )
 
 // e2eExporterFlags are the flags of every exporter process of the test.
-var e2eExporterFlags = []string{"--dcs.refresh-interval=1s", "--dcs.instances-refresh-interval=1s"}
+var e2eExporterFlags = []string{"--dcs.refresh-interval=1s", "--dcs.instances-refresh-interval=1s", "--dcs.backups-interval=3s"}
 
 func TestE2EDeployAndObserve(t *testing.T) {
 	prometheusBin := pinnedTool(t, "prometheus")
@@ -89,7 +89,7 @@ func TestE2EDeployAndObserve(t *testing.T) {
 			UsedCPU: "1.0", InputKbps: "12.5", OutputKbps: "40"})
 	}
 	h.writeConfig(h.configText("  - name: fleet\n    region: cn-east-3\n    project_id: " + projectFleet +
-		"\n    instances: true\n    statistics: true\n    instance_tags: [owner]\n    labels: {env: prod}\n"))
+		"\n    instances: true\n    nodes: true\n    backups: true\n    statistics: true\n    instance_tags: [owner]\n    labels: {env: prod}\n"))
 	if code, body := h.post("/-/reload"); code != http.StatusOK {
 		t.Fatalf("adding the listed target: HTTP %d: %s", code, body)
 	}

@@ -4,8 +4,8 @@
 #
 # Usage: scripts/pinned-tools.sh [DIR [TOOL...]]
 #   DIR   where the binaries go (default .tools/bin)
-#   TOOL  prometheus, promtool, alertmanager, helm, golangci-lint, goreleaser
-#         (default: all of them)
+#   TOOL  prometheus, promtool, alertmanager, helm, golangci-lint, goreleaser,
+#         redis_exporter (default: all of them)
 #
 # A binary is rebuilt only when its module's go.mod or go.sum changed since
 # it was built (a checksum beside it, .NAME.pin), so one directory can serve
@@ -17,10 +17,6 @@ cd "$(dirname "$0")/.."
 bin=$(realpath -m "${1:-.tools/bin}")
 [ $# -gt 0 ] && shift
 mkdir -p "$bin"
-if command -v flock >/dev/null; then
-  exec 9>"$bin/.lock"
-  flock 9
-fi
 
 # name, module directory under tools/pinned, package
 tools=(
@@ -30,6 +26,7 @@ tools=(
   "helm helm helm.sh/helm/v3/cmd/helm"
   "golangci-lint golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint"
   "goreleaser goreleaser github.com/goreleaser/goreleaser/v2"
+  "redis_exporter redis_exporter github.com/oliver006/redis_exporter"
 )
 
 work=$(mktemp -d)
@@ -76,6 +73,29 @@ for w in "$@"; do
   for t in "${tools[@]}"; do [ "${t%% *}" = "$w" ] && known=1; done
   [ -n "$known" ] || { echo "pinned-tools.sh: unknown tool $w" >&2; exit 2; }
 done
+
+# up_to_date NAME DIR: the binary is there with the checksum of its module.
+# A stamp is written only after its binary is in place, so this needs no
+# lock.
+up_to_date() {
+  [ -x "$bin/$1" ] && [ -f "$bin/.$1.pin" ] &&
+    [ "$(cat "$bin/.$1.pin")" = "$(cat "tools/pinned/$2/go.mod" "tools/pinned/$2/go.sum" | checksum)" ]
+}
+
+# Nothing to build: done at once, even while another run holds the lock to
+# build other tools into the same directory.
+all_fresh=1
+for t in "${tools[@]}"; do
+  read -r name dir pkg <<<"$t"
+  wanted "$name" "$@" || continue
+  up_to_date "$name" "$dir" || { all_fresh=; break; }
+done
+[ -z "$all_fresh" ] || exit 0
+
+if command -v flock >/dev/null; then
+  exec 9>"$bin/.lock"
+  flock 9
+fi
 
 for t in "${tools[@]}"; do
   read -r name dir pkg <<<"$t"

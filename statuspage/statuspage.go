@@ -123,6 +123,8 @@ type failingRow struct {
 	Calls                   string
 	Listing                 string
 	ListingFinding          *diagnosis.Finding
+	Topology                string // nodes and backups; see topology.go
+	TopologyFindings        []diagnosis.Finding
 	Fleet                   string // the statistics and quota sources; see fleet
 	StatisticsFinding       *diagnosis.Finding
 	QuotaFinding            *diagnosis.Finding
@@ -135,6 +137,7 @@ type healthyRow struct {
 	DataAge                 string
 	Calls                   string
 	Listing                 string
+	Topology                string
 	Fleet                   string
 }
 
@@ -172,6 +175,7 @@ func healthyRows(rows []healthyRow) template.HTML {
 		cell("", r.DataAge)
 		cell("", r.Calls)
 		cell("", r.Listing)
+		cell("", r.Topology)
 		cell("", r.Fleet)
 		b.WriteString("</tr>\n")
 	}
@@ -202,7 +206,7 @@ func build(o Options, targets []collector.TargetStatus, now time.Time) pageData 
 		default:
 			d.Waiting++
 		}
-		if statusDown || listingDown || fleetDown {
+		if statusDown || listingDown || fleetDown || topologyDown(ts) {
 			d.Failing = append(d.Failing, failing(ts, now))
 		} else {
 			healthyList = append(healthyList, healthy(ts, now))
@@ -225,6 +229,7 @@ func failing(ts *collector.TargetStatus, now time.Time) failingRow {
 		Listing: listing(ts.Listing, now),
 		Fleet:   fleet(ts, now),
 	}
+	row.Topology, row.TopologyFindings = topology(ts, now)
 	if ts.HasCounts {
 		row.Counts = fmt.Sprintf("%d instances, %d not running", ts.Total, ts.NotRunning)
 		if !ts.Up {
@@ -240,6 +245,10 @@ func failing(ts *collector.TargetStatus, now time.Time) failingRow {
 	}
 	if !ts.NextAttempt.IsZero() {
 		row.NextAttempt = fmt.Sprintf("%s (in %s)", ts.NextAttempt.UTC().Format("15:04:05 UTC"), roundAge(ts.NextAttempt.Sub(now)))
+	}
+	listingDown := ts.Listing != nil && ts.Listing.Attempted && !ts.Listing.Up
+	if ts.Up && !listingDown && topologyDown(ts) {
+		row.State = "up, " + topologyFailing(ts)
 	}
 	if l := ts.Listing; l != nil && l.Attempted && !l.Up {
 		if ts.Up {
@@ -280,6 +289,7 @@ func healthy(ts *collector.TargetStatus, now time.Time) healthyRow {
 		Listing: listing(ts.Listing, now),
 		Fleet:   fleet(ts, now),
 	}
+	row.Topology, _ = topology(ts, now)
 	switch {
 	case ts.Querying && !ts.Attempted:
 		row.State = "querying"

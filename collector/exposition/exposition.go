@@ -7,7 +7,8 @@
 //
 // Each data source of the collector has its part of the Snapshot, its
 // families in the table of families.go and its rendering in a file of its
-// own: status.go, listing.go and window.go, statistics.go, quota.go.
+// own: status.go, listing.go, window.go, nodes.go, backups.go,
+// statistics.go and quota.go.
 package exposition
 
 import (
@@ -25,6 +26,8 @@ type Snapshot struct {
 	Requests     []RequestCount
 	Listed       bool // the target lists its instances
 	Listing      Listing
+	Nodes        Nodes
+	Backups      Backups
 	// StatisticsOn: the target reads the statistics API; its memory series
 	// then come from there, never from the listing.
 	StatisticsOn bool
@@ -62,6 +65,8 @@ func Render(s *Snapshot, now time.Time) (*Series, time.Time) {
 		out[FamAPIRequests] = appendSample(out[FamAPIRequests], FamAPIRequests, s.Labels, float64(c.N), labelPair{"api", c.API}, labelPair{"code", c.Code})
 	}
 	served := renderListing(out, s, now, expireAt)
+	nodesServed := renderNodes(out, s, now, expireAt)
+	renderBackups(out, s)
 	statsServed := renderStatistics(out, s, now, expireAt)
 	renderQuota(out, s, now, expireAt)
 
@@ -84,6 +89,14 @@ func Render(s *Snapshot, now time.Time) (*Series, time.Time) {
 			series.lines[FamInstanceMaintenance] = lines
 			expireAt(until)
 		}
+	}
+	if nodesServed {
+		for i, f := range nodeFamilies {
+			series.lines[f] = s.Nodes.Lines[i]
+		}
+	}
+	for i, f := range backupFamilies {
+		series.lines[f] = s.Backups.Lines[i]
 	}
 	return series, validUntil
 }

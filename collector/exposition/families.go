@@ -33,6 +33,17 @@ const (
 	FamInstanceMaintenance
 	FamListingUp
 	FamListingMismatch
+	// The nodes source (nodes.go).
+	FamNodesUp
+	FamInstanceNodes
+	FamNodeInfo
+	FamMasterChanges
+	FamSingleAZ
+	// The backups source (backups.go).
+	FamBackupsUp
+	FamBackupLastSuccess
+	FamBackupLastFailure
+	FamBackupInProgress
 	// The statistics source; it also renders dcs_instance_memory_*_bytes
 	// in the listing's place when the target has statistics: true.
 	FamInstanceKeys
@@ -69,6 +80,15 @@ var families = [NumFamilies]family{
 	FamInstanceMaintenance:     {"dcs_instance_maintenance_window_active", "Whether the current UTC time is inside a DCS instance's daily maintenance window (1) or not (0): from its begin, included, to its end, excluded, past midnight when the end comes first; absent when the API gives no valid window.", "gauge"},
 	FamListingUp:               {"dcs_instances_listing_up", "Whether the last listing of the target's instances succeeded (1) or failed (0).", "gauge"},
 	FamListingMismatch:         {"dcs_instances_listing_mismatch", "Instances per state in the listing minus the status API's count; non-zero means the two APIs disagree.", "gauge"},
+	FamNodesUp:                 {"dcs_nodes_up", "Whether the last walk of the target's logical nodes succeeded (1) or failed (0).", "gauge"},
+	FamInstanceNodes:           {"dcs_instance_nodes", "Logical nodes of a DCS instance per node type and status; every documented status is written, 0 when none, for each type the instance has.", "gauge"},
+	FamNodeInfo:                {"dcs_node_info", "Information about a logical node of a DCS instance: its name, shard (group_name), type (master, slave, proxy), role (redis-server, redis-proxy) and availability zone; always 1.", "gauge"},
+	FamMasterChanges:           {"dcs_instance_master_changes_total", "Master changes of a DCS instance's shards seen between two walks of its nodes, since the exporter started: the failover signal.", "counter"},
+	FamSingleAZ:                {"dcs_instance_single_az", "Whether every shard of a DCS instance with two or more redis-server nodes has all of them in one availability zone (1) or not (0); absent when no shard has two.", "gauge"},
+	FamBackupsUp:               {"dcs_backups_up", "Whether the target's last backup records call succeeded (1) or failed (0).", "gauge"},
+	FamBackupLastSuccess:       {"dcs_instance_backup_last_success_timestamp_seconds", "Unix time at which the newest successful backup of a DCS instance completed, within the last 7 days.", "gauge"},
+	FamBackupLastFailure:       {"dcs_instance_backup_last_failure_timestamp_seconds", "Unix time of the newest failed backup of a DCS instance within the last 7 days, with its error code (\"unknown\" when the API gives none).", "gauge"},
+	FamBackupInProgress:        {"dcs_instance_backup_in_progress", "Whether a backup of a DCS instance is waiting or running (1) or not (0).", "gauge"},
 	FamInstanceKeys:            {"dcs_instance_keys", "Number of keys (cached data records) of a running DCS instance, from the statistics API.", "gauge"},
 	FamInstanceNetworkReceive:  {"dcs_instance_network_receive_bytes_per_second", "Incoming network traffic of a running DCS instance, from the statistics API's input_kbps read as kbit/s.", "gauge"},
 	FamInstanceNetworkTransmit: {"dcs_instance_network_transmit_bytes_per_second", "Outgoing network traffic of a running DCS instance, from the statistics API's output_kbps read as kbit/s.", "gauge"},
@@ -105,6 +125,12 @@ var headless = func() (m [NumFamilies]bool) {
 		m[f] = true
 	}
 	m[FamInstanceMaintenance] = true
+	for _, f := range nodeFamilies {
+		m[f] = true
+	}
+	for _, f := range backupFamilies {
+		m[f] = true
+	}
 	return m
 }()
 

@@ -35,7 +35,7 @@ type Instance struct {
 	EnterpriseProjectID                                             string
 	Tags                                                            []string // the values of the target's instance_tags, in its order; "" for one it lacks
 
-	MaxMemoryMB, UsedMemoryMB int64
+	MaxMemoryMB, UsedMemoryMB int64 // negative: unknown, not rendered
 	CapacityGB                float64
 	CreatedMilli              int64 // Unix milliseconds; 0 when unknown
 	Window                    DailyWindow
@@ -129,10 +129,16 @@ func RenderInstances(list []Instance, tags []config.InstanceTag) InstanceLines {
 			case FamInstanceStatus:
 				buf = appendTail(buf, 1, id, labelPair{"status", in.Status})
 			// The API gives memory in MB and capacity in GB; Prometheus wants bytes.
+			// A negative size is one the API sent as a number that cannot
+			// be a size (dcsapi.MemoryUnknown): that series is left out.
 			case FamInstanceMemoryMax:
-				buf = appendTail(buf, float64(in.MaxMemoryMB)*(1<<20), id)
+				if in.MaxMemoryMB >= 0 {
+					buf = appendTail(buf, float64(in.MaxMemoryMB)*(1<<20), id)
+				}
 			case FamInstanceMemoryUsed:
-				buf = appendTail(buf, float64(in.UsedMemoryMB)*(1<<20), id)
+				if in.UsedMemoryMB >= 0 {
+					buf = appendTail(buf, float64(in.UsedMemoryMB)*(1<<20), id)
+				}
 			case FamInstanceCapacity:
 				buf = appendTail(buf, in.CapacityGB*(1<<30), id)
 			case FamInstanceCreated:

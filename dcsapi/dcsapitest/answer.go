@@ -32,6 +32,23 @@ func newAnswer(status int, contentType string, body []byte) *answer {
 	return &answer{status: status, header: h, body: body}
 }
 
+// setRequestID replaces the answer's request id wherever it is: a header,
+// or request_id at the top of a JSON body.
+func (a *answer) setRequestID(id string) {
+	for _, h := range []string{"X-Request-Id", "X-IAM-Trace-Id"} {
+		if a.header.Get(h) != "" {
+			a.header.Set(h, id)
+		}
+	}
+	var doc map[string]any
+	if json.Unmarshal(a.body, &doc) == nil {
+		if _, ok := doc["request_id"]; ok {
+			doc["request_id"] = id
+			a.body = mustJSON(doc)
+		}
+	}
+}
+
 func jsonAnswer(status int, body []byte) *answer {
 	return newAnswer(status, jsonContentType, body)
 }

@@ -15,7 +15,8 @@
 // reference (support.huaweicloud.com/api-iam); "Terraform" is
 // github.com/huaweicloud/terraform-provider-huaweicloud,
 // huaweicloud/services/dcs. "Ours" marks a choice the sources leave open, or
-// a test aid no source describes.
+// a test aid no source describes. docs/api-facts.md states the facts the
+// exporter relies on, each with its source.
 //
 //	Behaviour                                        Switch                     Source
 //	-----------------------------------------------  -------------------------  ------------------------------------------------
@@ -76,6 +77,12 @@
 //	  (2017-03-31T12:24:46.297Z)
 //	enterprise_project_id 0 and tag key 1 as         FaultOddFields             api-ref example answer; the worse types: ours
 //	  numbers, and worse types field by field
+//	ip comma-separated for a cluster, port,          Instance fields            SDK model_instance_list_info.go (Ip, Port,
+//	  domain_name, no_password_access, enable_ssl;                                DomainName, NoPasswordAccess *string,
+//	  an empty ip for an instance without address                                 EnableSsl); api-ref InstanceListInfo table; the
+//	                                                                              empty ip: ours
+//	no_password_access as the SDK's string "true"/   FaultOddFields             SDK NoPasswordAccess *string; port as a string,
+//	  "false", port as a string, ip as a number                                   the worse types: ours
 //	Maintenance windows of 4 hours from 22, 02, 06,  SampleFleet, Annotate      Terraform resource_huaweicloud_dcs_instance.go
 //	  10, 14 or 18 o'clock, or of 1 hour                                          (maintain_begin values); api-ref example
 //	                                                                              (18:00:00 to 19:00:00)
@@ -121,17 +128,25 @@
 //	  projects of that exact name, with                                           (KeystoneListProjects); IAM ref
 //	  X-IAM-Trace-Id                                                              KeystoneListProjects (iam_06_0001)
 //	A key without iam:projects:list gets 403 from    SetIAMProjectListDenied    IAM ref KeystoneListProjects (iam_06_0001) and
-//	  /v3/projects, nested, code 403 as a number,                                 "Error Codes"; dcs-api-notes.md §3.8; the
+//	  /v3/projects, nested, code 403 as a number,                                 "Error Codes"; docs/api-facts.md §3.4; the
 //	  X-IAM-Trace-Id alone                                                        message's wording: ours
 //	IAM GET /v3/auth/projects lists every project    AddProject                 IAM ref KeystoneListAuthProjects (iam_06_0003);
 //	  the key may use, sub-projects                                               sub-projects named REGION_suffix:
-//	  (REGION_suffix) under their region's project,                               dcs-api-notes.md §3.8; their parent: ours
+//	  (REGION_suffix) under their region's project,                               docs/api-facts.md §3.4; their parent: ours
 //	  without a name filter
 //	ECS metadata: PUT /meta-data/latest/api/token    SetMetadataCredentials     SDK core/auth/internal/metadata_accessor.go and
 //	  (TTL 1 to 21600 s), GET /openstack/latest/                                  model.go
 //	  securitykey with or without that token, 404
 //	  "Please configure Cloud Service Agency first"
 //	  without an agency, unsigned
+//	A 3xx answer with a Location elsewhere, after     FaultRedirect              ours, after what a wrong endpoint or a
+//	  the signature is checked                                                    rewriting proxy does; the SDK never follows
+//	                                                                              one (core/impl/default_http_client.go,
+//	                                                                              AllowRedirects false)
+//	A listing that never ends: full pages of new     FaultEndlessListing        ours: the attack of a hostile endpoint; the
+//	  instances, instance_num 2147483647                                          page shape is api-ref InstanceListInfo's
+//	A gateway that echoes a request header back as   Fault.RequestID            ours, after what gateways that echo do
+//	  its request id
 //	Transport faults (hang, reset mid-body,          InjectFault                ours, after what proxies and networks do
 //	  trickle), a proxy's HTML page, truncated,
 //	  malformed, empty, oversized or mistyped

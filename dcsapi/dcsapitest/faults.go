@@ -4,6 +4,8 @@ package dcsapitest
 
 import (
 	"bytes"
+	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -66,12 +68,23 @@ const (
 	// Fault.InstanceNum as instance_num, as a count that is out of step
 	// with the pages would. Other APIs answer normally.
 	FaultInstanceNum
+	// FaultRedirect answers Fault.Status (default 302 Found) with
+	// Location: Fault.Location, as a wrong endpoint or a rewriting proxy
+	// would. The answer comes after the signature is checked, so that a
+	// client that follows it has already sent its signed headers here and
+	// sends them again to the Location.
+	FaultRedirect
+	// FaultEndlessListing serves every page of the listing full, with
+	// instances that are new on every page (ids from the page's offset),
+	// and announces Fault.InstanceNum (default 2147483647) as instance_num:
+	// a listing that never ends. Other APIs answer normally.
+	FaultEndlessListing
 )
 
 var faultNames = [...]string{
 	"status", "throttle", "html", "hang", "reset", "trickle", "truncated_json",
 	"malformed_json", "wrong_types", "negative_count", "huge_number", "empty_body", "oversized",
-	"odd_fields", "instance_num",
+	"odd_fields", "instance_num", "redirect", "endless_listing",
 }
 
 func (k FaultKind) String() string {
@@ -100,8 +113,11 @@ type Fault struct {
 	Message string // FaultStatus, FaultThrottle: the error message
 	// Shape is how FaultStatus and FaultThrottle spell the error.
 	Shape ErrorShape
-	// InstanceNum is the total FaultInstanceNum announces.
+	// InstanceNum is the total FaultInstanceNum and FaultEndlessListing
+	// announce.
 	InstanceNum int
+	// Location is where FaultRedirect points.
+	Location string
 	// RetryAfter is sent as Retry-After in whole seconds, rounded up
 	// (FaultStatus, FaultThrottle); zero sends none.
 	RetryAfter time.Duration
@@ -117,6 +133,11 @@ type Fault struct {
 	// Times is how many requests the fault strikes before it is gone; 0
 	// strikes until ClearFaults.
 	Times int
+	// RequestID, when set, replaces the request id of a FaultStatus or
+	// FaultThrottle answer wherever its shape carries one (X-Request-Id,
+	// X-IAM-Trace-Id, the body's request_id), as a gateway that echoes a
+	// request header back would.
+	RequestID string
 	// Offset, for list_instances and instance_nodes, strikes only the page
 	// that starts at this offset (a request without offset asks for page
 	// 0); nil strikes every page. See AtOffset.
@@ -228,6 +249,14 @@ func (s *Server) faultAnswer(r *http.Request, rt route, f *Fault) *answer {
 		if rt.api == APIListInstances && a.status == http.StatusOK {
 			a = s.listAnswerWithTotal(r, rt, f.InstanceNum)
 		}
+	case FaultRedirect:
+		a = newAnswer(orDefaultInt(f.Status, http.StatusFound), "text/html", []byte("<html><body>Moved</body></html>"))
+		a.header.Set("Location", f.Location)
+	case FaultEndlessListing:
+		a = s.serviceAnswer(r, rt, shapeNormal)
+		if rt.api == APIListInstances && a.status == http.StatusOK {
+			a = endlessPage(r, orDefaultInt(f.InstanceNum, math.MaxInt32))
+		}
 	case FaultEmptyBody:
 		a = jsonAnswer(http.StatusOK, nil)
 	case FaultOversized:
@@ -240,6 +269,9 @@ func (s *Server) faultAnswer(r *http.Request, rt route, f *Fault) *answer {
 		status := orDefaultInt(f.Status, http.StatusInternalServerError)
 		code, msg := defaultError(status)
 		a = errorAnswer(f.Shape, status, orDefault(f.Code, code), orDefault(f.Message, msg))
+	}
+	if f.RequestID != "" && (f.Kind == FaultStatus || f.Kind == FaultThrottle) {
+		a.setRequestID(f.RequestID)
 	}
 	a.chunked = f.Chunked
 	if f.RetryAfter > 0 {
@@ -293,4 +325,35 @@ func orDefaultInt(v, def int) int {
 		return def
 	}
 	return v
+}
+
+// endlessPage is a full page of a listing that never ends: as many
+// instances as the request asks for (at most maxListLimit), with ids and
+// names made from their place in the listing, so that every page brings new
+// ones, and total announced as instance_num.
+func endlessPage(r *http.Request, total int) *answer {
+	q := r.URL.Query()
+	offset, ok := intParam(q, "offset", 0)
+	if !ok || offset < 0 {
+		offset = 0
+	}
+	limit, ok := intParam(q, "limit", defaultListLimit)
+	if !ok || limit < 1 || limit > maxListLimit {
+		limit = maxListLimit
+	}
+	b := make([]byte, 0, 64+limit*320)
+	b = fmt.Appendf(b, `{"instance_num":%d,"instances":[`, total)
+	for i := range limit {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		n := offset + i
+		b = fmt.Appendf(b, `{"instance_id":"endless-%08d-0000-4000-8000-000000000000","name":"endless-%d",`+
+			`"engine":"Redis","engine_version":"6.0","status":"RUNNING","spec_code":"redis.ha.xu1.large.r2.1",`+
+			`"capacity":1,"capacity_minor":"","max_memory":1024,"used_memory":%d,"charging_mode":0,`+
+			`"az_codes":["cn-north-4a"],"enterprise_project_id":"0","tags":[],`+
+			`"maintain_begin":"18:00:00","maintain_end":"19:00:00","created_at":"2024-01-01T00:00:00.000Z"}`, n, n, n%1024)
+	}
+	b = append(b, "]}"...)
+	return jsonAnswer(http.StatusOK, b)
 }

@@ -42,6 +42,20 @@ type Instance struct {
 	MaintainEnd    string
 	ServiceUpgrade bool      // an upgrade task is pending
 	CreatedAt      time.Time // zero: a minute after the instance created before it
+
+	// Where clients connect. IPs nil gets a made-up private address from
+	// the creation order (192.168.x.y); several are served comma-separated,
+	// as for a cluster. NoAddress serves "ip" empty instead. Port 0 is the
+	// engine's default (6379, Memcached 11211); DomainName "" is made from
+	// the ID.
+	IPs        []string
+	NoAddress  bool
+	Port       int
+	DomainName string
+	// PasswordRequired serves no_password_access false; EnableSSL is
+	// enable_ssl.
+	PasswordRequired bool
+	EnableSSL        bool
 }
 
 // Tag is a resource tag of an instance.
@@ -50,6 +64,7 @@ type Tag struct{ Key, Value string }
 func (in Instance) clone() Instance {
 	in.AZCodes = append([]string(nil), in.AZCodes...)
 	in.Tags = append([]Tag(nil), in.Tags...)
+	in.IPs = append([]string(nil), in.IPs...)
 	return in
 }
 
@@ -139,7 +154,9 @@ func (s *Server) RemoveInstance(projectID, instanceID string) bool {
 	return false
 }
 
-// Instances returns a copy of the fleet of a project, in creation order.
+// Instances returns a copy of the fleet of a project, in creation order,
+// with the creation time, addresses, port and domain name it is served
+// with filled in.
 func (s *Server) Instances(projectID string) []Instance {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -151,12 +168,13 @@ func (s *Server) Instances(projectID string) []Instance {
 	for i, rec := range p.instances {
 		out[i] = rec.clone()
 		out[i].CreatedAt = rec.created
+		out[i].IPs, out[i].Port, out[i].DomainName = rec.address()
 	}
 	return out
 }
 
-// snapshot copies the records of a project under the lock; their AZCodes
-// and Tags are never changed in place, so sharing them is safe.
+// snapshot copies the records of a project under the lock; their AZCodes,
+// Tags and IPs are never changed in place, so sharing them is safe.
 func (s *Server) snapshot(projectID string) (recs []record, override []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -404,9 +422,10 @@ func intParam(q url.Values, name string, def int) (int, bool) {
 // wireInstance is InstanceListInfo as the service sends it (OTC api-ref
 // "Querying All DCS Instances", SDK model_instance_list_info.go), with the
 // oddities of the documented example answer that a tolerant client must
-// skip: a boolean no_password_access, an object publicip_id. Fields typed
-// any take the other oddities of that example (enterprise_project_id 0, a
-// tag key 1) under FaultOddFields.
+// skip: a boolean no_password_access (a string in the SDK), an object
+// publicip_id. Fields typed any take the other oddities of that example
+// (enterprise_project_id 0, a tag key 1), the SDK's string
+// no_password_access and worse types under FaultOddFields.
 type wireInstance struct {
 	InstanceID          string          `json:"instance_id"`
 	Name                string          `json:"name"`
@@ -422,8 +441,8 @@ type wireInstance struct {
 	AZCodes             any             `json:"az_codes"`
 	ChargingMode        int             `json:"charging_mode"`
 	CPUType             string          `json:"cpu_type"`
-	IP                  string          `json:"ip"`
-	Port                int             `json:"port"`
+	IP                  any             `json:"ip"`
+	Port                any             `json:"port"`
 	DomainName          string          `json:"domain_name"`
 	ReadonlyDomainName  string          `json:"readonly_domain_name"`
 	VPCID               string          `json:"vpc_id"`
@@ -433,8 +452,8 @@ type wireInstance struct {
 	PublicIPID          struct{}        `json:"publicip_id"`
 	PublicIPAddress     *string         `json:"publicip_address"`
 	EnablePublicIP      bool            `json:"enable_publicip"`
-	EnableSSL           bool            `json:"enable_ssl"`
-	NoPasswordAccess    bool            `json:"no_password_access"`
+	EnableSSL           any             `json:"enable_ssl"`
+	NoPasswordAccess    any             `json:"no_password_access"`
 	AccessUser          *string         `json:"access_user"`
 	UserID              string          `json:"user_id"`
 	UserName            string          `json:"user_name"`
@@ -461,10 +480,7 @@ const createdLayout = "2006-01-02T15:04:05.000Z" // as in the documented example
 // toWire is rec as the list API sends it at the given place of the listing.
 func toWire(rec record, place int, sh shape) wireInstance {
 	whole, minor := splitCapacity(rec.CapacityGB)
-	port := 6379
-	if strings.EqualFold(rec.Engine, "Memcached") {
-		port = 11211
-	}
+	ips, port, domain := rec.address()
 	ep := rec.EnterpriseProjectID
 	if ep == "" {
 		ep = "0"
@@ -488,14 +504,15 @@ func toWire(rec record, place int, sh shape) wireInstance {
 		AZCodes:             append([]string{}, rec.AZCodes...),
 		ChargingMode:        rec.ChargingMode,
 		CPUType:             "x86_64",
-		IP:                  fmt.Sprintf("192.168.%d.%d", 1+rec.seq/250%250, 2+rec.seq%250),
+		IP:                  strings.Join(ips, ","),
 		Port:                port,
-		DomainName:          rec.ID + ".dcs.huaweicloud.com",
+		DomainName:          domain,
 		VPCID:               "5e37b3be-950a-48e1-b498-65b63d336481",
 		VPCName:             "vpc-demo",
 		SubnetID:            "a4112635-3ec0-471c-95c3-5cf49b9533af",
 		SecurityGroupID:     "d57fad27-e3e9-43f7-9c97-9c0f9d1b1a2f",
-		NoPasswordAccess:    true,
+		NoPasswordAccess:    !rec.PasswordRequired,
+		EnableSSL:           rec.EnableSSL,
 		UserID:              "6d0977e4c9b74ae2a1ad9a4f3b5c9d20",
 		UserName:            "dcs-demo",
 		EnterpriseProjectID: ep,
@@ -530,8 +547,11 @@ func toWire(rec record, place int, sh shape) wireInstance {
 // enterprise_project_id and tag key), and types no documentation shows,
 // which a tolerant client must drop field by field: numbers for the
 // maintenance window and the creation time, a string for service_upgrade,
-// an object for the tags or a string for az_codes. Instances take turns by
-// their place in the listing, so that one page of four has every kind.
+// an object for the tags or a string for az_codes, a number for ip and
+// no_password_access, a word for enable_ssl. no_password_access also goes
+// as the SDK types it, a string "true" or "false", and port as a numeric
+// string. Instances take turns by their place in the listing, so that one
+// page of four has every kind.
 func spoilFields(w *wireInstance, rec record, place int) {
 	if n, err := strconv.Atoi(rec.EnterpriseProjectID); err == nil || rec.EnterpriseProjectID == "" {
 		w.EnterpriseProjectID = n // "0" or "" goes as 0, as in the example
@@ -544,16 +564,44 @@ func spoilFields(w *wireInstance, rec record, place int) {
 	switch place % 4 {
 	case 0:
 		w.MaintainBegin, w.MaintainEnd = 7200, 21600
+		w.NoPasswordAccess = strconv.FormatBool(!rec.PasswordRequired)
 	case 1:
 		w.ServiceUpgrade = "yes"
 		w.CreatedAt = rec.created.Unix()
+		w.EnableSSL = "yes"
 	case 2:
 		w.Tags = map[string]string{"owner": "nobody"}
 		w.AZCodes = "az1"
+		w.IP, w.NoPasswordAccess = 192168, 1
 	case 3:
 		w.EnterpriseProjectID = map[string]string{"id": rec.EnterpriseProjectID}
 		w.Tags = []any{"owner=nobody", wireTag{Key: true, Value: "a boolean key"}}
+		w.Port = strconv.Itoa(w.Port.(int))
 	}
+}
+
+// address is where rec is served to connect: its own addresses, port and
+// domain name, or the made-up ones for those it leaves unset.
+func (rec record) address() (ips []string, port int, domain string) {
+	switch {
+	case rec.NoAddress:
+	case rec.IPs == nil:
+		ips = []string{fmt.Sprintf("192.168.%d.%d", 1+rec.seq/250%250, 2+rec.seq%250)}
+	default:
+		ips = append([]string(nil), rec.IPs...)
+	}
+	port = rec.Port
+	if port == 0 {
+		port = 6379
+		if strings.EqualFold(rec.Engine, "Memcached") {
+			port = 11211
+		}
+	}
+	domain = rec.DomainName
+	if domain == "" {
+		domain = rec.ID + ".dcs.huaweicloud.com"
+	}
+	return ips, port, domain
 }
 
 // splitCapacity gives whole gigabytes, and the documented string for sizes
@@ -624,7 +672,8 @@ func Annotate(in *Instance) {
 // SampleFleet returns n made-up instances with some variety: mostly running
 // Redis of several versions and sizes, some Memcached, a few instances in
 // other states, each with the tags, enterprise project, maintenance window
-// and pending upgrade of Annotate. The same n always gives the same fleet,
+// and pending upgrade of Annotate. Two in three need a password, one in
+// eleven has TLS on, and those that failed to be created have no address. The same n always gives the same fleet,
 // and a larger n the same instances first.
 func SampleFleet(n int) []Instance {
 	sizes := []float64{0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64}
@@ -648,6 +697,8 @@ func SampleFleet(n int) []Instance {
 			AZCodes:       []string{"cn-north-4a", "cn-north-4c"},
 		}
 		Annotate(&in)
+		in.PasswordRequired = i%3 != 0 // most instances have a password
+		in.EnableSSL = i%11 == 0
 		if i%5 == 4 {
 			in.Engine, in.EngineVersion = "Memcached", "1.5"
 			in.SpecCode = fmt.Sprintf("dcs.memcached.master_standby.%d", max(1, int(gb)))
@@ -664,6 +715,7 @@ func SampleFleet(n int) []Instance {
 			in.Status = "FROZEN"
 		case x < 8:
 			in.Status = "CREATEFAILED"
+			in.NoAddress = true // it never came up
 		case x < 9:
 			in.Status = "RESTARTING"
 		}

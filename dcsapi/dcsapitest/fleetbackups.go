@@ -232,7 +232,7 @@ func backupsAnswer(r *http.Request, rt route, recs []record, k fleetKnobs, now t
 	for _, br := range page {
 		w := wireBackup{
 			BackupID: br.ID, BackupName: "backup_" + br.CreatedAt.UTC().Format("20060102150405"), InstanceID: rec.ID,
-			Size: int64(rec.UsedMemoryMB) << 19, BackupType: br.Type, CreatedAt: wireTime(br.CreatedAt),
+			Size: rec.UsedMemoryMB << 19, BackupType: br.Type, CreatedAt: wireTime(br.CreatedAt),
 			UpdatedAt: wireTime(br.UpdatedAt), Progress: br.Progress, Status: br.Status,
 			IsSupportRestore: "TRUE", BackupFormat: "rdb", ExecutionAt: wireTime(br.ExecutionAt),
 		}

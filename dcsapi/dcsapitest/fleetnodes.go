@@ -181,9 +181,10 @@ func instanceNodes(rec record, n *nodeState) wireInstanceNodes {
 		salt := uint64(group+2)<<32 | uint64(replica)<<8
 		ip := fmt.Sprintf("10.%d.%d.%d", 1+rec.seq/250%250, 2+rec.seq%250, 10+(group+1)*8+replica)
 		label := "(replica)"
-		if typ == "master" {
+		switch typ {
+		case "master":
 			label = "(master)"
-		} else if typ == "proxy" {
+		case "proxy":
 			label = "(proxy)"
 		}
 		w := wireNodeInfo{

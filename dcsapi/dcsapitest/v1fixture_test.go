@@ -14,7 +14,7 @@ import (
 )
 
 // TestV1AnswerHasDocumentedCounts keeps the fake's v1 status answer to the
-// counts dcsapi documents for v1 (dcs-api-notes.md §4.2): 15 at the top
+// counts dcsapi documents for v1 (docs/api-facts.md §4.2): 15 at the top
 // level, 11 in the redis object, no memcached. (A state v1 does not know,
 // such as FROZEN, comes through as an extra count; the fleet here has none.)
 func TestV1AnswerHasDocumentedCounts(t *testing.T) {

@@ -2,8 +2,8 @@ package dcsapitest
 
 // The gateway's side of SDK-HMAC-SHA256: it checks a signature as received,
 // from the request alone. It is written from the scheme's description
-// (../shared/reference/dcs-api-notes.md §1, which follows the SDK's
-// core/auth/signer/signer.go) and shares no code with dcsapi's signer, so
+// (docs/api-facts.md §1, after the SDK's core/auth/signer/signer.go at
+// v0.1.207) and shares no code with dcsapi's signer, so
 // that a mistake in one cannot hide the same mistake in the other.
 
 import (

@@ -62,6 +62,13 @@ load 1m
   dcs_quota_up{T} 1x10
   dcs_instances_listing_mismatch{T,state="running"} 0x10
   dcs_instances_listing_mismatch{T,state="error"} -1x10
+  dcs_instance_nodes{T,instance_id="i1",node_type="slave",status="Inactive"} 1x10
+  dcs_instance_nodes{T,instance_id="i1",node_type="slave",status="Active"} 0x10
+  dcs_instance_nodes{T,instance_id="i1",node_type="master",status="Active"} 1x10
+  dcs_instance_master_changes_total{T,instance_id="i1"} 0 0 0 1x7
+  dcs_instance_single_az{T,instance_id="i1"} 1x10
+  dcs_instance_single_az{T,instance_id="i2"} 0x10
+  dcs_instance_backup_last_success_timestamp_seconds{T,instance_id="i1"} 0x10
   dcs_exporter_build_info{E,version="0.1.0"} 1x10
   dcs_exporter_config_last_reload_successful{E} 1x10
   dcs_exporter_refresh_interval_seconds{E} 60x10

@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
-var severities = []string{"warning", "critical"}
+var severities = []string{"info", "warning", "critical"}
 
 // checkRulesFile returns the number of alerting rules and every problem.
 // With a runbook, every runbook_url must name one of its sections and every

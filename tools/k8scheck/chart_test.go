@@ -6,15 +6,18 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -69,9 +72,20 @@ func helmCommand(t *testing.T) []string {
 	return cmd
 }
 
-// helmTemplate renders the chart with the given values (YAML documents,
-// each passed with -f) and extra arguments.
+// firstInstall is what every install must add to the chart's defaults:
+// where the API credentials come from. Without it the chart refuses to
+// render (TestChartRefusesToRenderWithoutCredentials).
+const firstInstall = "credentials: {existingSecret: huaweicloud-dcs-readonly}\n"
+
+// helmTemplate renders the chart with firstInstall and then the given
+// values (YAML documents, each passed with -f) and extra arguments.
 func helmTemplate(t *testing.T, values []string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	return helmTemplateRaw(t, append([]string{firstInstall}, values...), args...)
+}
+
+// helmTemplateRaw is helmTemplate without firstInstall.
+func helmTemplateRaw(t *testing.T, values []string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	cmd := helmCommand(t)
 	full := append(slices.Clone(cmd[1:]), "template", releaseName, chartDir, "--namespace", namespace)
@@ -160,7 +174,7 @@ func TestChartDefaults(t *testing.T) {
 	if len(c.Env) != 0 {
 		t.Errorf("env %v, want none", c.Env)
 	}
-	for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "PodDisruptionBudget"} {
+	for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "PodDisruptionBudget", "ScrapeConfig"} {
 		if slices.ContainsFunc(res.Objects, func(o Object) bool { return o.Kind == kind }) {
 			t.Errorf("a %s is rendered by default", kind)
 		}
@@ -219,6 +233,7 @@ func TestChartExtraEnv(t *testing.T) {
   - name: HUAWEICLOUD_SDK_SK
     valueFrom:
       secretKeyRef: {name: huaweicloud, key: sk}
+credentials: {existingSecret: ""}
 config:
   defaults:
     region: cn-north-4
@@ -260,7 +275,7 @@ func TestChartExistingSecretKeyNames(t *testing.T) {
 		t.Error("the chart created a Secret although existingSecret is set")
 	}
 	// Default key names with the chart's own Secret.
-	res = render(t, Options{}, "credentials: {accessKey: AK, secretKey: SK}\n")
+	res = render(t, Options{}, "credentials: {existingSecret: \"\", accessKey: AK, secretKey: SK}\n")
 	for _, v := range only[*appsv1.Deployment](t, res).Spec.Template.Spec.Volumes {
 		if v.Secret != nil && v.Secret.Items[0].Key != "access_key" {
 			t.Errorf("chart Secret mounted with key %q", v.Secret.Items[0].Key)
@@ -510,10 +525,44 @@ func TestChartRefusesBadValues(t *testing.T) {
 		{"probes: {mode: grpc}\n", "probes.mode is \"grpc\""},
 		{"serviceMonitor: {enabled: true, targets: [{interval: 1m}]}\n", "needs the name of a configured target"},
 		{"prometheusRule: {enabled: true, alerts: {TargetDown: {disabled: true}}}\n", "prometheusRule.alerts.TargetDown: not an alert"},
+		{"discovery: {scrapeConfig: {enabled: true, redisExporterAddress: \"\"}}\n", "discovery.scrapeConfig.redisExporterAddress"},
 	} {
 		_, errOut, err := helmTemplate(t, []string{tc.values})
 		if err == nil || !strings.Contains(errOut, tc.want) {
 			t.Errorf("values %q: want a failure saying %q, got %v\n%s", tc.values, tc.want, err, errOut)
+		}
+	}
+}
+
+// TestChartRefusesToRenderWithoutCredentials: the defaults alone would
+// render a pod whose exporter exits at start, its one target having no
+// credentials. The chart says what to set instead, and renders once any
+// credential source is given.
+func TestChartRefusesToRenderWithoutCredentials(t *testing.T) {
+	_, errOut, err := helmTemplateRaw(t, nil)
+	if err == nil {
+		t.Fatal("the chart rendered its defaults, which have no credentials")
+	}
+	for _, w := range []string{"config.targets[0] (default) has no credentials", "credentials.existingSecret", "credentials.accessKey",
+		"config.defaults.credentials", "config.targets[0].credentials", "demo=true"} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("the message does not say %q:\n%s", w, errOut)
+		}
+	}
+	// A second target without credentials is named, even when the first has its own.
+	_, errOut, err = helmTemplateRaw(t, []string{"config:\n  targets:\n    - {name: cce, credentials: {metadata: true}}\n    - {name: lab}\n"})
+	if err == nil || !strings.Contains(errOut, "config.targets[1] (lab) has no credentials") {
+		t.Errorf("a target without credentials rendered: %v\n%s", err, errOut)
+	}
+	for _, values := range []string{
+		firstInstall,
+		"credentials: {accessKey: AK, secretKey: SK}\n",
+		"config:\n  defaults: {credentials: {metadata: true}}\n",
+		"config:\n  targets:\n    - {name: cce, credentials: {metadata: true}}\n",
+		"demo: true\n",
+	} {
+		if _, errOut, err := helmTemplateRaw(t, []string{values}); err != nil {
+			t.Errorf("values %q: %v\n%s", values, err, errOut)
 		}
 	}
 }
@@ -535,4 +584,140 @@ func ptrString[T ~string](p *T) string {
 		return ""
 	}
 	return string(*p)
+}
+
+// relabel applies replace relabelings (the only action the chart's
+// ScrapeConfig uses) to a target's labels as Prometheus does: the source
+// labels joined with the separator, matched by the anchored regex, the
+// replacement expanded into the target label.
+func relabel(t *testing.T, rules []monitoringv1.RelabelConfig, lset map[string]string) map[string]string {
+	t.Helper()
+	out := maps.Clone(lset)
+	for _, r := range rules {
+		if r.Action != "" && strings.ToLower(r.Action) != "replace" {
+			t.Fatalf("relabeling %+v: only replace is simulated", r)
+		}
+		var values []string
+		for _, l := range r.SourceLabels {
+			values = append(values, out[string(l)])
+		}
+		sep, expr, repl := ";", "(.*)", "$1"
+		if r.Separator != nil {
+			sep = *r.Separator
+		}
+		if r.Regex != "" {
+			expr = r.Regex
+		}
+		if r.Replacement != nil {
+			repl = *r.Replacement
+		}
+		re := regexp.MustCompile("^(?:" + expr + ")$")
+		src := strings.Join(values, sep)
+		m := re.FindStringSubmatchIndex(src)
+		if m == nil {
+			continue
+		}
+		if v := string(re.ExpandString(nil, repl, src, m)); v != "" {
+			out[r.TargetLabel] = v
+		} else {
+			delete(out, r.TargetLabel)
+		}
+	}
+	return out
+}
+
+func TestChartDiscoveryScrapeConfig(t *testing.T) {
+	values := `discovery:
+  scrapeConfig:
+    enabled: true
+    redisExporterAddress: redis-exporter.cache.svc:9121
+    tags: [owner, cost-center]
+    scrapeInterval: 30s
+`
+	res := render(t, Options{}, values)
+	sc := only[*monitoringv1alpha1.ScrapeConfig](t, res)
+	if len(sc.Spec.HTTPSDConfigs) != 1 {
+		t.Fatalf("httpSDConfigs %+v", sc.Spec.HTTPSDConfigs)
+	}
+	sd := sc.Spec.HTTPSDConfigs[0]
+	if want := "http://" + fullname + "." + namespace + ".svc:19867/sd?engine=redis"; string(sd.URL) != want {
+		t.Errorf("url %s, want %s", sd.URL, want)
+	}
+	if sd.BasicAuth != nil || sd.TLSConfig != nil {
+		t.Errorf("credentials for /sd without any configured: %+v", sd)
+	}
+	if ptrString(sc.Spec.MetricsPath) != "/scrape" || ptrString(sc.Spec.ScrapeInterval) != "30s" || ptrString(sc.Spec.JobName) != "dcs-redis" {
+		t.Errorf("metricsPath %q, scrapeInterval %q, jobName %q", ptrString(sc.Spec.MetricsPath), ptrString(sc.Spec.ScrapeInterval), ptrString(sc.Spec.JobName))
+	}
+	// A group as /sd serves it ends up scraped through redis_exporter,
+	// keyed as its password file is, with the instance's name and tags.
+	got := relabel(t, sc.Spec.RelabelConfigs, map[string]string{
+		"__address__":                "10.0.0.12:6379",
+		"__meta_dcs_target":          "prod",
+		"__meta_dcs_instance_id":     "0b1c",
+		"__meta_dcs_instance_name":   "cache-a",
+		"__meta_dcs_tag_owner":       "team-a",
+		"__meta_dcs_tag_cost_center": "cc-1",
+		"__meta_dcs_tag_env":         "prod",
+	})
+	for label, want := range map[string]string{
+		"__param_target":  "redis://10.0.0.12:6379",
+		"__address__":     "redis-exporter.cache.svc:9121",
+		"instance":        "redis://10.0.0.12:6379",
+		"target":          "prod",
+		"instance_id":     "0b1c",
+		"name":            "cache-a",
+		"tag_owner":       "team-a",
+		"tag_cost_center": "cc-1",
+	} {
+		if got[label] != want {
+			t.Errorf("after relabelling %s=%q, want %q (all: %v)", label, got[label], want, got)
+		}
+	}
+	if _, ok := got["tag_env"]; ok {
+		t.Errorf("a tag not asked for was carried: %v", got)
+	}
+
+	// Behind basic auth and TLS, /sd is asked over https with the
+	// ServiceMonitor's credentials, and the query follows sdQuery.
+	withAuth := `webConfig:
+  tls_server_config: {cert_file: /tls/tls.crt, key_file: /tls/tls.key}
+  basic_auth_users: {prometheus: $2y$10$abcdefghijklmnopqrstuv}
+serviceMonitor:
+  enabled: true
+  basicAuth:
+    username: {name: scrape, key: username}
+    password: {name: scrape, key: password}
+  tlsConfig:
+    ca: {secret: {name: exporter-tls, key: ca.crt}}
+    caFile: /etc/prometheus/ca.crt
+discovery:
+  scrapeConfig:
+    enabled: true
+    sdQuery: engine=redis&status=RUNNING
+`
+	sd = only[*monitoringv1alpha1.ScrapeConfig](t, render(t, Options{}, withAuth)).Spec.HTTPSDConfigs[0]
+	if want := "https://" + fullname + "." + namespace + ".svc:19867/sd?engine=redis&status=RUNNING"; string(sd.URL) != want {
+		t.Errorf("url %s, want %s", sd.URL, want)
+	}
+	if sd.BasicAuth == nil || sd.BasicAuth.Username.Name != "scrape" || sd.BasicAuth.Password.Key != "password" {
+		t.Errorf("basicAuth %+v, want the ServiceMonitor's", sd.BasicAuth)
+	}
+	if sd.TLSConfig == nil || sd.TLSConfig.CA.Secret == nil || sd.TLSConfig.CA.Secret.Name != "exporter-tls" {
+		t.Errorf("tlsConfig %+v, want the ServiceMonitor's CA", sd.TLSConfig)
+	}
+	// Without credentials k8scheck refuses the rendering.
+	out, errOut, err := helmTemplate(t, []string{"webConfig:\n  basic_auth_users: {prometheus: $2y$10$abcdefghijklmnopqrstuv}\ndiscovery: {scrapeConfig: {enabled: true}}\n"})
+	if err != nil {
+		t.Fatalf("helm template: %v\n%s", err, errOut)
+	}
+	if res, err := Check(strings.NewReader(out), Options{}); err == nil || !strings.Contains(strings.Join(res.Lines, "\n"), "give it basicAuth") {
+		t.Errorf("/sd without credentials passed:\n%s", strings.Join(res.Lines, "\n"))
+	}
+	// The ScrapeConfig carries the release label kube-prometheus-stack
+	// selects ScrapeConfigs by (scrapeConfigSelector, like the others).
+	sc = only[*monitoringv1alpha1.ScrapeConfig](t, render(t, Options{}, values+"releaseLabel: kube-prometheus-stack\n"))
+	if sel := kubePrometheusStackSelector("kube-prometheus-stack"); !sel.Matches(labels.Set(sc.Labels)) {
+		t.Errorf("ScrapeConfig labels %v do not match %s", sc.Labels, sel)
+	}
 }

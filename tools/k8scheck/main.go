@@ -14,9 +14,11 @@
 //     capabilities dropped, seccomp profile RuntimeDefault;
 //   - the exporter config in the ConfigMap holds no inline credentials, and
 //     every *_file path it names lies on a volume mounted in the Deployment;
-//   - Services, ServiceMonitors, PodDisruptionBudgets and PrometheusRules fit
-//     together with the Deployment (selectors, port names, scrape timeouts,
-//     rule shape and runbook links);
+//   - Services, ServiceMonitors, PodDisruptionBudgets, PrometheusRules and
+//     ScrapeConfigs fit together with the Deployment (selectors, port names,
+//     scrape timeouts, rule shape and runbook links; a ScrapeConfig's http_sd
+//     asks the chart's Service for /sd and relabels onto a multi-target
+//     exporter's /scrape);
 //   - the probes and the ServiceMonitor suit the exporter's web configuration
 //     (TLS, basic auth, client certificates): see webconfig.go.
 //
@@ -49,6 +51,7 @@ import (
 	"time"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -195,6 +198,8 @@ func newObject(apiVersion, kind string) (any, bool) {
 		return &monitoringv1.ServiceMonitor{}, true
 	case "monitoring.coreos.com/v1 PrometheusRule":
 		return &monitoringv1.PrometheusRule{}, true
+	case "monitoring.coreos.com/v1alpha1 ScrapeConfig":
+		return &monitoringv1alpha1.ScrapeConfig{}, true
 	case "policy/v1 PodDisruptionBudget":
 		return &policyv1.PodDisruptionBudget{}, true
 	}
@@ -281,6 +286,8 @@ func checkObject(o Object, opts Options) []error {
 		}
 	case *monitoringv1.PrometheusRule:
 		errs = append(errs, checkRules(obj)...)
+	case *monitoringv1alpha1.ScrapeConfig:
+		errs = append(errs, checkScrapeConfig(obj)...)
 	case *policyv1.PodDisruptionBudget:
 		if obj.Spec.Selector == nil || (len(obj.Spec.Selector.MatchLabels) == 0 && len(obj.Spec.Selector.MatchExpressions) == 0) {
 			errs = append(errs, errors.New("spec.selector is empty"))
@@ -629,6 +636,12 @@ func crossCheck(objs []Object) []error {
 			}
 		case *policyv1.PodDisruptionBudget:
 			errs = append(errs, checkDisruptionBudget(obj, deploys)...)
+		case *monitoringv1alpha1.ScrapeConfig:
+			for _, sd := range obj.Spec.HTTPSDConfigs {
+				if _, ok := sdService(string(sd.URL), services); !ok {
+					errs = append(errs, fmt.Errorf("ScrapeConfig/%s: %s is no /sd of a Service of the chart (http[s]://NAME.NAMESPACE.svc:PORT/sd)", obj.Name, sd.URL))
+				}
+			}
 		case *monitoringv1.ServiceMonitor:
 			sel, err := metav1.LabelSelectorAsSelector(&obj.Spec.Selector)
 			if err != nil {

@@ -43,6 +43,7 @@ apiVersion: v1
 kind: Service
 metadata:
   name: dcs
+  namespace: monitoring
   labels:
     app: dcs
 spec:
@@ -125,6 +126,21 @@ spec:
       interval: 60s
       scrapeTimeout: 30s
 ---
+apiVersion: monitoring.coreos.com/v1alpha1
+kind: ScrapeConfig
+metadata:
+  name: dcs-redis
+spec:
+  httpSDConfigs:
+    - url: http://dcs.monitoring.svc:19867/sd?engine=redis
+  metricsPath: /scrape
+  relabelings:
+    - sourceLabels: [__address__]
+      targetLabel: __param_target
+      replacement: redis://$1
+    - targetLabel: __address__
+      replacement: redis-exporter:9121
+---
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
@@ -161,8 +177,8 @@ func TestGoodStreamPasses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Check: %v\n%s", err, strings.Join(res.Lines, "\n"))
 	}
-	if got := len(res.Objects); got != 8 {
-		t.Errorf("decoded %d objects, want 8", got)
+	if got := len(res.Objects); got != 9 {
+		t.Errorf("decoded %d objects, want 9", got)
 	}
 }
 
@@ -208,6 +224,15 @@ func TestProblemsAreFound(t *testing.T) {
 		{"client certificates with HTTP probes", webConfigAnchor, webConfigAnchor + clientCertConfig, "requires client certificates, which the kubelet cannot send"},
 		{"TLS probed over HTTP", webConfigAnchor, webConfigAnchor + tlsConfig, "serves TLS, the probe must use scheme HTTPS"},
 		{"TLS scraped over HTTP", webConfigAnchor, webConfigAnchor + tlsConfig, `scheme "http", but the exporter serves https`},
+		{"unknown ScrapeConfig field", "  metricsPath: /scrape", "  metricsPath: /scrape\n  metricPath: /scrape", "unknown field"},
+		{"discovery not on the Service", "http://dcs.monitoring.svc:19867/sd", "http://dcs.other.svc:19867/sd", "is no /sd of a Service of the chart"},
+		{"discovery on another port", "http://dcs.monitoring.svc:19867/sd", "http://dcs.monitoring.svc:9100/sd", "is no /sd of a Service of the chart"},
+		{"discovery on another path", "http://dcs.monitoring.svc:19867/sd", "http://dcs.monitoring.svc:19867/metrics", "is no /sd of a Service of the chart"},
+		{"scrape not multi-target", "  metricsPath: /scrape", "  metricsPath: /metrics", "must be /scrape"},
+		{"no target parameter", "      targetLabel: __param_target", "      targetLabel: target", "nothing sets __param_target"},
+		{"no exporter address", "    - targetLabel: __address__", "    - targetLabel: address", "nothing sets __address__"},
+		{"discovery without basic auth", webConfigAnchor, webConfigAnchor + basicAuthConfig, "asks for basic auth; give it basicAuth"},
+		{"discovery over HTTP with TLS", webConfigAnchor, webConfigAnchor + tlsConfig, "but the exporter serves https"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -235,7 +260,8 @@ const (
 	tlsConfig        = "  web-config.yml: |\n    tls_server_config:\n      cert_file: /tls/tls.crt\n      key_file: /tls/tls.key\n"
 )
 
-// TestTCPProbesPassWithBasicAuth: the fix the checks ask for is accepted.
+// TestTCPProbesPassWithBasicAuth: the fix the checks ask for is accepted,
+// with the credentials for /metrics and /sd.
 func TestTCPProbesPassWithBasicAuth(t *testing.T) {
 	in := strings.Replace(goodStream, webConfigAnchor, webConfigAnchor+basicAuthConfig, 1)
 	for _, probe := range []string{"          livenessProbe:\n            httpGet:\n              path: /-/healthy\n              port: http", "          readinessProbe:\n            httpGet:\n              path: /-/ready\n              port: http"} {
@@ -246,6 +272,7 @@ func TestTCPProbesPassWithBasicAuth(t *testing.T) {
 		in = strings.Replace(in, probe, "          "+name+"\n            tcpSocket:\n              port: http", 1)
 	}
 	in = strings.Replace(in, "      scrapeTimeout: 30s\n", "      scrapeTimeout: 30s\n      basicAuth:\n        username: {name: auth, key: user}\n        password: {name: auth, key: pass}\n", 1)
+	in = strings.Replace(in, "/sd?engine=redis\n", "/sd?engine=redis\n      basicAuth:\n        username: {name: auth, key: user}\n        password: {name: auth, key: pass}\n", 1)
 	if res, err := Check(strings.NewReader(in), Options{}); err != nil {
 		t.Fatalf("Check: %v\n%s", err, strings.Join(res.Lines, "\n"))
 	}

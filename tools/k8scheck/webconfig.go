@@ -1,5 +1,6 @@
-// webconfig.go checks that the probes and the ServiceMonitor suit the
-// exporter's web configuration (exporter-toolkit's web-config.yml): the
+// webconfig.go checks that the probes, the ServiceMonitor and the
+// ScrapeConfig's /sd requests suit the exporter's web configuration
+// (exporter-toolkit's web-config.yml): the
 // kubelet sends neither basic-auth passwords nor client certificates, so an
 // HTTP probe of an exporter that demands them fails and the pod restarts
 // for ever; and Prometheus must speak the scheme and send the credentials
@@ -9,8 +10,10 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
@@ -49,6 +52,7 @@ func webConfigChecks(objs []Object) []error {
 		cfgFrom string
 		deploys []*appsv1.Deployment
 		mons    []*monitoringv1.ServiceMonitor
+		scs     []*monitoringv1alpha1.ScrapeConfig
 	)
 	for _, o := range objs {
 		switch obj := o.Obj.(type) {
@@ -67,6 +71,8 @@ func webConfigChecks(objs []Object) []error {
 			deploys = append(deploys, obj)
 		case *monitoringv1.ServiceMonitor:
 			mons = append(mons, obj)
+		case *monitoringv1alpha1.ScrapeConfig:
+			scs = append(scs, obj)
 		}
 	}
 	if cfg == nil {
@@ -113,6 +119,26 @@ func webConfigChecks(objs []Object) []error {
 			}
 			if cfg.clientCertRequired() && (ep.TLSConfig == nil || ep.TLSConfig.Cert.Secret == nil && ep.TLSConfig.Cert.ConfigMap == nil && ep.TLSConfig.CertFile == "") {
 				errs = append(errs, fmt.Errorf("%s: %s requires a client certificate; give the endpoint tlsConfig.cert and keySecret", where, cfgFrom))
+			}
+		}
+	}
+	// A ScrapeConfig's http_sd asks the exporter for /sd, behind the same
+	// TLS and basic auth as /metrics.
+	for _, sc := range scs {
+		for i, sd := range sc.Spec.HTTPSDConfigs {
+			where := fmt.Sprintf("ScrapeConfig/%s: httpSDConfigs[%d]", sc.Name, i)
+			want := "http://"
+			if cfg.tls() {
+				want = "https://"
+			}
+			if !strings.HasPrefix(string(sd.URL), want) {
+				errs = append(errs, fmt.Errorf("%s: url %s, but the exporter serves %s", where, sd.URL, strings.TrimSuffix(want, "://")))
+			}
+			if cfg.basicAuth() && sd.BasicAuth == nil && sd.Authorization == nil {
+				errs = append(errs, fmt.Errorf("%s: %s asks for basic auth; give it basicAuth", where, cfgFrom))
+			}
+			if cfg.clientCertRequired() && (sd.TLSConfig == nil || sd.TLSConfig.Cert.Secret == nil && sd.TLSConfig.Cert.ConfigMap == nil) {
+				errs = append(errs, fmt.Errorf("%s: %s requires a client certificate; give it tlsConfig.cert and keySecret", where, cfgFrom))
 			}
 		}
 	}

@@ -35,6 +35,8 @@ func newFleet(n int) *dcsapitest.Server {
 // targetOptions are per-target settings of a benchmark config.
 type targetOptions struct {
 	instances bool
+	nodes     bool
+	backups   bool
 	timeout   time.Duration
 }
 
@@ -48,6 +50,12 @@ func (s *suite) writeConfig(name, url string, n int, o targetOptions) (string, e
 		url, url, o.timeout, dcsapitest.TestAccessKey, dcsapitest.TestSecretKey)
 	if o.instances {
 		b.WriteString("  instances: true\n")
+	}
+	if o.nodes {
+		b.WriteString("  nodes: true\n")
+	}
+	if o.backups {
+		b.WriteString("  backups: true\n")
 	}
 	b.WriteString("targets:\n")
 	for i := range n {

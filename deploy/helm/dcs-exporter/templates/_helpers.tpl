@@ -100,6 +100,25 @@ no credentials.
 {{- end }}
 
 {{/*
+Fails if a target of the config would have no credentials, which makes the
+exporter exit at start: (list root config). With the chart's credentials
+(credentials.existingSecret or accessKey) or in demo mode every target has
+what it needs.
+*/}}
+{{- define "dcs-exporter.checkCredentials" -}}
+{{- $root := index . 0 }}
+{{- $cfg := index . 1 }}
+{{- if not (or $root.Values.demo (include "dcs-exporter.secretName" $root)) }}
+{{- $defaults := get $cfg "defaults" | default (dict) }}
+{{- range $i, $t := (get $cfg "targets" | default (list)) }}
+{{- if and (kindIs "map" $t) (not (or (get $defaults "credentials") (get $t "credentials"))) }}
+{{- fail (printf "config.targets[%d] (%v) has no credentials. Set credentials.existingSecret to a Secret with the keys access_key and secret_key (or credentials.accessKey and credentials.secretKey), or config.defaults.credentials or config.targets[%d].credentials (for example {metadata: true} on CCE with an agency). To try the chart without a cloud account, set demo=true." $i (get $t "name" | default "unnamed") $i) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 The exporter configuration as a dict: .Values.config with the chart's
 credential files set as defaults.credentials.
 */}}
@@ -112,6 +131,7 @@ credential files set as defaults.credentials.
 {{- include "dcs-exporter.checkNoInlineSecrets" (list (printf "config.targets[%d]" $i) (get $t "credentials")) }}
 {{- end }}
 {{- end }}
+{{- include "dcs-exporter.checkCredentials" (list . $cfg) }}
 {{- if include "dcs-exporter.secretName" . }}
 {{- $dir := trimSuffix "/" .Values.credentials.mountPath }}
 {{- $creds := dict "access_key_file" (printf "%s/access_key" $dir) "secret_key_file" (printf "%s/secret_key" $dir) }}

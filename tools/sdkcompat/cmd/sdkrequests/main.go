@@ -115,7 +115,7 @@ func (r *recorder) record(name string, k key, call func() error) error {
 
 // answeredOK says whether the SDK failed only to decode a 200 answer. The
 // fake's listing follows the documented example, whose publicip_id is {}
-// where the SDK's model wants a string (dcs-api-notes.md §6.2); the request
+// where the SDK's model wants a string (docs/api-facts.md §6.2); the request
 // itself was accepted.
 func answeredOK(err error) bool {
 	var se *sdkerr.ServiceResponseError

@@ -11,7 +11,7 @@
 //   - a query parameter would be silently dropped by the SDK,
 //   - the SDK's signature differs from an independent re-implementation of the
 //     algorithm (see reimpl.go), or
-//   - a signature published in the project's API notes does not come out again.
+//   - a signature published in docs/api-facts.md §2 does not come out again.
 package main
 
 import (
@@ -64,7 +64,7 @@ type spec struct {
 	query    []pair
 	headers  []pair
 	body     string
-	// want is a signature published in the API notes (section 2.2). When it
+	// want is a signature published in docs/api-facts.md §2. When it
 	// is set the SDK must reproduce it exactly.
 	want string
 }
@@ -114,24 +114,24 @@ func specs() []spec {
 			name: "status_include_failure", method: "GET", endpoint: dcsEndpoint, path: statusPathV2,
 			query:   q("include_failure", "true"),
 			headers: h("X-Project-Id", projectID),
-			want:    "7cde36d190426c3ff0bb97b34aa7e714425c7034ba3667e15a5183f0eae2e278", // notes vector a
+			want:    "7cde36d190426c3ff0bb97b34aa7e714425c7034ba3667e15a5183f0eae2e278", // docs/api-facts.md §2, vector a
 		},
 		{
 			name: "status_no_query", method: "GET", endpoint: dcsEndpoint, path: statusPathV2,
 			headers: h("X-Project-Id", projectID),
-			want:    "f273c58c30040c755902691aa518b7b2532893e10e302a551fcd089e8381873e", // notes vector b
+			want:    "f273c58c30040c755902691aa518b7b2532893e10e302a551fcd089e8381873e", // docs/api-facts.md §2, vector b
 		},
 		{
 			name: "status_include_failure_security_token", method: "GET", endpoint: dcsEndpoint, path: statusPathV2,
 			query:   q("include_failure", "true"),
 			headers: h("X-Project-Id", projectID, "X-Security-Token", securityToken),
-			want:    "c33ceb89148a17dbc88ed450c2530980291d6288ab4180d8d9acbf40c1624895", // notes vector c
+			want:    "c33ceb89148a17dbc88ed450c2530980291d6288ab4180d8d9acbf40c1624895", // docs/api-facts.md §2, vector c
 		},
 		{
 			name: "list_instances_offset_limit_status", method: "GET", endpoint: dcsEndpoint, path: listPathV2,
 			query:   q("offset", "0", "limit", "1000", "status", "RUNNING"),
 			headers: h("X-Project-Id", projectID),
-			want:    "147f60bd1c6d23d42d70968d94c8a9cfd9a2aa4f545b28bfbadc91149ed20f07", // notes vector d
+			want:    "147f60bd1c6d23d42d70968d94c8a9cfd9a2aa4f545b28bfbadc91149ed20f07", // docs/api-facts.md §2, vector d
 		},
 		{
 			// Spaces, non-ASCII, reserved characters in a path segment and in
@@ -149,7 +149,7 @@ func specs() []spec {
 				"empty", "",
 			),
 			headers: h("X-Project-Id", projectID),
-			want:    "e50329f0c303e4666f14192eb84813bb0a68711760c43426807e7a9bb92fa618", // notes vector e
+			want:    "e50329f0c303e4666f14192eb84813bb0a68711760c43426807e7a9bb92fa618", // docs/api-facts.md §2, vector e
 		},
 		{
 			// Query-only escaping: '*' and '~' in keys and values, '+' and '&'
@@ -182,7 +182,7 @@ func specs() []spec {
 		{
 			name: "iam_projects_by_name", method: "GET", endpoint: iamGlobalEndpoint, path: "/v3/projects",
 			query: q("name", "cn-north-4"),
-			want:  "64378888d5efde3280550e051b4115e812c58852035325e94bbef5c8ef8e096f", // notes vector f
+			want:  "64378888d5efde3280550e051b4115e812c58852035325e94bbef5c8ef8e096f", // docs/api-facts.md §2, vector f
 		},
 		{
 			name: "iam_projects_by_name_security_token", method: "GET", endpoint: iamEndpoint, path: "/v3/projects",
@@ -197,7 +197,7 @@ func specs() []spec {
 				"User-Agent", "huaweicloud-usdk-go/3.0; dcs-exporter-test/0.0.1",
 				"Content-Type", "application/json",
 			),
-			want: "a533121f2cd86190bf2a9b809480a56d7cd96fa6b46695536233d5658a8f1725", // notes vector g
+			want: "a533121f2cd86190bf2a9b809480a56d7cd96fa6b46695536233d5658a8f1725", // docs/api-facts.md §2, vector g
 		},
 		{
 			name: "host_header_non_default_port", method: "GET", endpoint: "http://127.0.0.1:8443", path: statusPathV2,
@@ -206,7 +206,7 @@ func specs() []spec {
 		},
 		{
 			// The SDK signs the Host header value the caller supplied; it does
-			// not substitute the endpoint's host (see the report / notes 1.3).
+			// not substitute the endpoint's host (docs/api-facts.md §1.6).
 			name: "host_header_differs_from_endpoint", method: "GET", endpoint: dcsEndpoint, path: statusPathV2,
 			query:   q("include_failure", "true"),
 			headers: h("Host", "proxy.example.test:8080", "X-Project-Id", projectID),
@@ -220,7 +220,7 @@ func specs() []spec {
 				"X-Project-Id", "  "+projectID+"\t ",
 				"X_Custom_Underscore", "not signed",
 			),
-			want: "528c80f148e5019232c6798da23b8de5bcf71f96f0eab04af0746356f7625b66", // notes vector h
+			want: "528c80f148e5019232c6798da23b8de5bcf71f96f0eab04af0746356f7625b66", // docs/api-facts.md §2, vector h
 		},
 		{
 			// Only surrounding whitespace is trimmed: inner runs of spaces and
@@ -243,7 +243,7 @@ func specs() []spec {
 			name: "post_json_body", method: "POST", endpoint: dcsEndpoint, path: statusPathV2,
 			headers: h("X-Project-Id", projectID, "Content-Type", "application/json"),
 			body:    `{"hello":"world"}`,
-			want:    "2d680503ab04873df7fe22f773b568067c8e268429a00e6379d8a0d641d8c929", // notes vector i
+			want:    "2d680503ab04873df7fe22f773b568067c8e268429a00e6379d8a0d641d8c929", // docs/api-facts.md §2, vector i
 		},
 		{
 			name: "post_json_body_charset_non_ascii", method: "POST", endpoint: dcsEndpoint, path: listPathV2,
