@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
@@ -200,8 +201,34 @@ func lineDiff(want, got string) string {
 	return b.String()
 }
 
+// waitQuotaRead waits until the first quota read of every target has
+// ended: the quota is read on a schedule of its own, so without the wait a
+// scrape right after the start would show it for some targets and not
+// others. It asks the exporter, not the API, so that no call is added.
+func (h *harness) waitQuotaRead() {
+	h.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		read := 0
+		statuses := h.app.exporter.TargetStatuses()
+		for _, ts := range statuses {
+			if ts.Quota != nil && ts.Quota.Attempted {
+				read++
+			}
+		}
+		if read == len(statuses) {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("the quota of %d of %d targets was read within a minute", read, len(statuses))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func TestMetricsEndToEnd(t *testing.T) {
 	h := newHarness(t)
+	h.waitQuotaRead()
 	code, body := h.get("/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("HTTP %d: %s", code, body)
@@ -225,6 +252,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 
 func TestProbeEndToEnd(t *testing.T) {
 	h := newHarness(t)
+	h.waitQuotaRead()
 	code, body := h.get("/probe?target=staging")
 	if code != http.StatusOK {
 		t.Fatalf("HTTP %d: %s", code, body)

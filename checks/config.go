@@ -55,6 +55,8 @@ func PrintConfig(w io.Writer, file string, cfg *config.Config) error {
 		}
 		row("nodes", nodesOf(t))
 		row("backups", backupsOf(t))
+		row("statistics", statisticsOf(t))
+		row("quota", quotaOf(t))
 		row("include_failure", fmt.Sprint(t.IncludeFailure))
 		row("timeout", t.Timeout.String())
 		row("proxy", proxyOf(t))
@@ -147,6 +149,36 @@ func enabled(b bool) string {
 		return "enabled (per-instance series from the list API)"
 	}
 	return "disabled"
+}
+
+// statisticsOf says whether each query also reads the running instances'
+// statistics, and from which path.
+func statisticsOf(t config.Target) string {
+	if !t.Statistics {
+		return "disabled"
+	}
+	return "enabled (keys, memory and network of running instances, GET " + fleetPrefix(t) + "{project_id}/instances/statistic with each query)"
+}
+
+// quotaOf says whether and how often the project's quota is read. Both API
+// versions document a quota path (docs/fleet-apis.md, section 2), so
+// nothing is skipped for v1.
+func quotaOf(t config.Target) string {
+	if !t.Quota {
+		return "disabled"
+	}
+	every := "every 10m"
+	if t.Instances {
+		every = "every --dcs.instances-refresh-interval, with the listing"
+	}
+	return "enabled (GET " + fleetPrefix(t) + "{project_id}/quota, " + every + ")"
+}
+
+func fleetPrefix(t config.Target) string {
+	if t.APIVersion == "v1" {
+		return "/v1.0/"
+	}
+	return "/v2/"
 }
 
 func plural(n int, one, many string) string {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"text/tabwriter"
 
@@ -35,6 +36,14 @@ type TargetResult struct {
 	// Topology is what the node and backup checks found, in words; empty
 	// when the target has neither on.
 	Topology string
+	// Statistics is set when the target has statistics: true and the
+	// statistics API answered; Running is then the instances it covers.
+	Statistics bool
+	Running    int
+	// Quota is set when the target has quota: true and the quota API
+	// answered, with what it said.
+	Quota       bool
+	QuotaReport *dcsapi.QuotaReport
 	// Failure is nil when the target answered every call.
 	Failure *diagnosis.Finding
 }
@@ -91,7 +100,8 @@ func CheckDCS(ctx context.Context, cfg *config.Config, o DCSOptions) ([]TargetRe
 
 // checkTarget takes a target through the steps of a query one by one, so
 // that a failure names its step: the project lookup (when project_id is not
-// set), the status call, then the listing permission.
+// set), the status call, the listing permission, then the statistics and
+// quota calls of the targets that read them.
 func checkTarget(ctx context.Context, client *dcsapi.Client, tc config.Target) TargetResult {
 	r := TargetResult{Name: tc.Name}
 	fail := func(step diagnosis.Step, err error) TargetResult {
@@ -126,7 +136,46 @@ func checkTarget(ctx context.Context, client *dcsapi.Client, tc config.Target) T
 	if step, err := checkTopology(ctx, client, tc, &r); err != nil {
 		return fail(step, err)
 	}
+	if tc.Statistics {
+		statsCtx, cancel := context.WithTimeout(ctx, tc.Timeout)
+		defer cancel()
+		report, err := client.InstanceStatistics(statsCtx)
+		if err != nil {
+			return fail(diagnosis.StepStatistics, err)
+		}
+		r.Statistics, r.Running = true, len(report.Instances)
+	}
+	if tc.Quota {
+		quotaCtx, cancel := context.WithTimeout(ctx, tc.Timeout)
+		defer cancel()
+		report, err := client.Quota(quotaCtx)
+		if err != nil {
+			return fail(diagnosis.StepQuota, err)
+		}
+		r.Quota, r.QuotaReport = true, report
+	}
 	return r
+}
+
+// quotaLine says what the quota API answered, e.g. "quota 12 of 50
+// instances, 40 of 800 GB".
+func quotaLine(r *dcsapi.QuotaReport) string {
+	var parts []string
+	for _, res := range []struct{ typ, unit string }{{dcsapi.QuotaInstances, " instances"}, {dcsapi.QuotaMemory, " GB"}} {
+		q, ok := r.Resource(res.typ)
+		if !ok || !q.Has(dcsapi.QuotaLimit|dcsapi.QuotaUsed) {
+			continue
+		}
+		unit := res.unit
+		if q.Unit != "" && res.typ == dcsapi.QuotaMemory {
+			unit = " " + q.Unit
+		}
+		parts = append(parts, fmt.Sprintf("%d of %d%s", q.Used, q.Quota, unit))
+	}
+	if len(parts) == 0 {
+		return "quota answered without usable values"
+	}
+	return "quota " + strings.Join(parts, ", ")
 }
 
 // PrintDCS writes one aligned line per target and a closing count, and
@@ -151,6 +200,12 @@ func PrintDCS(w io.Writer, results []TargetResult) (bool, error) {
 			line += fmt.Sprintf("; listing allowed (%d instances)", r.Listable)
 		}
 		line += r.Topology
+		if r.Statistics {
+			line += fmt.Sprintf("; statistics of %d running instances", r.Running)
+		}
+		if r.Quota {
+			line += "; " + quotaLine(r.QuotaReport)
+		}
 		p.printf("%s\tok\t%s\n", oneLine(r.Name), line)
 	}
 	if p.err != nil {

@@ -78,7 +78,7 @@ func (f *fixture) baseTarget() target {
 	}
 }
 
-var keyOrder = []string{"name", "region", "project_id", "endpoint", "iam_endpoint", "api_version", "instances", "nodes", "backups", "backups_interval", "timeout", "proxy_url", "tls", "credentials"}
+var keyOrder = []string{"name", "region", "project_id", "endpoint", "iam_endpoint", "api_version", "instances", "nodes", "backups", "backups_interval", "statistics", "quota", "timeout", "proxy_url", "tls", "credentials"}
 
 // write writes a configuration of the given targets and returns its path.
 func (f *fixture) write(t *testing.T, targets ...target) string {
@@ -182,9 +182,41 @@ func TestCheckHealthyTarget(t *testing.T) {
 	if n := f.fake.Requests(dcsapitest.APIInstanceStatus); n != 1 {
 		t.Errorf("%d status calls, want 1", n)
 	}
+	if n := f.fake.Requests(dcsapitest.APIStatistics); n != 0 {
+		t.Errorf("%d statistics calls without statistics: true, want none", n)
+	}
+	if !r.Quota || f.fake.Requests(dcsapitest.APIQuota) != 1 {
+		t.Errorf("quota read %t, in %d calls; want one call, on by default", r.Quota, f.fake.Requests(dcsapitest.APIQuota))
+	}
 	list := f.fake.RequestLog(dcsapitest.APIListInstances)
 	if len(list) != 1 || list[0].Query.Get("limit") != "1" {
 		t.Errorf("listing requests %v, want one with limit=1", list)
+	}
+}
+
+// TestCheckFleetSteps checks the statistics and quota steps of a healthy
+// target and the line that reports them.
+func TestCheckFleetSteps(t *testing.T) {
+	f := newFixture(t)
+	f.fake.SetQuotaLimits(projectID, &dcsapitest.QuotaLimits{Instances: 50, MemoryGB: 800})
+	tg := f.baseTarget()
+	tg["statistics"] = "true"
+	results, err := CheckDCS(context.Background(), f.load(t, tg), DCSOptions{MaxConcurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := results[0]
+	if r.Failure != nil || !r.Statistics || r.Running != 2 || !r.Quota {
+		t.Fatalf("got %+v, want statistics of the 2 running instances and the quota", r)
+	}
+	var b strings.Builder
+	if ok, err := PrintDCS(&b, results); !ok || err != nil {
+		t.Fatalf("PrintDCS: %t, %v", ok, err)
+	}
+	for _, want := range []string{"statistics of 2 running instances", "quota 3 of 50 instances, 0 of 800 GB"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the report does not say %q:\n%s", want, b.String())
+		}
 	}
 }
 
@@ -335,6 +367,21 @@ func TestCheckHints(t *testing.T) {
 			tg["instances"] = "true"
 			f.fake.InjectFault("", dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 403, Code: "DCS.2003", Message: "role lacks permission"})
 		}, want{diagnosis.StepListing, 403, "DCS.2003", true, []string{"DCS ReadOnlyAccess"}}},
+		{"statistics refused", func(_ *testing.T, f *fixture, tg target) {
+			tg["statistics"] = "true"
+			f.fake.InjectFault("", dcsapitest.APIStatistics, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 403, Code: "DCS.2003", Message: "role lacks permission"})
+		}, want{diagnosis.StepStatistics, 403, "DCS.2003", true, []string{"/v2/{project_id}/instances/statistic", "DCS ReadOnlyAccess", region, "statistics: false"}}},
+		{"statistics API missing", func(_ *testing.T, f *fixture, tg target) {
+			tg["statistics"] = "true"
+			tg["api_version"] = "v1"
+			f.fake.SetAPIAvailable(projectID, dcsapitest.APIStatistics, false)
+		}, want{diagnosis.StepStatistics, 404, "APIGW.0101", true, []string{"does not offer the statistics API (GET /v1.0/{project_id}/instances/statistic)", "statistics: false"}}},
+		{"quota refused", func(_ *testing.T, f *fixture, _ target) {
+			f.fake.InjectFault("", dcsapitest.APIQuota, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 403, Code: "DCS.2003", Message: "role lacks permission"})
+		}, want{diagnosis.StepQuota, 403, "DCS.2003", true, []string{"/v2/{project_id}/quota", "DCS ReadOnlyAccess", "quota: false"}}},
+		{"quota API missing", func(_ *testing.T, f *fixture, _ target) {
+			f.fake.SetAPIAvailable(projectID, dcsapitest.APIQuota, false)
+		}, want{diagnosis.StepQuota, 404, "APIGW.0101", true, []string{"does not offer the quota API", "quota: false"}}},
 	}
 	for _, c := range cases {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {

@@ -11,26 +11,32 @@
 // Each API the collector reads is a source, in a file of its own that
 // holds its call, its schedule, what it keeps of the answer and its part
 // of the snapshot and of the status page's view: source_status.go,
-// source_listing.go, source_nodes.go, source_backups.go. A source implements the source interface (source.go):
+// source_listing.go, source_nodes.go, source_backups.go,
+// source_statistics.go, source_quota.go. A source implements the source
+// interface (source.go):
 // snapshot copies its part into the exposition.Snapshot, expire frees data
 // past the staleness limit, describe fills its part of TargetStatus; the
 // target calls all three with its lock held.
 //
 // A source with a schedule of its own (the listing and the nodes, every
 // --dcs.instances-refresh-interval; the backups, whose refresh is a tick of
-// a pacer that starts the calls that are due and returns) is a
-// scheduledSource: on says whether
-// the target's config turns it on, started whether it has run, and refresh
-// makes its calls, each through Exporter.gate so that one API slot stays
-// free for the status queries. Sources read with every status query (the
-// status counts) are called from Target.query, and keep their own result,
-// so that one failing does not take the target down. What is derived from
-// a source's answer once per answer (the per-instance lines, say) is built
-// in its refresh, outside the lock, and kept beside it. The listing also
-// feeds /sd: the Exporter owns the discovery.Handler (Exporter.Discovery),
-// whose inputs are Exporter.DiscoveryTargets, and each successful listing
-// has it build that target's groups right away (Prepare), outside the
-// target's lock, so that no request builds them.
+// a pacer that starts the calls that are due and returns; the quota, with
+// the listing's interval or every 10 minutes, which a schedule's per-target
+// interval says) is a scheduledSource: on says whether the target's config
+// turns it on, started whether it has run, and refresh makes its calls,
+// each through Exporter.gate so that one API slot stays free for the status
+// queries. A schedule may bound the targets it refreshes at once, and may
+// tell the assembled answer of a round's changes once, at its end (the
+// quota does both, since every target reads it). Sources read with every
+// status query (the status counts, the statistics) are called from
+// Target.query, and keep their own result, so that one failing does not
+// take the target down. What is derived from a source's answer once per
+// answer (the per-instance lines, say) is built in its refresh, outside the
+// lock, and kept beside it.
+// The listing also feeds /sd: the Exporter owns the discovery.Handler
+// (Exporter.Discovery), whose inputs are Exporter.DiscoveryTargets, and each
+// successful listing has it build that target's groups right away
+// (Prepare), outside the target's lock, so that no request builds them.
 //
 // Adding a source touches no other source's file:
 //   - source_<name>.go in this package, with its type, its result and the

@@ -45,32 +45,54 @@ func (t *Target) initSources() {
 	t.listing.t = t
 	t.nodes.t = t
 	t.backups.t = t
-	t.sources = []source{&t.status, &t.listing, &t.nodes, &t.backups}
+	t.stats.t = t
+	t.quota.t = t
+	t.sources = []source{&t.status, &t.listing, &t.nodes, &t.backups, &t.stats, &t.quota}
 }
 
 // schedule is one loop of the exporter: which source of each target it
 // refreshes, and how often.
 type schedule struct {
-	interval func(o *Options) time.Duration
+	tick func(o *Options) time.Duration // how often the loop runs a round
+	// interval, when not nil, is how often a target's source is due, at
+	// least one tick: a round skips the targets refreshed less than that
+	// ago. When nil, every round refreshes every target.
+	interval func(o *Options, t *Target) time.Duration
 	of       func(t *Target) scheduledSource
-	kick     chan struct{} // asks the loop to look at new targets
+	// parallel, when > 0, bounds the targets refreshed at once, so that a
+	// source every target reads (the quota) does not take most API slots
+	// from the status queries in each round; 0 refreshes all at once.
+	parallel int
+	// batched: the source's refresh marks only its target's series for
+	// rendering again (seriesChanged), and the round tells the assembled
+	// answer once, at its end, rather than once per target: a round over
+	// a thousand targets would otherwise have cached mode assemble its
+	// answer again for nearly every scrape while it lasts.
+	batched bool
+	kick    chan struct{}         // asks the loop to look at new targets
+	last    map[*Target]time.Time // when each target's refresh last started; the loop's own
 }
 
 // newSchedules lists the exporter's schedules. A new scheduled source adds
 // its own here.
 func newSchedules() []*schedule {
-	return []*schedule{
-		{interval: listingInterval, of: func(t *Target) scheduledSource { return &t.listing }, kick: make(chan struct{}, 1)},
-		{interval: listingInterval, of: func(t *Target) scheduledSource { return &t.nodes }, kick: make(chan struct{}, 1)},
-		{interval: backupsTick, of: func(t *Target) scheduledSource { return &t.backups }, kick: make(chan struct{}, 1)},
+	schedules := []*schedule{
+		{tick: listingInterval, of: func(t *Target) scheduledSource { return &t.listing }},
+		{tick: listingInterval, of: func(t *Target) scheduledSource { return &t.nodes }},
+		{tick: backupsTick, of: func(t *Target) scheduledSource { return &t.backups }},
+		{tick: quotaTick, interval: quotaInterval, of: func(t *Target) scheduledSource { return &t.quota }, parallel: quotaParallel, batched: true},
 	}
+	for _, s := range schedules {
+		s.kick, s.last = make(chan struct{}, 1), map[*Target]time.Time{}
+	}
+	return schedules
 }
 
 // runSchedule refreshes the source of every target that reads it, once per
 // interval, and at once for targets that are new. A round ends when every
 // target's refresh has.
 func (e *Exporter) runSchedule(ctx context.Context, s *schedule) {
-	ticker := time.NewTicker(s.interval(&e.opts))
+	ticker := time.NewTicker(s.tick(&e.opts))
 	defer ticker.Stop()
 	e.refreshScheduled(ctx, s, false)
 	for {
@@ -87,16 +109,58 @@ func (e *Exporter) runSchedule(ctx context.Context, s *schedule) {
 
 func (e *Exporter) refreshScheduled(ctx context.Context, s *schedule, onlyNew bool) {
 	var wg sync.WaitGroup
-	for _, t := range e.Targets() {
+	now := time.Now() // the ticker's clock, not the injectable one
+	// Half a tick of slack, so that a round a little early, as tickers
+	// are, does not put a target off by a whole tick.
+	slack := s.tick(&e.opts) / 2
+	targets := e.Targets()
+	var slots chan struct{}
+	if s.parallel > 0 {
+		slots = make(chan struct{}, s.parallel)
+	}
+	for _, t := range targets {
 		src := s.of(t)
 		if !src.on() || (onlyNew && t.started(src)) {
 			continue
 		}
+		if last, ok := s.last[t]; ok && s.interval != nil && now.Sub(last) < s.interval(&e.opts, t)-slack {
+			continue
+		}
+		s.last[t] = now
+		if slots != nil {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				wg.Wait()
+				return
+			}
+		}
 		wg.Add(1)
-		go func() { defer wg.Done(); src.refresh(ctx) }()
+		go func() {
+			defer wg.Done()
+			if slots != nil {
+				defer func() { <-slots }()
+			}
+			src.refresh(ctx)
+		}()
 	}
 	wg.Wait()
+	if s.batched {
+		e.outGen.Add(1)
+	}
+	if len(s.last) > len(targets) { // forget the targets a reload dropped
+		for t := range s.last {
+			if e.Target(t.cfg.Name) != t {
+				delete(s.last, t)
+			}
+		}
+	}
 }
+
+// seriesChanged marks the target's series for rendering again without
+// telling the assembled answer, for the refresh of a batched schedule,
+// whose round does that once at its end. t.mu must be held.
+func (t *Target) seriesChanged() { t.out = nil }
 
 func (t *Target) started(src scheduledSource) bool {
 	t.mu.Lock()

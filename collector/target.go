@@ -40,6 +40,8 @@ type Target struct {
 	listing  listingSource      // on its own schedule, with instances: true
 	nodes    nodesSource        // on the listing's schedule, with nodes: true
 	backups  backupsSource      // paced per instance, with backups: true
+	stats    statisticsSource   // read by every query, with statistics: true
+	quota    quotaSource        // on its own schedule, with quota: true
 	sources  []source           // all of the above, in output order; see initSources
 	labels   string             // rendered by TargetLabels; see updateLabelsLocked
 	out      *exposition.Series // the series rendered last; nil when out of date
@@ -120,6 +122,15 @@ func (t *Target) abandon() {
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 func (t *Target) query(waitLimit time.Time) {
+	// The statistics call runs beside the status call, with a slot of its
+	// own, so that it adds no time to the query; it is waited for after
+	// the status call's slot is released (defers run last in, first out).
+	var stats sync.WaitGroup
+	defer stats.Wait()
+	if t.stats.on() {
+		stats.Go(func() { t.stats.query(waitLimit) })
+	}
+
 	waitCtx, cancelWait := context.WithDeadline(t.ctx, waitLimit)
 	acquired := t.ex.acquire(waitCtx)
 	cancelWait()

@@ -36,10 +36,12 @@ type TargetStatus struct {
 	// or throttling is queried again; zero when it is not backing off.
 	NextAttempt time.Time
 
-	Requests []RequestCount // API calls by API and code, sorted
-	Listing  *ListingStatus // nil unless the target has instances: true
-	Nodes    *NodesStatus   // nil unless the target has nodes: true
-	Backups  *BackupsStatus // nil unless the target has backups: true
+	Requests   []RequestCount    // API calls by API and code, sorted
+	Listing    *ListingStatus    // nil unless the target has instances: true
+	Nodes      *NodesStatus      // nil unless the target has nodes: true
+	Backups    *BackupsStatus    // nil unless the target has backups: true
+	Statistics *StatisticsStatus // nil unless the target has statistics: true
+	Quota      *QuotaStatus      // nil unless the target has quota: true
 }
 
 // TargetStatuses returns a snapshot of every target, sorted by name.

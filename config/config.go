@@ -137,6 +137,8 @@ type Target struct {
 	Nodes           bool              `yaml:"nodes"`            // the logical nodes of every instance, each listing interval
 	Backups         bool              `yaml:"backups"`          // each backed-up instance's records; needs Instances
 	BackupsInterval time.Duration     `yaml:"backups_interval"` // how often each instance's backups are read
+	Statistics      bool              `yaml:"statistics"`       // the statistics call with every status query
+	Quota           bool              `yaml:"quota"`            // the quota call on its own schedule
 	Credentials     Credentials       `yaml:"credentials"`
 	InstanceTags    []InstanceTag     `yaml:"instance_tags,omitempty"` // as listed; nil for none
 }
@@ -255,6 +257,8 @@ type targetSpec struct {
 	Nodes           *bool             `yaml:"nodes"`
 	Backups         *bool             `yaml:"backups"`
 	BackupsInterval *time.Duration    `yaml:"backups_interval" check:"backups_interval"`
+	Statistics      *bool             `yaml:"statistics"`
+	Quota           *bool             `yaml:"quota"`
 	InstanceTags    []string          `yaml:"instance_tags"` // [] overrides the defaults' list
 	Credentials     *Credentials      `yaml:"credentials"`
 }
@@ -322,7 +326,7 @@ func (p *parser) target(path string, d, s *targetSpec) (Target, error) {
 	if err := p.credentials(s.Credentials, path+".credentials"); err != nil {
 		return Target{}, err
 	}
-	t := Target{APIVersion: DefaultAPIVersion, IncludeFailure: true, Timeout: DefaultTimeout, Labels: map[string]string{},
+	t := Target{APIVersion: DefaultAPIVersion, IncludeFailure: true, Quota: true, Timeout: DefaultTimeout, Labels: map[string]string{},
 		MaxInstances: DefaultMaxInstances, ListingTimeout: DefaultListingTimeout, BackupsInterval: DefaultBackupsInterval}
 	m := *s // s with every unset key taken from d, then copied into t's field of the same name and type
 	for f, v := range reflect.ValueOf(&m).Elem().Fields() {

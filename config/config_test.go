@@ -147,6 +147,7 @@ func TestParseErrors(t *testing.T) {
 		{"timeout list", target("    timeout: [10s]"), `dcs_exporter.yml:5: targets[0].timeout: must be a string, got a list`},
 		{"bool as string", target(`    include_failure: "true"`), `dcs_exporter.yml:5: targets[0].include_failure: must be true or false, got a string`},
 		{"bool as int", target("    instances: 1"), `dcs_exporter.yml:5: targets[0].instances: must be true or false, got an integer`},
+		{"statistics not a bool", target("    statistics: yes please"), `dcs_exporter.yml:5: targets[0].statistics: must be true or false, got a string`},
 		{"labels list", target("    labels: [env]"), `dcs_exporter.yml:5: targets[0].labels: must be a mapping, got a list`},
 		{"region mapping", doc("targets:", "  - name: a", "    region: {x: y}"), `dcs_exporter.yml:3: targets[0].region: must be a string, got a mapping`},
 		{"name bool", doc("targets:", "  - name: true"), `dcs_exporter.yml:2: targets[0].name: must be a string, got a boolean`},
@@ -285,6 +286,7 @@ func TestValidMinimal(t *testing.T) {
 		IAMEndpoint:    "https://iam.cn-north-4.myhuaweicloud.com",
 		APIVersion:     "v2",
 		IncludeFailure: true,
+		Quota:          true, // statistics is off, quota on, unless a target says otherwise
 		Timeout:        10 * time.Second,
 		Labels:         map[string]string{},
 		MaxInstances:   DefaultMaxInstances,
@@ -322,6 +324,8 @@ func TestAllFieldsSet(t *testing.T) {
 		"    nodes: true",
 		"    backups: true",
 		"    backups_interval: 10m",
+		"    statistics: true",
+		"    quota: false",
 		"    credentials:",
 		"      metadata: true",
 		"      metadata_endpoint: http://127.0.0.1:9/",
@@ -348,6 +352,8 @@ func TestAllFieldsSet(t *testing.T) {
 		Nodes:           true,
 		Backups:         true,
 		BackupsInterval: 10 * time.Minute,
+		Statistics:      true,
+		Quota:           false,
 		Credentials:     Credentials{Metadata: true, MetadataEndpoint: "http://127.0.0.1:9"},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -367,6 +373,8 @@ func TestDefaultsMerge(t *testing.T) {
 		"  api_version: v1",
 		"  include_failure: true",
 		"  instances: true",
+		"  statistics: true",
+		"  quota: false",
 		"  timeout: 20s",
 		"  proxy_url: http://proxy:3128",
 		"  tls: {ca_file: ca.pem}",
@@ -380,6 +388,8 @@ func TestDefaultsMerge(t *testing.T) {
 		"    api_version: v2",
 		"    include_failure: false", // false beats true from defaults
 		"    instances: false",
+		"    statistics: false", // false beats true from defaults
+		"    quota: true",
 		"    timeout: 5s",
 		"    proxy_url: https://other:8443",
 		"    tls: {insecure_skip_verify: true}", // replaces the defaults' tls whole
@@ -394,7 +404,7 @@ func TestDefaultsMerge(t *testing.T) {
 		MetadataEndpoint: DefaultMetadataEndpoint,
 	}
 	if inherits.Region != "cn-north-4" || inherits.ProjectID != "abc123" || inherits.APIVersion != "v1" ||
-		!inherits.IncludeFailure || !inherits.Instances || inherits.Timeout != 20*time.Second ||
+		!inherits.IncludeFailure || !inherits.Instances || !inherits.Statistics || inherits.Quota || inherits.Timeout != 20*time.Second ||
 		inherits.ProxyURL.String() != "http://proxy:3128" ||
 		inherits.TLS != (TLS{CAFile: filepath.Join(dir, "ca.pem")}) ||
 		inherits.Credentials != fileCreds ||
@@ -406,7 +416,7 @@ func TestDefaultsMerge(t *testing.T) {
 	}
 
 	if overrides.Region != "cn-east-3" || overrides.ProjectID != "def456" || overrides.APIVersion != "v2" ||
-		overrides.IncludeFailure || overrides.Instances || overrides.Timeout != 5*time.Second ||
+		overrides.IncludeFailure || overrides.Instances || overrides.Statistics || !overrides.Quota || overrides.Timeout != 5*time.Second ||
 		overrides.ProxyURL.String() != "https://other:8443" ||
 		overrides.TLS != (TLS{InsecureSkipVerify: true}) ||
 		overrides.Credentials != (Credentials{Env: true, MetadataEndpoint: DefaultMetadataEndpoint}) {

@@ -1,7 +1,9 @@
 // Package demo runs the exporter with no cloud account: it starts the fake
 // DCS API on loopback with a small fleet in three regions and three
 // projects, moves instances through their states over time, and writes a
-// configuration that points at it. One more target fails on purpose, the
+// configuration that points at it. Every target reads the statistics of its
+// running instances, whose memory, keys and traffic the fake moves in waves
+// of a few minutes, and its quota. One more target fails on purpose, the
 // way a new key without the DCS policy does, so that the status page and
 // --dcs.check show what a failure and its hint look like. Everything else
 // the exporter does (signing, HTTP, decoding, caching) takes its real code
@@ -109,6 +111,7 @@ defaults:
   endpoint: %[1]s
   iam_endpoint: %[1]s
   timeout: 5s
+  statistics: true
   credentials:
     access_key: %[2]s
     secret_key: %[3]s

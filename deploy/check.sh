@@ -23,6 +23,7 @@ read -r -a GO_CMD <<<"${GO:-go}"
 
 rules=deploy/prometheus/dcs-alerts.yml
 rules_test=deploy/prometheus/dcs-alerts_test.yml
+fleet_rules_test=deploy/prometheus/dcs-fleet-alerts_test.yml
 chart_rules_test=deploy/prometheus/chart-rules_test.yml
 runbook=deploy/runbook.md
 chart=deploy/helm/dcs-exporter
@@ -141,6 +142,7 @@ alerts_check() {
 
 check "promtool check rules ($rules)" run_promtool check rules "$rules"
 check "promtool test rules ($rules_test)" run_promtool test rules "$rules_test"
+check "promtool test rules ($fleet_rules_test)" run_promtool test rules "$fleet_rules_test"
 check "rule copies are identical ($chart_rules)" cmp "$rules" "$chart_rules"
 check "dashcheck unit tests" test_dashcheck
 check "dashcheck build" build_dashcheck

@@ -36,6 +36,8 @@ const (
 	StepListing     Step = "instance listing"
 	StepNodes       Step = "node listing"
 	StepBackups     Step = "backup records"
+	StepStatistics  Step = "statistics call"
+	StepQuota       Step = "quota call"
 )
 
 // Finding is the diagnosis of one failure. None of its fields holds a
@@ -170,6 +172,10 @@ func stepOf(step Step, err error) Step {
 		return StepNodes
 	case dcsapi.APIBackups:
 		return StepBackups
+	case dcsapi.APIStatistics:
+		return StepStatistics
+	case dcsapi.APIQuota:
+		return StepQuota
 	case dcsapi.APIMetadata:
 		return StepCredentials
 	}
@@ -221,6 +227,10 @@ func apiHint(step Step, e *dcsapi.APIError, t config.Target) string {
 		return "The API gateway does not accept calls from this machine's IP address: the key or the account restricts the source IPs (IAM access control). Allow this address, or go through an allowed proxy."
 	case gatewayCode(code, "0801") || gatewayCode(code, "0802"):
 		return fmt.Sprintf("DCS or the IAM user is not available in region %s: check the region, or enable the region for the account.", t.Region)
+	case status == http.StatusForbidden && (step == StepStatistics || step == StepQuota):
+		return fleetForbiddenHint(step, t)
+	case status == http.StatusNotFound && (step == StepStatistics || step == StepQuota):
+		return fleetMissingHint(step, t)
 	case status == http.StatusForbidden:
 		return fmt.Sprintf("The key is not allowed to read DCS in this project: attach the DCS ReadOnlyAccess policy for region %s to the key's user group, "+
 			"and check that project_id %s belongs to the key's account.", t.Region, orUnset(t.ProjectID))
@@ -297,6 +307,39 @@ func fleetHint(step Step, e *dcsapi.APIError, t config.Target) string {
 	}
 	return fmt.Sprintf("This cloud does not offer %s at %s: set %s: false for this target; the rest of the target works without it.",
 		api, endpointOf(step, t), key)
+}
+
+// fleetForbiddenHint explains a 403 to the statistics or quota call while
+// the status call may well succeed: the key's policy allows some DCS reads
+// but not this one. DCS's table of IAM actions ("Permissions Policies and
+// Supported Actions", api-grant-policy, in Huawei's and OTC's API
+// references) lists no action of its own for either path, so the hint
+// names the system policy that allows every DCS read (docs/fleet-apis.md,
+// section 6).
+func fleetForbiddenHint(step Step, t config.Target) string {
+	api, key := fleetAPI(step, t)
+	return fmt.Sprintf("The key may not call %s. DCS's table of IAM actions names no action of its own for it: attach the DCS ReadOnlyAccess system policy for region %s "+
+		"(a custom policy with only dcs:instance:list and dcs:instance:get may not cover it), or set %s: false for this target to stop asking.", api, t.Region, key)
+}
+
+// fleetMissingHint explains a 404 to the statistics or quota call: the
+// cloud, or its API gateway, does not offer that API.
+func fleetMissingHint(step Step, t config.Target) string {
+	api, key := fleetAPI(step, t)
+	return fmt.Sprintf("This cloud does not offer %s at %s (HTTP 404): set %s: false for this target. The status counts are not affected.", api, endpointOf(step, t), key)
+}
+
+// fleetAPI names the path of a fleet step and the config key that turns it
+// off.
+func fleetAPI(step Step, t config.Target) (api, key string) {
+	prefix := "/v2/"
+	if t.APIVersion == string(dcsapi.V1) {
+		prefix = "/v1.0/"
+	}
+	if step == StepQuota {
+		return "the quota API (GET " + prefix + "{project_id}/quota)", "quota"
+	}
+	return "the statistics API (GET " + prefix + "{project_id}/instances/statistic)", "statistics"
 }
 
 // iamRefusedHint explains an IAM project lookup that the key may not make.

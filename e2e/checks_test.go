@@ -152,14 +152,14 @@ func TestCheckCommands(t *testing.T) {
 	dcsConfig := func(name string, targets ...string) string {
 		return writeFile(name, "defaults:\n  endpoint: "+fake.URL+"\n  iam_endpoint: "+fake.URL+"\n  timeout: 10s\n  credentials: "+inline+"\ntargets:\n"+strings.Join(targets, ""))
 	}
-	good := "  - {name: good, region: cn-north-4, instances: true}\n"
+	good := "  - {name: good, region: cn-north-4, instances: true, statistics: true}\n"
 
 	t.Run("dcs.check, all answer", func(t *testing.T) {
 		code, out, errOut := runCmd(t, nil, "--dcs.check", "--config.file="+dcsConfig("ok.yml", good))
 		if code != 0 {
 			t.Fatalf("exit %d, want 0\n%s%s", code, out, errOut)
 		}
-		if !regexp.MustCompile(`(?m)^good +ok +3 instances, 1 not running; listing allowed \(3 instances\)$`).MatchString(out) {
+		if !regexp.MustCompile(`(?m)^good +ok +3 instances, 1 not running; listing allowed \(3 instances\); statistics of 2 running instances; quota 3 of 50 instances, \d+ of 800 GB$`).MatchString(out) {
 			t.Errorf("unexpected output:\n%s", out)
 		}
 		if !strings.Contains(out, "All 1 targets answered.") {

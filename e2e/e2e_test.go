@@ -43,8 +43,9 @@ import (
 )
 
 const (
-	// projectFleet is a third project, listed per instance (instances: true),
-	// so that the dashboard's per-instance panels have data.
+	// projectFleet is a third project, listed per instance (instances: true)
+	// and with its statistics read (statistics: true), so that the
+	// dashboard's per-instance and fleet-health panels have data.
 	projectFleet = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 
 	e2eRulesFile     = "deploy/prometheus/dcs-alerts.yml"
@@ -81,8 +82,14 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	h := newHarness(e, e2eExporterFlags...)
 	h.fake.AddProject("cn-east-3", projectFleet)
 	h.fake.SetInstances(projectFleet, dcsapitest.SampleFleet(25))
+	// The fake's statistics move with its clock; pinned, they stay put, so
+	// that the rollout check can compare two exporters' answers.
+	for _, in := range h.fake.Instances(projectFleet) {
+		h.fake.SetStatistic(projectFleet, in.ID, &dcsapitest.Statistic{Keys: in.UsedMemoryMB * 100, UsedMemoryMB: in.UsedMemoryMB, MaxMemoryMB: in.MaxMemoryMB,
+			UsedCPU: "1.0", InputKbps: "12.5", OutputKbps: "40"})
+	}
 	h.writeConfig(h.configText("  - name: fleet\n    region: cn-east-3\n    project_id: " + projectFleet +
-		"\n    instances: true\n    nodes: true\n    backups: true\n    instance_tags: [owner]\n    labels: {env: prod}\n"))
+		"\n    instances: true\n    nodes: true\n    backups: true\n    statistics: true\n    instance_tags: [owner]\n    labels: {env: prod}\n"))
 	if code, body := h.post("/-/reload"); code != http.StatusOK {
 		t.Fatalf("adding the listed target: HTTP %d: %s", code, body)
 	}

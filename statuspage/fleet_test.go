@@ -32,7 +32,7 @@ var secretValues = []string{goodSK, wrongSK}
 type testTarget struct {
 	name      string
 	region    string // cn-north-4 when empty
-	failure   string // "", "wrong key", "v1 only", "no such project", "listing refused"
+	failure   string // "", "wrong key", "v1 only", "no such project", "listing refused", "statistics refused"
 	instances bool
 	size      int // instances of its project
 }
@@ -78,6 +78,9 @@ func newFleet(t testing.TB, targets []testTarget) *fleet {
 			fake.SetV2StatusAvailable(pid, false)
 		case "listing refused":
 			fake.InjectFault(pid, dcsapitest.APIListInstances, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 403, Code: "DCS.2003", Message: "role lacks permission"})
+		case "statistics refused":
+			b.WriteString("    statistics: true\n")
+			fake.InjectFault(pid, dcsapitest.APIStatistics, dcsapitest.Fault{Kind: dcsapitest.FaultStatus, Status: 403, Code: "DCS.2003", Message: "role lacks permission"})
 		}
 	}
 	file := filepath.Join(t.TempDir(), "dcs_exporter.yml")
@@ -110,14 +113,15 @@ func newFleet(t testing.TB, targets []testTarget) *fleet {
 	return &fleet{fake: fake, exporter: exp, config: cfg, file: file}
 }
 
-// settled reports whether the exporter is ready and every listing has been
-// tried.
+// settled reports whether the exporter is ready and every listing and
+// quota read has been tried (the quota is not read while a target backs
+// off).
 func settled(exp *collector.Exporter) bool {
 	if !exp.Ready() {
 		return false
 	}
 	for _, ts := range exp.TargetStatuses() {
-		if ts.Querying || ts.Listing != nil && (!ts.Listing.Attempted || ts.Listing.Running) {
+		if ts.Querying || ts.Listing != nil && (!ts.Listing.Attempted || ts.Listing.Running) || ts.Quota != nil && !ts.Quota.Attempted && ts.NextAttempt.IsZero() {
 			return false
 		}
 	}

@@ -131,6 +131,9 @@ type failingRow struct {
 	Topology                string // nodes and backups; see topology.go
 	TopologyFindings        []diagnosis.Finding
 	Discovery               string
+	Fleet                   string // the statistics and quota sources; see fleet
+	StatisticsFinding       *diagnosis.Finding
+	QuotaFinding            *diagnosis.Finding
 }
 
 type healthyRow struct {
@@ -142,6 +145,7 @@ type healthyRow struct {
 	Listing                 string
 	Topology                string
 	Discovery               string
+	Fleet                   string
 }
 
 // healthyRows writes the compact table's rows. They are built here rather
@@ -179,6 +183,7 @@ func healthyRows(rows []healthyRow, withDiscovery bool) template.HTML {
 		cell("", r.Calls)
 		cell("", r.Listing)
 		cell("", r.Topology)
+		cell("", r.Fleet)
 		if withDiscovery {
 			cell("", r.Discovery)
 		}
@@ -208,6 +213,8 @@ func build(o Options, targets []collector.TargetStatus, now time.Time) pageData 
 		ts := &targets[i]
 		statusDown := ts.Attempted && !ts.Up
 		listingDown := ts.Listing != nil && ts.Listing.Attempted && !ts.Listing.Up
+		fleetDown := ts.Statistics != nil && ts.Statistics.Attempted && !ts.Statistics.Up ||
+			ts.Quota != nil && ts.Quota.Attempted && !ts.Quota.Up
 		switch {
 		case statusDown:
 			d.Down++
@@ -216,7 +223,7 @@ func build(o Options, targets []collector.TargetStatus, now time.Time) pageData 
 		default:
 			d.Waiting++
 		}
-		if statusDown || listingDown || topologyDown(ts) {
+		if statusDown || listingDown || fleetDown || topologyDown(ts) {
 			row := failing(ts, now)
 			row.Discovery = offered[row.Name]
 			d.Failing = append(d.Failing, row)
@@ -241,6 +248,7 @@ func failing(ts *collector.TargetStatus, now time.Time) failingRow {
 		DataAge: age(ts.LastSuccess, now),
 		Calls:   calls(ts.Requests),
 		Listing: listing(ts.Listing, now),
+		Fleet:   fleet(ts, now),
 	}
 	row.Topology, row.TopologyFindings = topology(ts, now)
 	if ts.HasCounts {
@@ -272,6 +280,24 @@ func failing(ts *collector.TargetStatus, now time.Time) failingRow {
 			row.ListingFinding = &f
 		}
 	}
+	if st := ts.Statistics; st != nil && st.Attempted && !st.Up {
+		if ts.Up && row.State == "up" {
+			row.State = "up, statistics failing"
+		}
+		if st.LastError != nil && ts.Up { // a failed status call's finding already explains
+			f := diagnosis.Diagnose(diagnosis.StepStatistics, st.LastError, ts.Config)
+			row.StatisticsFinding = &f
+		}
+	}
+	if q := ts.Quota; q != nil && q.Attempted && !q.Up {
+		if ts.Up && row.State == "up" {
+			row.State = "up, quota failing"
+		}
+		if q.LastError != nil && ts.Up {
+			f := diagnosis.Diagnose(diagnosis.StepQuota, q.LastError, ts.Config)
+			row.QuotaFinding = &f
+		}
+	}
 	return row
 }
 
@@ -282,6 +308,7 @@ func healthy(ts *collector.TargetStatus, now time.Time) healthyRow {
 		DataAge: age(ts.LastSuccess, now),
 		Calls:   calls(ts.Requests),
 		Listing: listing(ts.Listing, now),
+		Fleet:   fleet(ts, now),
 	}
 	row.Topology, _ = topology(ts, now)
 	switch {
@@ -378,4 +405,44 @@ func offers(s discovery.Summary) string {
 		out += fmt.Sprintf(", %d without an address left out", s.NoAddress)
 	}
 	return out
+}
+
+// fleet says what the statistics and quota sources last found, e.g.
+// "statistics of 23 running instances 10s ago; quota 12/50 instances,
+// 40/800 GB"; empty when the target reads neither.
+func fleet(ts *collector.TargetStatus, now time.Time) string {
+	var parts []string
+	if st := ts.Statistics; st != nil {
+		switch {
+		case !st.Attempted:
+			parts = append(parts, "statistics not read yet")
+		case !st.Up && st.LastSuccess.IsZero():
+			parts = append(parts, "statistics failing, never read")
+		case !st.Up:
+			parts = append(parts, fmt.Sprintf("statistics failing; last read %s ago", age(st.LastSuccess, now)))
+		default:
+			parts = append(parts, fmt.Sprintf("statistics of %d running instances %s ago", st.Instances, age(st.LastSuccess, now)))
+		}
+	}
+	if q := ts.Quota; q != nil {
+		switch {
+		case !q.Attempted:
+			parts = append(parts, "quota not read yet")
+		case !q.Up && q.LastSuccess.IsZero():
+			parts = append(parts, "quota failing, never read")
+		default:
+			s := "quota"
+			if !q.Up {
+				s = "quota failing; last"
+			}
+			if v := q.Quota.Instances; v.HasLimit && v.HasUsed {
+				s += fmt.Sprintf(" %.0f/%.0f instances", v.Used, v.Limit)
+			}
+			if v := q.Quota.Memory; v.HasLimit && v.HasUsed {
+				s += fmt.Sprintf(" %.0f/%.0f GB", v.Used/(1<<30), v.Limit/(1<<30))
+			}
+			parts = append(parts, s+fmt.Sprintf(", read %s ago", age(q.LastSuccess, now)))
+		}
+	}
+	return strings.Join(parts, "; ")
 }

@@ -24,6 +24,7 @@ var mixedFleet = []testTarget{
 	{name: "d-no-such-project", failure: "no such project"},
 	{name: "e-listing-refused", failure: "listing refused", instances: true, size: 4},
 	{name: `f-<script>alert("x")</script>&`, size: 1},
+	{name: "g-statistics-refused", failure: "statistics refused", size: 2},
 }
 
 // get serves one GET and returns its status, headers and body.
@@ -76,11 +77,12 @@ func TestPageAgreesWithDCSCheck(t *testing.T) {
 			t.Errorf("%s: the page does not name the failed step %q", r.Name, r.Failure.Step)
 		}
 	}
-	if failing != 4 {
-		t.Errorf("--dcs.check found %d failing targets, want 4", failing)
+	if failing != 5 {
+		t.Errorf("--dcs.check found %d failing targets, want 5", failing)
 	}
 	for _, want := range []string{
-		"6 targets", "3 up, 3 down", // the refused listing leaves its target up
+		"7 targets", "4 up, 3 down", // the refused listing and statistics leave their targets up
+		"up, statistics failing", "statistics call", "statistics: false", "quota 12/50 instances",
 		"set api_version: v1", "DCS ReadOnlyAccess", "instance listing",
 		`<a href="/metrics">Metrics</a>`, `<a href="/probe?target=a">`, `<a href="/-/healthy">`, `<a href="/-/ready">`,
 		"12 instances, listed", "instance_status 200×", "instance_status 401×1",

@@ -7,7 +7,8 @@
 //
 // Each data source of the collector has its part of the Snapshot, its
 // families in the table of families.go and its rendering in a file of its
-// own: status.go, listing.go, window.go, nodes.go and backups.go.
+// own: status.go, listing.go, window.go, nodes.go, backups.go,
+// statistics.go and quota.go.
 package exposition
 
 import (
@@ -27,6 +28,12 @@ type Snapshot struct {
 	Listing      Listing
 	Nodes        Nodes
 	Backups      Backups
+	// StatisticsOn: the target reads the statistics API; its memory series
+	// then come from there, never from the listing.
+	StatisticsOn bool
+	Statistics   Statistics
+	QuotaOn      bool // the target reads the quota API
+	Quota        Quota
 }
 
 // RequestCount is the number of a target's API calls that ended with one
@@ -60,11 +67,21 @@ func Render(s *Snapshot, now time.Time) (*Series, time.Time) {
 	served := renderListing(out, s, now, expireAt)
 	nodesServed := renderNodes(out, s, now, expireAt)
 	renderBackups(out, s)
+	statsServed := renderStatistics(out, s, now, expireAt)
+	renderQuota(out, s, now, expireAt)
 
 	series := compactRendered(out)
 	series.prefix = s.Labels
+	if statsServed {
+		for i, f := range statisticFamilies {
+			series.lines[f] = s.Statistics.Lines[i]
+		}
+	}
 	if served {
 		for i, f := range instanceFamilies {
+			if s.StatisticsOn && fromStatistics(f) {
+				continue // one memory series per instance, never two
+			}
 			series.lines[f] = s.Listing.Lines[i]
 		}
 		if w := s.Listing.Windows; w != nil {

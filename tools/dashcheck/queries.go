@@ -41,7 +41,8 @@ var globalMetrics = []string{
 // countMetrics are gauges that two exporters scraped for the same target
 // (a rollout, two replicas) both report: they must be reduced with max,
 // never summed, before anything else aggregates them.
-var countMetrics = []string{"dcs_instances", "dcs_instances_all_engines", "dcs_instances_listing_mismatch", "dcs_instance_nodes"}
+var countMetrics = []string{"dcs_instances", "dcs_instances_all_engines", "dcs_instances_listing_mismatch", "dcs_instance_nodes",
+	"dcs_quota_instances_limit", "dcs_quota_instances_used", "dcs_quota_memory_limit_bytes", "dcs_quota_memory_used_bytes"}
 
 // twoSampleFunctions need at least two samples in their range; at a 60 s
 // scrape their window must span two scrape intervals or the panel is empty.

@@ -48,6 +48,18 @@ load 1m
   dcs_instance_upgrade_pending{T,instance_id="i1"} 0x10
   dcs_instance_upgrade_pending{T,instance_id="i2"} 1x10
   dcs_instances_listing_up{T} 1x10
+  dcs_instance_memory_used_bytes{T,instance_id="j1"} 950x10
+  dcs_instance_memory_max_bytes{T,instance_id="j1"} 1000x10
+  dcs_instance_keys{T,instance_id="i1"} 1200x10
+  dcs_instance_keys{T,instance_id="j1"} 80x10
+  dcs_instance_network_receive_bytes_per_second{T,instance_id="i1"} 2500x10
+  dcs_instance_network_transmit_bytes_per_second{T,instance_id="i1"} 9000x10
+  dcs_statistics_up{T} 1x10
+  dcs_quota_instances_limit{T} 50x10
+  dcs_quota_instances_used{T} 12x10
+  dcs_quota_memory_limit_bytes{T} 858993459200x10
+  dcs_quota_memory_used_bytes{T} 42949672960x10
+  dcs_quota_up{T} 1x10
   dcs_instances_listing_mismatch{T,state="running"} 0x10
   dcs_instances_listing_mismatch{T,state="error"} -1x10
   dcs_instance_nodes{T,instance_id="i1",node_type="slave",status="Inactive"} 1x10

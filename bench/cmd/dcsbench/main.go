@@ -54,7 +54,7 @@ func suiteMain(args []string) int {
 	fs := flag.NewFlagSet("dcsbench", flag.ContinueOnError)
 	root := fs.String("root", ".", "the repository's root directory")
 	exporter := fs.String("exporter", "", "use this exporter binary instead of building one")
-	only := fs.String("figures", "1,2,3,4,5,6", "comma-separated figures to run")
+	only := fs.String("figures", "1,2,3,4,5,6,7", "comma-separated figures to run")
 	quick := fs.Bool("quick", false, "shorter measurements, for trying the suite out; the figures are noisier")
 	markdown := fs.String("markdown", "", "also write the table as Markdown to this file")
 	if err := fs.Parse(args); err != nil {
@@ -67,7 +67,7 @@ func suiteMain(args []string) int {
 	}
 	start, loadBefore := time.Now(), loadAverage()
 	figures := map[string]func() error{
-		"1": s.figure1, "2": s.figure2, "3": s.figure3, "4": s.figure4, "5": s.figure5, "6": s.figure6,
+		"1": s.figure1, "2": s.figure2, "3": s.figure3, "4": s.figure4, "5": s.figure5, "6": s.figure6, "7": s.figure7,
 	}
 	failed := false
 	for _, f := range strings.Split(*only, ",") {

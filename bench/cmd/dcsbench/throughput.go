@@ -38,6 +38,12 @@ func (s *suite) cachedThroughput(n int) error {
 	if _, err := exp.waitReady(time.Minute, 10*time.Millisecond); err != nil {
 		return err
 	}
+	// Ready means the first refresh of the counts is in; the first round of
+	// quota reads (a few targets at a time) goes on after it. The figure is
+	// about serving an answer that stays put, so it waits for that round.
+	if err := exp.waitSeries("\ndcs_quota_up{", n, 2*time.Minute); err != nil {
+		return err
+	}
 	what := fmt.Sprintf("cached /metrics, %d targets", n)
 	return s.compareWithStatic("1", what, exp, n == 1000)
 }
@@ -222,4 +228,20 @@ func curlCheck(url string) (string, error) {
 		return "", fmt.Errorf("curl --compressed: %w", err)
 	}
 	return string(out), nil
+}
+
+// waitSeries polls /metrics until it has n lines that start with prefix
+// (after a newline).
+func (p *proc) waitSeries(prefix string, n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		body, _, err := p.get("/metrics", false)
+		if err == nil && bytes.Count(body, []byte(prefix)) >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("fewer than %d series %q within %v; see %s", n, prefix[1:], timeout, p.logFile.Name())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
