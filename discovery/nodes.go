@@ -184,6 +184,7 @@ func appendNodeGroup(b []byte, t *Target, instanceID string, inst *dcsapi.Instan
 	if inst != nil {
 		l.add("instance_name", inst.Name)
 		l.add("instance_status", inst.Status)
+		l.add("spec_code", inst.SpecCode) // tells a Cluster instance's nodes from a master/standby's
 	}
 	l.add("engine", engine)
 	l.add("node_id", n.ID)

@@ -61,7 +61,8 @@ func TestNodeGroups(t *testing.T) {
 	want := map[string]string{
 		"__meta_dcs_target": "prod", "__meta_dcs_region": "cn-north-4", "__meta_dcs_project_id": "p-prod",
 		"__meta_dcs_instance_id": "0b1c", "__meta_dcs_instance_name": "cache-a", "__meta_dcs_instance_status": "RUNNING",
-		"__meta_dcs_engine": "Redis", "__meta_dcs_node_id": "n2", "__meta_dcs_node_name": "shard-1-s",
+		"__meta_dcs_spec_code": "redis.cluster.xu1.large.4",
+		"__meta_dcs_engine":    "Redis", "__meta_dcs_node_id": "n2", "__meta_dcs_node_name": "shard-1-s",
 		"__meta_dcs_node_type": "slave", "__meta_dcs_node_role": "redis-server", "__meta_dcs_node_status": "Inactive",
 		"__meta_dcs_az_code": "cn-north-4c", "__meta_dcs_group_id": "g1", "__meta_dcs_group_name": "group-1",
 		"__meta_dcs_tag_owner": "team-a", "__meta_dcs_tag_cost_center": "cc-1",
