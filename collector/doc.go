@@ -37,6 +37,9 @@
 // (Exporter.Discovery), whose inputs are Exporter.DiscoveryTargets, and each
 // successful listing has it build that target's groups right away
 // (Prepare), outside the target's lock, so that no request builds them.
+// The nodes source feeds /sd?level=node the same way: each successful walk
+// is kept as discovery reads it (nodesSource.discovered) and followed by
+// Prepare.
 //
 // Adding a source touches no other source's file:
 //   - source_<name>.go in this package, with its type, its result and the

@@ -95,7 +95,7 @@ func (l *listingSource) describe(ts *TargetStatus) {
 
 // DiscoveryTargets is the inputs function of the exporter's /sd
 // (discovery.Handler): every target, in name order, with its last
-// successful listing. A target's listing is served exactly as long as its
+// successful listing and node walk. A target's listing is served exactly as long as its
 // per-instance series are: while its last listing succeeded, and after a
 // failure until the last success is --dcs.max-staleness old (at once when
 // that is 0).
@@ -119,6 +119,7 @@ func (l *listingSource) discoveryTarget() discovery.Target {
 		// nothing old is served.
 		d.StaleAfter = max(t.ex.opts.MaxStaleness, time.Nanosecond)
 	}
+	t.nodes.discoveryTarget(&d)
 	return d
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/dcs-exporter/dcs_exporter/collector/exposition"
 	"github.com/dcs-exporter/dcs_exporter/dcsapi"
 	"github.com/dcs-exporter/dcs_exporter/diagnosis"
+	"github.com/dcs-exporter/dcs_exporter/discovery"
 )
 
 // nodesSource is the node view of a target. Its fields are guarded by the
@@ -27,6 +28,12 @@ type nodesSource struct {
 	err              error
 	running          bool
 	drops            string // the field drops logged last, to log each new set once
+
+	// discovered is the last success as /sd?level=node needs it, made
+	// once per walk; generation counts successful walks, so that /sd
+	// builds its node groups once for each (see discoveryTarget).
+	discovered []discovery.InstanceNodes
+	generation uint64
 
 	// masters remembers, per instance and shard, the master nodes of the
 	// last walk that showed any, and changes the counts so far. Only
@@ -135,12 +142,17 @@ func (n *nodesSource) refresh(ctx context.Context) {
 	}
 	end := t.ex.now()
 	var (
-		kept  []exposition.InstanceNodes
-		lines exposition.NodeLines
+		kept       []exposition.InstanceNodes
+		lines      exposition.NodeLines
+		discovered []discovery.InstanceNodes
 	)
 	if err == nil {
 		kept = n.keep(report)
 		lines = exposition.RenderNodes(kept, dcsapi.DocumentedNodeStates())
+		discovered = discoveryNodes(kept)
+		// The groups of /sd?level=node are built now, once per walk, and
+		// not by the first request after it; after the lock is released.
+		defer t.ex.discovery.Prepare()
 	}
 
 	t.mu.Lock()
@@ -152,6 +164,8 @@ func (n *nodesSource) refresh(ctx context.Context) {
 			t.logger.Info("node walk recovered", "after", n.errKey)
 		}
 		n.instances, n.Lines = kept, lines
+		n.discovered = discovered
+		n.generation++
 		n.LastSuccess, n.Up, n.errKey, n.err = end, true, "", nil
 		if d := report.Dropped.String(); d != "" && d != n.drops {
 			// Once per new set of drops, not once per walk.
@@ -295,4 +309,31 @@ func singleAZ(nodes []exposition.Node) exposition.SingleAZ {
 		return exposition.SingleAZYes
 	}
 	return exposition.SingleAZNo
+}
+
+// discoveryNodes is a walk as /sd?level=node reads it.
+func discoveryNodes(kept []exposition.InstanceNodes) []discovery.InstanceNodes {
+	out := make([]discovery.InstanceNodes, len(kept))
+	for i, in := range kept {
+		out[i] = discovery.InstanceNodes{InstanceID: in.InstanceID, Nodes: make([]discovery.Node, len(in.Nodes))}
+		for j, n := range in.Nodes {
+			out[i].Nodes[j] = discovery.Node{ID: n.ID, Name: n.Name, GroupID: n.GroupID, GroupName: n.GroupName,
+				Type: n.Type, Role: n.Role, Status: n.Status, AZ: n.AZ, IP: n.IP, Port: n.Port, IsAccess: n.IsAccess}
+		}
+	}
+	return out
+}
+
+// discoveryTarget adds the node walk to d, served as long as the node
+// series are: while the last walk succeeded, and after a failure until the
+// last success is --dcs.max-staleness old (at once when that is 0). The
+// caller holds the target's lock.
+func (n *nodesSource) discoveryTarget(d *discovery.Target) {
+	d.NodesEnabled = n.on()
+	d.NodesAt, d.NodesGeneration, d.Nodes = n.LastSuccess, n.generation, n.discovered
+	if !n.Up {
+		// discovery reads a bound of 0 as "never stale"; here 0 means
+		// nothing old is served.
+		d.NodesStaleAfter = max(n.t.ex.opts.MaxStaleness, time.Nanosecond)
+	}
 }

@@ -9,7 +9,9 @@
 // copies them. A target whose listing never succeeded or has gone stale
 // makes a request that selects it fail with 503, so that Prometheus keeps
 // the targets it has rather than dropping the instances it can no longer
-// see.
+// see. With level=node the same is done with each target's last node walk:
+// one group per redis-server node that can be reached directly, so that
+// each node of a Redis Cluster is scraped.
 package discovery
 
 import (
@@ -45,6 +47,18 @@ type Target struct {
 	// Instances is the listing. Discovery reads it, never changes it, and
 	// keeps it only until a listing with another key replaces it.
 	Instances []dcsapi.Instance
+
+	// The node walk, for /sd?level=node, judged like the listing:
+	// NodesEnabled is false when the target does not walk its nodes (such
+	// a target is left out at that level), NodesAt is when Nodes was
+	// walked (zero: never), NodesStaleAfter how old it may grow (0:
+	// never stale), NodesGeneration tells walks apart as Generation does.
+	// Node groups are built once per walk and listing.
+	NodesEnabled    bool
+	NodesAt         time.Time
+	NodesStaleAfter time.Duration
+	NodesGeneration uint64
+	Nodes           []InstanceNodes
 }
 
 // State is where a target's listing stands for discovery.

@@ -259,7 +259,6 @@ func TestBadRequests(t *testing.T) {
 	for query, want := range map[string]string{
 		"?target=nope":     `unknown target "nope"`,
 		"?engnie=redis":    `unknown parameter "engnie"`,
-		"?level=node":      "level=node is not available",
 		"?level=shard":     `unknown level "shard"`,
 		"?target=prod&x=1": `unknown parameter "x"`,
 	} {

@@ -24,13 +24,23 @@ import (
 //	target=NAME     only this configured target; an unknown name is 400
 //	engine=ENGINE   only this engine, case-insensitive: redis, memcached
 //	status=STATUS   only instances in this state, case-insensitive: RUNNING
-//	level=instance  one group per instance (the default and, for now, the
-//	                only level; level=node is 400 until nodes are listed)
+//	level=instance  one group per instance (the default)
+//	level=node      one group per redis-server node that can be reached
+//	                directly (is_access), at its own IP and port, for
+//	                redis_exporter on Redis Cluster; engine and status
+//	                then filter by the node's instance, as the listing
+//	                knows it (a status filter drops nodes of instances
+//	                the listing does not have)
+//
+// Level chooses what a group is rather than filtering: an answer is of one
+// level, node when any level value is node.
 //
 // Any other parameter is 400, so that a misspelt filter cannot widen the
 // answer. If a selected target's listing has never succeeded or is stale,
 // the answer is 503 with a plain-text reason naming those targets; targets
-// with listing turned off are left out.
+// with listing turned off are left out. At level=node the same holds of
+// the node walk: a target that does not walk nodes is left out, and one
+// whose walk never succeeded or is stale makes the answer 503.
 //
 // A client that accepts gzip (Prometheus does) gets the answer compressed,
 // joined from pieces compressed once per listing; so the handler must not
@@ -44,8 +54,10 @@ type Handler struct {
 }
 
 type cached struct {
-	key key
-	l   *listing
+	key   key
+	l     *listing
+	nkey  nodesKey
+	nodes *listing
 }
 
 // NewHandler returns a Handler that asks inputs for the current targets on
@@ -59,33 +71,48 @@ func NewHandler(inputs func() []Target) *Handler {
 // one (an exporter under test). Call it before the handler serves.
 func (h *Handler) SetClock(now func() time.Time) { h.now = now }
 
-// listings returns each target's groups, building those whose listing
-// changed and forgetting targets that are gone. Building happens under the
-// lock, so that concurrent requests after a new listing build it once.
-func (h *Handler) listings(targets []Target) []*listing {
-	out := make([]*listing, len(targets))
+// listings returns each target's groups, of instances and of nodes,
+// building those whose listing or walk changed and forgetting targets that
+// are gone. Building happens under the lock, so that concurrent requests
+// after a new listing build it once.
+func (h *Handler) listings(targets []Target) (instances, nodes []*listing) {
+	instances, nodes = make([]*listing, len(targets)), make([]*listing, len(targets))
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	keep := make(map[string]bool, len(targets))
 	for i := range targets {
 		t := &targets[i]
-		if !t.Enabled || t.ListedAt.IsZero() {
+		listed := t.Enabled && !t.ListedAt.IsZero()
+		walked := t.NodesEnabled && !t.NodesAt.IsZero()
+		if !listed && !walked {
 			continue
 		}
+		keep[t.Name] = true
 		c := h.built[t.Name]
-		if c == nil || c.key != t.key() {
-			c = &cached{key: t.key(), l: build(t)}
+		if c == nil {
+			c = &cached{}
 			h.built[t.Name] = c
 		}
-		out[i] = c.l
+		if !listed {
+			c.key, c.l = key{}, nil
+		} else if c.l == nil || c.key != t.key() {
+			c.key, c.l = t.key(), build(t)
+		}
+		if !walked {
+			c.nkey, c.nodes = nodesKey{}, nil
+		} else if c.nodes == nil || c.nkey != t.nodesKey() {
+			c.nkey, c.nodes = t.nodesKey(), buildNodes(t)
+		}
+		instances[i], nodes[i] = c.l, c.nodes
 	}
 	// A listing of megabytes is not kept for a target that is gone or
-	// whose listing is off.
-	for name, c := range h.built {
-		if !slices.ContainsFunc(out, func(l *listing) bool { return l == c.l }) {
+	// whose listing and walk are off.
+	for name := range h.built {
+		if !keep[name] {
 			delete(h.built, name)
 		}
 	}
-	return out
+	return instances, nodes
 }
 
 // Prepare builds the groups of every listing that changed, so that the
@@ -99,7 +126,7 @@ func (h *Handler) Prepare() {
 // /sd offers.
 func (h *Handler) Summaries() []Summary {
 	targets := h.inputs()
-	ls := h.listings(targets)
+	ls, _ := h.listings(targets)
 	now := h.now()
 	out := make([]Summary, len(targets))
 	for i := range targets {
@@ -114,6 +141,7 @@ func (h *Handler) Summaries() []Summary {
 // filter is a request's selection.
 type filter struct {
 	targets, engines, statuses []string
+	nodes                      bool // level=node
 }
 
 // parseFilter reads the query; the error is the 400's text.
@@ -137,9 +165,9 @@ func parseFilter(q url.Values, known []Target) (filter, error) {
 				switch v {
 				case "", "instance":
 				case "node":
-					return f, fmt.Errorf("level=node is not available: this exporter does not list nodes yet")
+					f.nodes = true
 				default:
-					return f, fmt.Errorf("unknown level %q (level=instance is served)", v)
+					return f, fmt.Errorf("unknown level %q (level=instance and level=node are served)", v)
 				}
 			}
 		default:
@@ -190,18 +218,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
 	var unusable []string
 	for i := range targets {
-		if f.wantsTarget(targets[i].Name) {
-			if why := targets[i].unusable(now); why != "" {
-				unusable = append(unusable, why)
-			}
+		if !f.wantsTarget(targets[i].Name) {
+			continue
+		}
+		why := targets[i].unusable(now)
+		if f.nodes {
+			why = targets[i].nodesUnusable(now)
+		}
+		if why != "" {
+			unusable = append(unusable, why)
 		}
 	}
 	if len(unusable) > 0 {
 		// Prometheus keeps its last good targets on any answer but 200.
-		http.Error(w, "no up-to-date listing for target "+strings.Join(unusable, ", "), http.StatusServiceUnavailable)
+		what := "listing"
+		if f.nodes {
+			what = "node walk"
+		}
+		http.Error(w, "no up-to-date "+what+" for target "+strings.Join(unusable, ", "), http.StatusServiceUnavailable)
 		return
 	}
-	ls := h.listings(targets)
+	ls, nodeLs := h.listings(targets)
+	if f.nodes {
+		ls = nodeLs
+	}
 
 	// The answer joins the selected runs of groups, plain or, for a client
 	// that takes gzip (Prometheus does), as their gzip members.
