@@ -160,23 +160,27 @@ func appendGroup(b []byte, t *Target, in *dcsapi.Instance, addr string) []byte {
 	l.add("port", strconv.Itoa(in.Port))
 	l.add("no_password_access", boolText(in.NoPasswordAccess))
 	l.add("enable_ssl", boolText(in.EnableSSL))
-	// Every tag, not only the exporter's allow-list. Keys that sanitise to
-	// the same name keep the first in the API's order: a label set has
-	// one value per name, and a JSON object with a name twice is read
-	// differently by different decoders.
+	l.addTags(in.Tags)
+	return append(l.b, "}}"...)
+}
+
+// addTags adds every tag, not only the exporter's allow-list. Keys that
+// sanitise to the same name keep the first in the API's order: a label set
+// has one value per name, and a JSON object with a name twice is read
+// differently by different decoders.
+func (l *labelWriter) addTags(tags []dcsapi.Tag) {
 	var seen map[string]bool
-	for _, tag := range in.Tags {
+	for _, tag := range tags {
 		name := TagPrefix + SanitizeLabelName(tag.Key)
 		if seen[name] {
 			continue
 		}
 		if seen == nil {
-			seen = make(map[string]bool, len(in.Tags))
+			seen = make(map[string]bool, len(tags))
 		}
 		seen[name] = true
 		l.addName(name, tag.Value)
 	}
-	return append(l.b, "}}"...)
 }
 
 // labelWriter appends the members of a labels object.

@@ -196,18 +196,7 @@ func appendNodeGroup(b []byte, t *Target, instanceID string, inst *dcsapi.Instan
 	l.add("group_id", n.GroupID)
 	l.add("group_name", n.GroupName)
 	if inst != nil {
-		var seen map[string]bool
-		for _, tag := range inst.Tags {
-			name := TagPrefix + SanitizeLabelName(tag.Key)
-			if seen[name] {
-				continue
-			}
-			if seen == nil {
-				seen = make(map[string]bool, len(inst.Tags))
-			}
-			seen[name] = true
-			l.addName(name, tag.Value)
-		}
+		l.addTags(inst.Tags)
 	}
 	return append(l.b, "}}"...)
 }
