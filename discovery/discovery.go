@@ -131,4 +131,9 @@ type Summary struct {
 	// because they have no IP address or port.
 	Offered   int
 	NoAddress int
+	// NodeState and NodesOffered are the same for /sd?level=node: the
+	// reachable redis-server nodes of the last walk. NodeState is Off when
+	// the target does not walk its nodes.
+	NodeState    State
+	NodesOffered int
 }

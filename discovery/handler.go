@@ -123,16 +123,19 @@ func (h *Handler) Prepare() {
 }
 
 // Summaries reports, per target in the inputs' order, how many instances
-// /sd offers.
+// /sd offers, and how many nodes /sd?level=node offers.
 func (h *Handler) Summaries() []Summary {
 	targets := h.inputs()
-	ls, _ := h.listings(targets)
+	ls, ns := h.listings(targets)
 	now := h.now()
 	out := make([]Summary, len(targets))
 	for i := range targets {
-		out[i] = Summary{Target: targets[i].Name, State: targets[i].state(now)}
+		out[i] = Summary{Target: targets[i].Name, State: targets[i].state(now), NodeState: targets[i].nodeState(now)}
 		if ls[i] != nil {
 			out[i].Offered, out[i].NoAddress = ls[i].offered, ls[i].noAddress
+		}
+		if ns[i] != nil {
+			out[i].NodesOffered = ns[i].offered
 		}
 	}
 	return out

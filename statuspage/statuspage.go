@@ -390,19 +390,30 @@ func listing(l *collector.ListingStatus, now time.Time) string {
 	return s
 }
 
-// offers says what /sd offers of one target, as the page shows it.
+// offers says what /sd offers of one target, as the page shows it, and
+// what /sd?level=node offers when the target walks its nodes.
 func offers(s discovery.Summary) string {
+	out := ""
 	switch s.State {
 	case discovery.Off:
-		return "left out (listing off)"
+		out = "left out (listing off)"
 	case discovery.NeverListed:
-		return "none yet: 503 until the first listing"
+		out = "none yet: 503 until the first listing"
 	case discovery.Stale:
-		return "none: the listing is stale, 503"
+		out = "none: the listing is stale, 503"
+	default:
+		out = fmt.Sprintf("%d offered", s.Offered)
+		if s.NoAddress > 0 {
+			out += fmt.Sprintf(", %d without an address left out", s.NoAddress)
+		}
 	}
-	out := fmt.Sprintf("%d offered", s.Offered)
-	if s.NoAddress > 0 {
-		out += fmt.Sprintf(", %d without an address left out", s.NoAddress)
+	switch s.NodeState {
+	case discovery.NeverListed:
+		out += "; nodes: none yet, level=node answers 503 until the first walk"
+	case discovery.Stale:
+		out += "; nodes: none, the walk is stale, level=node answers 503"
+	case discovery.Fresh:
+		out += fmt.Sprintf("; %d nodes at level=node", s.NodesOffered)
 	}
 	return out
 }

@@ -2,9 +2,11 @@ package statuspage_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -54,7 +56,7 @@ func TestPageShowsTopology(t *testing.T) {
 	}
 	exp.Target("topo-ok").Refresh(ctx)
 	exp.Target("topo-refused").Refresh(ctx)
-	page := statuspage.New(statuspage.Options{Targets: exp.TargetStatuses, Ready: func() bool { return true }})
+	page := statuspage.New(statuspage.Options{Targets: exp.TargetStatuses, Ready: func() bool { return true }, Discovery: exp.Discovery().Summaries})
 	code, _, body := get(t, page, "/")
 	if code != http.StatusOK {
 		t.Fatalf("HTTP %d", code)
@@ -71,9 +73,29 @@ func TestPageShowsTopology(t *testing.T) {
 		"backups: 3 of 3 instances read, 1 whose last backup failed, 3 calls in the last hour",
 		"up, nodes failing",
 		"dcs:instance:list",
+		fmt.Sprintf("; %d nodes at level=node", nodeGroups(t, exp, "topo-ok")),
+		"nodes: none yet, level=node answers 503 until the first walk",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page lacks %q", want)
 		}
 	}
+}
+
+// nodeGroups counts the groups /sd?level=node itself serves for a target.
+func nodeGroups(t *testing.T, exp *collector.Exporter, target string) int {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	exp.Discovery().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/sd?level=node&target="+target, nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("/sd?level=node&target=%s: HTTP %d: %s", target, rec.Code, rec.Body)
+	}
+	var groups []json.RawMessage
+	if err := json.Unmarshal(rec.Body.Bytes(), &groups); err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) == 0 {
+		t.Fatalf("/sd?level=node offers no node of %s; the test needs some", target)
+	}
+	return len(groups)
 }
