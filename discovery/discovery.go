@@ -87,12 +87,19 @@ func (s State) String() string {
 
 // state is t's State at now.
 func (t *Target) state(now time.Time) State {
+	return freshness(t.Enabled, t.ListedAt, t.StaleAfter, now)
+}
+
+// freshness is the one rule for a listing or a node walk: off, never
+// succeeded, succeeded at `at` and stale staleAfter later (never when 0),
+// or fresh.
+func freshness(on bool, at time.Time, staleAfter time.Duration, now time.Time) State {
 	switch {
-	case !t.Enabled:
+	case !on:
 		return Off
-	case t.ListedAt.IsZero():
+	case at.IsZero():
 		return NeverListed
-	case t.StaleAfter > 0 && now.Sub(t.ListedAt) > t.StaleAfter:
+	case staleAfter > 0 && now.Sub(at) > staleAfter:
 		return Stale
 	}
 	return Fresh

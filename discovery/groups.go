@@ -140,13 +140,7 @@ func address(in *dcsapi.Instance) (string, bool) {
 
 // appendGroup writes in's target group.
 func appendGroup(b []byte, t *Target, in *dcsapi.Instance, addr string) []byte {
-	b = append(b, `{"targets":[`...)
-	b = appendString(b, addr)
-	b = append(b, `],"labels":{`...)
-	l := labelWriter{b: b}
-	l.add("target", t.Name)
-	l.add("region", t.Region)
-	l.add("project_id", t.ProjectID)
+	l := startGroup(b, t, addr)
 	l.add("instance_id", in.ID)
 	l.add("instance_name", in.Name)
 	l.add("engine", in.Engine)
@@ -181,6 +175,19 @@ func (l *labelWriter) addTags(tags []dcsapi.Tag) {
 		seen[name] = true
 		l.addName(name, tag.Value)
 	}
+}
+
+// startGroup opens a target group for addr and writes the labels every
+// group of t carries.
+func startGroup(b []byte, t *Target, addr string) labelWriter {
+	b = append(b, `{"targets":[`...)
+	b = appendString(b, addr)
+	b = append(b, `],"labels":{`...)
+	l := labelWriter{b: b}
+	l.add("target", t.Name)
+	l.add("region", t.Region)
+	l.add("project_id", t.ProjectID)
+	return l
 }
 
 // labelWriter appends the members of a labels object.

@@ -44,15 +44,7 @@ const NodeRoleServer = "redis-server"
 
 // nodeState is where t's node walk stands, judged as its listing is.
 func (t *Target) nodeState(now time.Time) State {
-	switch {
-	case !t.NodesEnabled:
-		return Off
-	case t.NodesAt.IsZero():
-		return NeverListed
-	case t.NodesStaleAfter > 0 && now.Sub(t.NodesAt) > t.NodesStaleAfter:
-		return Stale
-	}
-	return Fresh
+	return freshness(t.NodesEnabled, t.NodesAt, t.NodesStaleAfter, now)
 }
 
 // nodesUnusable says why t's nodes cannot be served, for a 503's text.
@@ -173,13 +165,7 @@ func buildNodes(t *Target) *listing {
 // appendNodeGroup writes node n's target group. inst is the listing's
 // entry of its instance, nil when unknown.
 func appendNodeGroup(b []byte, t *Target, instanceID string, inst *dcsapi.Instance, engine string, n *Node, addr string) []byte {
-	b = append(b, `{"targets":[`...)
-	b = appendString(b, addr)
-	b = append(b, `],"labels":{`...)
-	l := labelWriter{b: b}
-	l.add("target", t.Name)
-	l.add("region", t.Region)
-	l.add("project_id", t.ProjectID)
+	l := startGroup(b, t, addr)
 	l.add("instance_id", instanceID)
 	if inst != nil {
 		l.add("instance_name", inst.Name)
