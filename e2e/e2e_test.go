@@ -121,22 +121,7 @@ func TestE2EDeployAndObserve(t *testing.T) {
 	// The shipped alerting rules with short durations, checked by promtool.
 	// The recording rules are left out: the alerts and the dashboard must
 	// work without them.
-	rulesPath := filepath.Join(dir, "dcs-alerts.yml")
-	shipped, err := os.ReadFile(e2eRulesFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shortened, err := shortenRuleDurations(string(shipped))
-	if err != nil {
-		t.Fatalf("%s: %v", e2eRulesFile, err)
-	}
-	alerting, recorded, err := alertingRulesOnly(shortened)
-	if err != nil {
-		t.Fatalf("%s: %v", e2eRulesFile, err)
-	}
-	t.Logf("%s: left out the recording rules of %v", e2eRulesFile, recorded)
-	writeFile(t, rulesPath, alerting)
-	runTool(t, promtool, "check", "rules", rulesPath)
+	rulesPath, recorded := writeShortAlertingRules(t, promtool, dir)
 
 	// The webhook receiver of Alertmanager.
 	hook := httptest.NewServer(http.HandlerFunc(e.receiveWebhook))
@@ -391,6 +376,30 @@ var (
 	anyForRE       = regexp.MustCompile(`(?m)^\s+for:`)
 	anyIntervalRE  = regexp.MustCompile(`(?m)^\s+interval:`)
 )
+
+// writeShortAlertingRules writes the shipped alerting rules, with short
+// durations and without the recording rules, into dir, checks them with
+// promtool, and returns their path and the recording rules left out.
+func writeShortAlertingRules(t *testing.T, promtool, dir string) (string, []string) {
+	t.Helper()
+	shipped, err := os.ReadFile(e2eRulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shortened, err := shortenRuleDurations(string(shipped))
+	if err != nil {
+		t.Fatalf("%s: %v", e2eRulesFile, err)
+	}
+	alerting, recorded, err := alertingRulesOnly(shortened)
+	if err != nil {
+		t.Fatalf("%s: %v", e2eRulesFile, err)
+	}
+	t.Logf("%s: left out the recording rules of %v", e2eRulesFile, recorded)
+	rulesPath := filepath.Join(dir, "dcs-alerts.yml")
+	writeFile(t, rulesPath, alerting)
+	runTool(t, promtool, "check", "rules", rulesPath)
+	return rulesPath, recorded
+}
 
 // shortenRuleDurations rewrites the `for:` of every alert and the
 // `interval:` of every group, and fails if one of them has a form the

@@ -11,7 +11,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -75,21 +74,7 @@ func TestE2ETopologyAlerts(t *testing.T) {
 		}
 	})
 
-	rulesPath := filepath.Join(dir, "dcs-alerts.yml")
-	shipped, err := os.ReadFile(e2eRulesFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shortened, err := shortenRuleDurations(string(shipped))
-	if err != nil {
-		t.Fatal(err)
-	}
-	alerting, _, err := alertingRulesOnly(shortened)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, rulesPath, alerting)
-	runTool(t, promtool, "check", "rules", rulesPath)
+	rulesPath, _ := writeShortAlertingRules(t, promtool, dir)
 	promConfig := filepath.Join(dir, "prometheus.yml")
 	writeFile(t, promConfig, fmt.Sprintf(topologyPrometheusConfig, rulesPath, h.proc.host))
 	runTool(t, promtool, "check", "config", promConfig)

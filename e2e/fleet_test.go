@@ -12,7 +12,6 @@ package e2e
 import (
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -106,20 +105,7 @@ func TestE2EFleetHealth(t *testing.T) {
 	}
 
 	// The shipped alerting rules, shortened.
-	shipped, err := os.ReadFile(e2eRulesFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shortened, err := shortenRuleDurations(string(shipped))
-	if err != nil {
-		t.Fatal(err)
-	}
-	alerting, _, err := alertingRulesOnly(shortened)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rulesPath := filepath.Join(dir, "dcs-alerts.yml")
-	writeFile(t, rulesPath, alerting)
+	rulesPath, _ := writeShortAlertingRules(t, promtool, dir)
 	promConfig := filepath.Join(dir, "prometheus.yml")
 	writeFile(t, promConfig, fmt.Sprintf(fleetPrometheusConfig, rulesPath, h.proc.host))
 	runTool(t, promtool, "check", "config", promConfig)
